@@ -1,0 +1,12 @@
+// The wasm module's exports: every kernel takes raw byte pointers into linear memory, which
+// the TypeScript engine lays out (weights and activations of each loaded model) above heapBase.
+export { activation, affine, add, pad } from './activations';
+export { conv2d } from './conv';
+export { depthwiseConv2d } from './depthwise';
+export { maxPool, avgPool, globalAvgPool } from './pool';
+export { dense } from './dense';
+
+/** First byte of linear memory that the engine may use (after static data and the stack). */
+export function heapBase(): usize {
+  return __heap_base;
+}
