@@ -1,0 +1,147 @@
+/**
+ * The MobileID student (same random weights) in this engine, @tensorflow/tfjs-backend-wasm and
+ * onnxruntime-web (wasm), one thread each, batch 1 and 32, after warm-up. Runtimes alternate
+ * within every round so machine noise hits them alike; medians over rounds are reported.
+ * Also the share of wasm SIMD peak (REFERENCE.md: ~43.5 GFLOP/s per core here) each conv
+ * layer reaches. Usage: npm run bench [-- --json] [--rounds N]
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import * as ort from 'onnxruntime-web';
+import { Engine } from '../src/engine.js';
+import type { GraphSpec } from '../src/graph.js';
+import { encodeModel, type Tensor } from '../src/model-format.js';
+import { initWeights, seededRandom, studentGraph } from '../src/networks/student.js';
+import { studentOnnx } from './onnx-student.js';
+
+const PEAK_GFLOPS = 43.5;
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const rounds = Number(args[args.indexOf('--rounds') + 1]) || 9;
+const packageDir = (pkg: string) => path.join(process.cwd(), 'node_modules', pkg);
+const version = (pkg: string) => JSON.parse(readFileSync(path.join(packageDir(pkg), 'package.json'), 'utf8')).version as string;
+const log = (...m: unknown[]) => { if (!json) console.log(...m); else console.error(...m); };
+
+type Runner = (nhwc: Float32Array, nchw: Float32Array, batch: number) => Promise<Float32Array> | Float32Array;
+
+function toNchw(x: Float32Array, batch: number, h: number, w: number, c: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < batch; b++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let ch = 0; ch < c; ch++) {
+    out[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch];
+  }
+  return out;
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+async function main() {
+  const graph = studentGraph();
+  const weights = initWeights(graph, 2024);
+
+  const engine = await Engine.create();
+  const model = engine.loadModel(encodeModel(graph, weights), { batch: 32 });
+
+  setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
+  setThreadsCount(1);
+  await tf.setBackend('wasm');
+  const tw = new Map<string, tf.Tensor>([...weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape)]));
+  const tfjsRun: Runner = (x, _nchw, batch) => tf.tidy(() => {
+    let y: tf.Tensor = tf.tensor4d(x, [batch, 55, 47, 3]);
+    for (const name of ['conv1', 'conv2', 'conv3']) {
+      y = tf.relu(tf.add(tf.conv2d(y as tf.Tensor4D, tw.get(`${name}.w`) as tf.Tensor4D, 1, 'valid'), tw.get(`${name}.b`)!));
+      y = tf.maxPool(y as tf.Tensor4D, 2, 2, 'valid');
+    }
+    y = tf.reshape(y, [batch, -1]);
+    for (const name of ['fc1', 'fc2', 'fc3']) y = tf.relu(tf.add(tf.matMul(y as tf.Tensor2D, tw.get(`${name}.w`) as tf.Tensor2D), tw.get(`${name}.b`)!));
+    return y.dataSync() as Float32Array;
+  });
+
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = path.join(packageDir('onnxruntime-web'), 'dist') + path.sep;
+  const session = await ort.InferenceSession.create(studentOnnx(weights), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const ortRun: Runner = async (_x, nchw, batch) => {
+    const result = await session.run({ input: new ort.Tensor('float32', nchw, [batch, 3, 55, 47]) });
+    return result[session.outputNames[0]].data as Float32Array;
+  };
+  const runners: [string, Runner][] = [
+    ['mobileid', (x, _nchw, batch) => model.run(x, batch)],
+    ['tfjs-wasm', tfjsRun],
+    ['ort-web', ortRun],
+  ];
+
+  const random = seededRandom(5);
+  const results: { runtime: string; batch: number; threads: number; ms_per_image: number; images_per_s: number }[] = [];
+  for (const batch of [1, 32]) {
+    const x = Float32Array.from({ length: batch * 55 * 47 * 3 }, () => random() * 3.2 - 1.6);
+    const nchw = toNchw(x, batch, 55, 47, 3);
+    // same network, same answer: a benchmark of different computations would be meaningless
+    const reference = model.run(x, batch);
+    for (const [name, run] of runners) {
+      const out = await run(x, nchw, batch);
+      let err = 0, scale = 0;
+      out.forEach((v, i) => { err = Math.max(err, Math.abs(v - reference[i])); scale = Math.max(scale, Math.abs(reference[i])); });
+      log(`batch ${batch}: ${name} max |diff| vs mobileid = ${(err / scale).toExponential(2)} (relative)`);
+      for (let i = 0; i < 5; i++) await run(x, nchw, batch); // warm-up
+    }
+    const iterations = batch === 1 ? 100 : 6;
+    const samples = new Map<string, number[]>(runners.map(([n]) => [n, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const [name, run] of runners) {
+        const t0 = performance.now();
+        for (let i = 0; i < iterations; i++) await run(x, nchw, batch);
+        samples.get(name)!.push((performance.now() - t0) / (iterations * batch));
+      }
+    }
+    for (const [name] of runners) {
+      const ms = median(samples.get(name)!);
+      results.push({ runtime: name, batch, threads: 1, ms_per_image: +ms.toFixed(4), images_per_s: +(1000 / ms).toFixed(1) });
+    }
+  }
+
+  // conv layers alone: achieved GFLOP/s and share of the measured wasm SIMD peak
+  const convLayers: [string, [number, number, number], number][] = [['conv1', [55, 47, 3], 4], ['conv2', [26, 22, 64], 3], ['conv3', [12, 10, 64], 3]];
+  const layers = convLayers.map(([name, shape, k]) => {
+    const g: GraphSpec = {
+      name, input: { name: 'x', shape }, outputs: ['y'],
+      layers: [{ op: 'conv', input: 'x', output: 'y', weights: 'w', bias: 'b', cout: 64, kernel: [k, k], stride: [1, 1], pad: [0, 0, 0, 0], groups: 1, activation: { kind: 'relu' } }],
+    };
+    const tensors = new Map<string, Tensor>([['w', weights.get(`${name}.w`)!], ['b', weights.get(`${name}.b`)!]]);
+    const m = engine.loadModel({ graph: g, tensors });
+    const xin = Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random());
+    const [oh, ow] = [shape[0] - k + 1, shape[1] - k + 1];
+    const flops = 2 * oh * ow * 64 * k * k * shape[2];
+    const times: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 200; i++) m.run(xin);
+      times.push((performance.now() - t0) / 200);
+    }
+    m.dispose();
+    const ms = median(times);
+    const gflops = flops / ms / 1e6;
+    return { layer: name, ms: +ms.toFixed(4), gflops: +gflops.toFixed(1), peak_fraction: +(gflops / PEAK_GFLOPS).toFixed(2) };
+  });
+
+  const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'} (${os.cpus().length} cores), node ${process.version}`;
+  const versions = { assemblyscript: version('assemblyscript'), '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'), 'onnxruntime-web': version('onnxruntime-web') };
+  log(`\n${machine}\n${JSON.stringify(versions)}\n`);
+  log('| runtime | batch | ms/image (median) | images/s |');
+  log('|---|---|---|---|');
+  for (const r of results) log(`| ${r.runtime} | ${r.batch} | ${r.ms_per_image} | ${r.images_per_s} |`);
+  for (const batch of [1, 32]) {
+    const ours = results.find((r) => r.runtime === 'mobileid' && r.batch === batch)!;
+    for (const other of results.filter((r) => r.runtime !== 'mobileid' && r.batch === batch)) {
+      log(`batch ${batch}: mobileid is ${(ours.images_per_s / other.images_per_s).toFixed(2)}x ${other.runtime}`);
+    }
+  }
+  log('\n| conv layer | ms | GFLOP/s | share of 43.5 GFLOP/s peak |');
+  log('|---|---|---|---|');
+  for (const l of layers) log(`| ${l.layer} | ${l.ms} | ${l.gflops} | ${(l.peak_fraction * 100).toFixed(0)}% |`);
+  console.log(JSON.stringify({ machine, versions, results, conv_layers: layers }));
+  process.exit(0);
+}
+
+await main();
