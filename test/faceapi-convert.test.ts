@@ -196,7 +196,8 @@ function runGraphWithTf(tf: Tf, graph: GraphSpec, tensors: Map<string, Tensor>, 
         const [, bh, bw, bc] = b.shape;
         out = act(tf.add(a, pad4(b, [0, 0, ah - bh, aw - bw], ac - bc)), layer.activation);
       } else if (layer.op === 'pad') {
-        out = pad4(get(layer.input), layer.pad, layer.channels);
+        // channels: the output's channel count (src/plan.ts)
+        out = pad4(get(layer.input), layer.pad, layer.channels - get(layer.input).shape[3]);
       } else if (layer.op === 'activation') {
         out = act(get(layer.input), layer.activation);
       } else {

@@ -8,7 +8,7 @@
  * 8-bit min/scale keeps its exact 256-level grid and can be stored as q8 again without loss.
  * Pure functions: no file system access.
  */
-import { MobileIdError } from '../errors.js';
+import { InputError, MobileIdError } from '../errors.js';
 import type { Activation, GraphSpec, Layer, Padding, Preprocess } from '../graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../model-format.js';
 
@@ -227,10 +227,13 @@ class GraphBuilder {
     return this.produce({ op: 'add', inputs: [a, b], output, activation }, sa);
   }
 
-  /** Zero rows/columns at the bottom/right so `input` matches `rows` x `cols`. */
+  /**
+   * Zero rows/columns at the bottom/right so `input` matches `rows` x `cols`. `channels` is the
+   * output's channel count, as src/plan.ts reads it (graph.ts's comment says "extra channels").
+   */
   padBottomRight(input: string, output: string, rows: number, cols: number): string {
     const [h, w, c] = this.shape(input);
-    return this.produce({ op: 'pad', input, output, pad: [0, 0, rows - h, cols - w], channels: 0 }, [rows, cols, c]);
+    return this.produce({ op: 'pad', input, output, pad: [0, 0, rows - h, cols - w], channels: c }, [rows, cols, c]);
   }
 
   activation(input: string, output: string, activation: Activation): string {
@@ -381,11 +384,29 @@ export function convertFaceLandmark68Net(manifest: FaceApiManifest, bin: Uint8Ar
       landmarkOutput: {
         layout: 'interleaved x0, y0, ..., x67, y67 (iBUG 68-point order)',
         units: 'fractions of the 112x112 network input',
-        toImage: 'for the crop box (X, Y, W, H): side = max(W, H); x = X + out_x * side - (side - W) / 2; ' +
+        toImage: 'landmarksToImage(): for the crop box (X, Y, W, H), side = max(W, H); x = X + out_x * side - (side - W) / 2; ' +
           'y = Y + out_y * side - (side - H) / 2 (face-api itself shifts by the unfloored box)',
       },
     },
   );
+}
+
+/**
+ * Maps the landmark net's output (x0, y0, ... as fractions of the square-padded 112x112 input) to
+ * pixels of the image the crop box (x, y, width, height) was cut from, as face-api's postProcess
+ * does: the square has side max(width, height) and the crop sits centred in it.
+ */
+export function landmarksToImage(output: ArrayLike<number>, box: { x: number; y: number; width: number; height: number }): Float32Array {
+  if (output.length !== 136) throw new InputError(`expected 136 landmark values, got ${output.length}`);
+  const side = Math.max(box.width, box.height);
+  const originX = box.x - (side - box.width) / 2;
+  const originY = box.y - (side - box.height) / 2;
+  const points = new Float32Array(136);
+  for (let i = 0; i < 136; i += 2) {
+    points[i] = originX + output[i] * side;
+    points[i + 1] = originY + output[i + 1] * side;
+  }
+  return points;
 }
 
 /**
