@@ -91,11 +91,35 @@ export class Pca {
     for (let r = 0; r < count; r++) {
       const o = r * dim;
       for (let j = 0; j < dim; j++) centred[j] = rows[o + j] - mean[j];
-      for (let k = 0; k < outputDim; k++) {
+      const o2 = r * outputDim;
+      let k = 0;
+      // Four axes per pass: independent sums and one load of centred[j] for all four.
+      for (; k + 4 <= outputDim; k += 4) {
+        const a0 = k * dim;
+        const a1 = a0 + dim;
+        const a2 = a1 + dim;
+        const a3 = a2 + dim;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let j = 0; j < dim; j++) {
+          const c = centred[j];
+          s0 += scaledAxes[a0 + j] * c;
+          s1 += scaledAxes[a1 + j] * c;
+          s2 += scaledAxes[a2 + j] * c;
+          s3 += scaledAxes[a3 + j] * c;
+        }
+        out[o2 + k] = s0;
+        out[o2 + k + 1] = s1;
+        out[o2 + k + 2] = s2;
+        out[o2 + k + 3] = s3;
+      }
+      for (; k < outputDim; k++) {
         const a = k * dim;
         let s = 0;
         for (let j = 0; j < dim; j++) s += scaledAxes[a + j] * centred[j];
-        out[r * outputDim + k] = s;
+        out[o2 + k] = s;
       }
     }
     return out;
