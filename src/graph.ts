@@ -81,7 +81,8 @@ export interface AddLayer extends LayerBase {
   activation: Activation;
 }
 
-/** Zero padding: spatial (top, left, bottom, right) and extra zero channels at the end. */
+/** Zero padding: spatial (top, left, bottom, right); `channels` is the OUTPUT channel count
+ * (>= the input's), the extra channels at the end being zero. */
 export interface PadLayer extends LayerBase {
   op: 'pad';
   input: string;
