@@ -189,8 +189,8 @@ function antiAliased(img: RgbImage, map: Affine, outW: number, outH: number): { 
 
 /**
  * The sampling loop behind both warp variants: out[offset + (y*outW + x)*3 + c] =
- * bilinear(input)[order[c]] * scale[c] + shift[c]. Writing into a Uint8ClampedArray rounds and
- * clamps, which gives the 8-bit variant for free.
+ * bilinear(input)[order[c]] * scale[c] + shift[c]. Always Float32Array, so the loop stays
+ * monomorphic (and fast) however callers mix the variants.
  */
 function sample(
   img: RgbImage,
@@ -198,7 +198,7 @@ function sample(
   outW: number,
   outH: number,
   border: BorderMode,
-  out: Float32Array | Uint8ClampedArray,
+  out: Float32Array,
   offset: number,
   order: readonly [number, number, number],
   scale: readonly [number, number, number],
@@ -277,8 +277,10 @@ export function warpSimilarity(
   options: WarpOptions = {},
 ): RgbImage {
   const { img: source, map } = prepareWarp(img, outToIn, outWidth, outHeight, options.mirror ?? false);
-  const out = new Uint8ClampedArray(outWidth * outHeight * 3);
-  sample(source, map, outWidth, outHeight, options.border ?? 'replicate', out, 0, [0, 1, 2], [1, 1, 1], [0, 0, 0]);
+  const values = new Float32Array(outWidth * outHeight * 3);
+  sample(source, map, outWidth, outHeight, options.border ?? 'replicate', values, 0, [0, 1, 2], [1, 1, 1], [0, 0, 0]);
+  const out = new Uint8ClampedArray(values.length);
+  out.set(values); // rounds and clamps
   return { width: outWidth, height: outHeight, data: new Uint8Array(out.buffer) };
 }
 
