@@ -19,16 +19,12 @@ import {
   symmetrise,
   symmetricEigen,
   transpose,
-} from './linalg';
-import { fitPca } from './pca';
+} from './linalg.js';
+import { MobileIdError } from './errors.js';
+import { fitPca } from './pca.js';
 
 /** Base class of the errors verifiers throw on purpose. */
-export class VerifierError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export class VerifierError extends MobileIdError {}
 /** Rows, labels or features whose sizes disagree with the dimensions given or fitted. */
 export class FeatureDimensionError extends VerifierError {}
 /** Non-finite feature values or invalid options. */

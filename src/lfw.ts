@@ -4,23 +4,14 @@
  * pairs, choose the threshold on the other folds' pairs, and test on the held-out fold.
  * Nothing about a test fold — its people, images or pairs — reaches fitting or thresholding.
  */
-import type { Verifier } from './verifier';
+import { MobileIdError } from './errors.js';
+import type { Verifier } from './verifier.js';
 
 /** pairs.txt is malformed. */
-export class LfwFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LfwFormatError';
-  }
-}
+export class LfwFormatError extends MobileIdError {}
 
 /** The pairs, image lists and features disagree (missing person or image, feature sizes). */
-export class LfwDataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LfwDataError';
-  }
-}
+export class LfwDataError extends MobileIdError {}
 
 /** Image key `<Name>/<Name>_<NNNN>`: the image's path under images/ without `.jpg`. */
 export type ImageKey = string;

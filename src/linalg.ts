@@ -3,22 +3,13 @@
  * Bayesian (d up to a few hundred). Everything is plain loops ordered so the innermost loop
  * walks contiguous memory.
  */
+import { MobileIdError } from './errors.js';
 
 /** A matrix that should be symmetric positive definite is not (numerically). */
-export class SingularMatrixError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SingularMatrixError';
-  }
-}
+export class SingularMatrixError extends MobileIdError {}
 
-/** Operands whose sizes do not match the dimensions given. */
-export class DimensionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DimensionError';
-  }
-}
+/** Operands whose sizes do not match the dimensions given, or non-finite entries. */
+export class DimensionError extends MobileIdError {}
 
 type Vector = Float32Array | Float64Array;
 

@@ -2,15 +2,11 @@
  * Principal component analysis: covariance (dim x dim) then a symmetric eigendecomposition,
  * which is cheap whenever dim is a few hundred, however many rows there are.
  */
-import { covarianceOfRows, columnMeans, symmetricEigen } from './linalg';
+import { MobileIdError } from './errors.js';
+import { covarianceOfRows, columnMeans, symmetricEigen } from './linalg.js';
 
 /** Bad PCA input (sizes, non-finite values) or an invalid serialised PCA. */
-export class PcaError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PcaError';
-  }
-}
+export class PcaError extends MobileIdError {}
 
 export interface PcaOptions {
   /** Divide each projected coordinate by its standard deviation (unit variance outputs). */

@@ -11,7 +11,7 @@ import {
   fitJointBayesian,
   type JointBayesianFit,
   type JointBayesianOptions,
-} from './joint-bayesian';
+} from './joint-bayesian.js';
 
 export {
   FeatureDimensionError,
@@ -21,7 +21,7 @@ export {
   VerifierError,
   VerifierFormatError,
   VerifierInputError,
-} from './joint-bayesian';
+} from './joint-bayesian.js';
 
 export interface Verifier {
   readonly name: VerifierKind;

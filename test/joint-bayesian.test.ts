@@ -3,8 +3,8 @@ import {
   JointBayesianModel,
   fitJointBayesian,
   type JointBayesianFit,
-} from '../src/joint-bayesian';
-import { cholesky, inverseSpd, matMul, transpose } from '../src/linalg';
+} from '../src/joint-bayesian.js';
+import { cholesky, inverseSpd, matMul, transpose } from '../src/linalg.js';
 import {
   CosineVerifier,
   EuclideanVerifier,
@@ -16,7 +16,7 @@ import {
   VerifierFormatError,
   VerifierInputError,
   createVerifier,
-} from '../src/verifier';
+} from '../src/verifier.js';
 
 /** Deterministic standard normal generator (mulberry32 + Box-Muller). */
 function gaussian(seed: number): () => number {

@@ -11,8 +11,8 @@ import {
   readLfwImageIndex,
   rocCurve,
   type LfwProgress,
-} from '../src/lfw';
-import { createVerifier, type Verifier, type VerifierKind } from '../src/verifier';
+} from '../src/lfw.js';
+import { createVerifier, type Verifier, type VerifierKind } from '../src/verifier.js';
 
 const LFW = '../shared/data/lfw';
 

@@ -11,8 +11,8 @@ import {
   symmetrise,
   symmetricEigen,
   transpose,
-} from '../src/linalg';
-import { Pca, PcaError, fitPca } from '../src/pca';
+} from '../src/linalg.js';
+import { Pca, PcaError, fitPca } from '../src/pca.js';
 
 /** Deterministic uniform(-0.5, 0.5) generator (mulberry32). */
 function rng(seed: number): () => number {
