@@ -9,7 +9,7 @@ import { Arena } from './arena.js';
 import { DisposedError, EngineError } from './errors.js';
 import { decodeModel, type DecodedModel } from './model-format.js';
 import { Model, type LoadOptions } from './model.js';
-import { loadDefaultWasm } from './wasm-default.js';
+import { loadDefaultWasm } from './assets.js';
 
 /** The kernels exported by assembly/index.ts (raw bindings: plain numbers, byte pointers). */
 export interface Kernels {
@@ -50,7 +50,7 @@ export class Engine {
   ) {}
 
   static async create(source?: WasmSource): Promise<Engine> {
-    const module = source instanceof WebAssembly.Module ? source : await compile(source ?? (await loadDefaultWasm()));
+    const module = source instanceof WebAssembly.Module ? source : await compile(source ?? ((await loadDefaultWasm()) as BufferSource));
     let instance: WebAssembly.Instance;
     try {
       instance = await WebAssembly.instantiate(module, { env: { abort: () => { throw new EngineError('wasm abort'); } } });

@@ -1,0 +1,140 @@
+/**
+ * npm run prepare-data -- [--dataset lfw|utkface|all] [--data ../shared/data] [--out .cache/prepared]
+ *                         [--workers 2] [--limit N]
+ *
+ * For every image of the data set: landmarks, alignment, student crops and teacher outputs per
+ * view (src/prepare.ts), written in chunks of 256 images to <out>/<dataset>/ (src/prepared.ts).
+ * Resumable: complete chunks are skipped. Every failure is counted, named and listed in
+ * <out>/<dataset>/failures.json; nothing is dropped silently.
+ */
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { loadBundledModel } from '../src/assets.js';
+import { Engine } from '../src/engine.js';
+import { LandmarkNet, TeacherNet } from '../src/faces.js';
+import { decodeImage } from '../src/image.js';
+import { FacePreparer, PROFILES } from '../src/prepare.js';
+import { chunkExists, readChunks, writeChunk, type Failure, type PreparedRecord } from '../src/prepared.js';
+import { startWorker } from '../src/node-worker.js';
+import { ProgressBar } from '../src/progress.js';
+
+const CHUNK = 256;
+type Dataset = keyof typeof PROFILES;
+
+interface Job {
+  dataset: Dataset;
+  imagesDir: string;
+  outDir: string;
+  keys: string[];
+  chunks: number[];
+}
+
+type Message = { type: 'image'; failed: boolean } | { type: 'done' };
+
+/** Image keys and their files: LFW `<Name>/<Name>_NNNN`, UTKFace the file name. */
+export function listImages(dataset: Dataset, imagesDir: string): { key: string; file: string }[] {
+  if (dataset === 'lfw') {
+    return readdirSync(imagesDir)
+      .sort()
+      .flatMap((person) =>
+        readdirSync(path.join(imagesDir, person))
+          .filter((f) => f.endsWith('.jpg'))
+          .sort()
+          .map((f) => ({ key: `${person}/${f.slice(0, -4)}`, file: path.join(imagesDir, person, f) })),
+      );
+  }
+  return readdirSync(imagesDir)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .map((f) => ({ key: f, file: path.join(imagesDir, f) }));
+}
+
+async function runWorker(job: Job): Promise<void> {
+  const engine = await Engine.create();
+  const preparer = new FacePreparer(
+    new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
+    new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
+  );
+  const profile = PROFILES[job.dataset];
+  const files = listImages(job.dataset, job.imagesDir);
+  const fileOf = new Map(files.map((f) => [f.key, f.file]));
+  for (const index of job.chunks) {
+    const keys = job.keys.slice(index * CHUNK, (index + 1) * CHUNK);
+    const done: string[] = [];
+    const records: PreparedRecord[][] = [];
+    const failures: Failure[] = [];
+    keys.forEach((key, i) => {
+      try {
+        const image = decodeImage(new Uint8Array(readFileSync(fileOf.get(key)!)));
+        records.push(preparer.prepare(image, profile, index * CHUNK + i + 1).views);
+        done.push(key);
+        parentPort!.postMessage({ type: 'image', failed: false } satisfies Message);
+      } catch (error) {
+        failures.push({ key, reason: `${(error as Error).name}: ${(error as Error).message}` });
+        parentPort!.postMessage({ type: 'image', failed: true } satisfies Message);
+      }
+    });
+    writeChunk(job.outDir, index, { keys: done, views: profile.views, failures, records });
+  }
+  parentPort!.postMessage({ type: 'done' } satisfies Message);
+}
+
+async function prepareDataset(dataset: Dataset, dataRoot: string, outRoot: string, workers: number, limit: number): Promise<void> {
+  const imagesDir = path.join(dataRoot, dataset, 'images');
+  if (!existsSync(imagesDir)) throw new Error(`${imagesDir} not found (see ../shared/data/README.md)`);
+  const outDir = path.join(outRoot, dataset);
+  const keys = listImages(dataset, imagesDir).map((f) => f.key).slice(0, limit);
+  const chunkCount = Math.ceil(keys.length / CHUNK);
+  const todo = Array.from({ length: chunkCount }, (_, i) => i).filter((i) => !chunkExists(outDir, i));
+  const remaining = todo.reduce((n, i) => n + Math.min(CHUNK, keys.length - i * CHUNK), 0);
+  console.error(`${dataset}: ${keys.length} images, ${chunkCount - todo.length}/${chunkCount} chunks already prepared, ${remaining} to go`);
+  if (todo.length) {
+    const bar = new ProgressBar(`${dataset}`, remaining);
+    let failed = 0;
+    const count = Math.max(1, Math.min(workers, todo.length));
+    await Promise.all(
+      Array.from({ length: count }, (_, w) => {
+        const job: Job = { dataset, imagesDir, outDir, keys, chunks: todo.filter((_, i) => i % count === w) };
+        const worker = startWorker(new URL(import.meta.url), job);
+        return new Promise<void>((resolve, reject) => {
+          worker.on('message', (m: Message) => {
+            if (m.type === 'image') {
+              if (m.failed) failed++;
+              bar.tick(failed ? `${failed} failed` : '');
+            } else resolve();
+          });
+          worker.on('error', reject);
+          worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`))));
+        });
+      }),
+    );
+    bar.done();
+  }
+  const chunks = readChunks(outDir);
+  const failures = chunks.flatMap((c) => c.failures);
+  const prepared = chunks.reduce((n, c) => n + c.keys.length, 0);
+  writeFileSync(path.join(outDir, 'failures.json'), JSON.stringify(failures, null, 1));
+  console.error(`${dataset}: ${prepared} prepared, ${failures.length} failed${failures.length ? ' (see failures.json)' : ''}`);
+  for (const f of failures.slice(0, 20)) console.error(`  ${f.key}: ${f.reason}`);
+}
+
+if (isMainThread) {
+  const { values } = parseArgs({
+    options: {
+      dataset: { type: 'string', default: 'all' },
+      data: { type: 'string', default: '../shared/data' },
+      out: { type: 'string', default: '.cache/prepared' },
+      workers: { type: 'string', default: '2' },
+      limit: { type: 'string', default: String(Number.MAX_SAFE_INTEGER) },
+    },
+  });
+  const datasets: Dataset[] = values.dataset === 'all' ? ['lfw', 'utkface'] : [values.dataset as Dataset];
+  for (const d of datasets) {
+    if (!(d in PROFILES)) throw new Error(`unknown dataset ${d}; use lfw, utkface or all`);
+    await prepareDataset(d, values.data!, values.out!, Number(values.workers), Number(values.limit));
+  }
+} else {
+  await runWorker(workerData as Job);
+}

@@ -1,0 +1,48 @@
+/**
+ * Files that ship with the package: the wasm kernels and the model files. They are found next
+ * to this module (dist/ in the published package) or one level up (build/, models/ in a
+ * checkout). Runtimes with a file system read them; others fetch them by URL. Bundles for
+ * runtimes that can do neither (edge functions) pass the bytes or a compiled Module instead.
+ */
+export const BUNDLED_MODELS = {
+  /** The distilled MobileID student shipped by this project. */
+  mobileid: 'mobileid-student.mobileid',
+  /** dlib's face-recognition ResNet (face-api's weights), the distillation teacher. */
+  teacher: 'teacher-dlib-resnet.mobileid',
+  /** face-api's 68-point landmark net. */
+  landmarks68: 'landmarks68.mobileid',
+  /** face-api's tiny face detector (416 input). */
+  detector: 'tiny-face-detector.mobileid',
+} as const;
+
+export type BundledModelName = keyof typeof BUNDLED_MODELS;
+
+async function loadAsset(candidates: string[], what: string): Promise<Uint8Array> {
+  const errors: string[] = [];
+  for (const candidate of candidates) {
+    const url = new URL(candidate, import.meta.url);
+    try {
+      if (url.protocol === 'file:') {
+        const fs = await import('node:fs/promises');
+        const bytes = await fs.readFile(url);
+        return new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      }
+      const response = await fetch(url);
+      if (response.ok) return new Uint8Array(await response.arrayBuffer());
+      errors.push(`${url}: HTTP ${response.status}`);
+    } catch (cause) {
+      errors.push(`${url}: ${(cause as Error).message}`);
+    }
+  }
+  throw new Error(`${what} not found. Tried: ${errors.join('; ')}`);
+}
+
+export function loadDefaultWasm(): Promise<Uint8Array> {
+  return loadAsset(['./mobileid.wasm', '../build/mobileid.wasm'], 'mobileid.wasm (pass it to Engine.create())');
+}
+
+export function loadBundledModel(name: BundledModelName): Promise<Uint8Array> {
+  const file = BUNDLED_MODELS[name];
+  if (!file) throw new Error(`unknown bundled model "${String(name)}"; known: ${Object.keys(BUNDLED_MODELS).join(', ')}`);
+  return loadAsset([`./models/${file}`, `../models/${file}`], `model file ${file}`);
+}
