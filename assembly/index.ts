@@ -10,3 +10,7 @@ export { dense } from './dense';
 export function heapBase(): usize {
   return __heap_base;
 }
+export { conv2dBackwardWeights, conv2dBackwardInput, biasBackward } from './conv_backward';
+export { maxPoolBackward } from './pool_backward';
+export { denseBackwardWeights, denseBackwardInput } from './dense_backward';
+export { reluBackward } from './activations_backward';

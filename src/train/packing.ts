@@ -1,0 +1,47 @@
+/**
+ * Weight layouts the SIMD kernels read (see assembly/conv.ts, assembly/dense.ts): panels of 8
+ * output channels, zero-filled past the last channel. The trainer repacks the master weights
+ * into these after every optimiser step, in the forward orientation and in the transposed one
+ * used to propagate gradients to a layer's input.
+ */
+
+/** w is [k][cout]; out[at + (p*k + i)*8 + j] = w[i][p*8 + j] (lanes past cout are left untouched). */
+export function packPanels(w: Float32Array, k: number, cout: number, out: Float32Array, at: number): void {
+  for (let p = 0; p * 8 < cout; p++) {
+    const lanes = Math.min(8, cout - p * 8);
+    for (let i = 0; i < k; i++) {
+      const src = i * cout + p * 8;
+      const dst = at + (p * k + i) * 8;
+      for (let j = 0; j < lanes; j++) out[dst + j] = w[src + j];
+    }
+  }
+}
+
+/** Elements packPanels writes, padding lanes included. */
+export const panelsLength = (k: number, cout: number) => Math.ceil(cout / 8) * 8 * k;
+
+/**
+ * The kernel of the input-gradient convolution: w is HWIO [kh][kw][cin][cout]; the result is
+ * the kernel rotated by 180 degrees with input and output channels swapped, [kh][kw][cout][cin],
+ * packed in panels of 8 of its outputs (the layer's input channels):
+ *   out[at + ((p*kh + ky)*kw + kx)*cout*8 + co*8 + j] = w[kh-1-ky][kw-1-kx][p*8 + j][co]
+ * A dense [in][out] matrix is the case kh = kw = 1 (its transpose, packed).
+ */
+export function packTransposedPanels(
+  w: Float32Array, kh: number, kw: number, cin: number, cout: number, out: Float32Array, at: number,
+): void {
+  const k = kh * kw * cout;
+  for (let p = 0; p * 8 < cin; p++) {
+    const lanes = Math.min(8, cin - p * 8);
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const tap = ((kh - 1 - ky) * kw + (kw - 1 - kx)) * cin * cout;
+        const dstTap = at + (p * k + (ky * kw + kx) * cout) * 8;
+        for (let j = 0; j < lanes; j++) {
+          const src = tap + (p * 8 + j) * cout;
+          for (let co = 0; co < cout; co++) out[dstTap + co * 8 + j] = w[src + co];
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,286 @@
+// Backward kernels and the trainer's forward/backward, checked against finite differences.
+//
+// Layer by layer (f32, in wasm): the loss 1/2 ||y - t||^2 is exactly quadratic in the weights and
+// inputs of a linear layer, so central differences have no truncation error and only f32
+// rounding remains; max pooling and ReLU are checked on inputs whose kinks are farther than the
+// step (distinct values on a grid, |x| bounded away from 0). Whole networks (the student at its
+// real shapes included): the analytic f32 gradient against central differences of the plain f64
+// reference forward (test/reference.ts) with a tiny step, exact in f32 storage.
+// Error measure: max |analytic - numeric| / max |numeric| over the checked coordinates.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../src/engine.js';
+import type { GraphSpec, Layer, Padding } from '../src/graph.js';
+import { encodeModel, type Tensor } from '../src/model-format.js';
+import { initWeights, seededRandom, studentGraph } from '../src/networks/student.js';
+import { UnsupportedLayerError } from '../src/train/errors.js';
+import { TrainingNetwork } from '../src/train/network.js';
+import { maxRelativeError, referenceRun } from './reference.js';
+
+let engine: Engine;
+beforeAll(async () => { engine = await Engine.create(); });
+
+const random = seededRandom(7);
+const uniform = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
+const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const tensor = (shape: number[], scale = 0.5): Tensor => ({ shape, data: uniform(count(shape), scale) });
+
+function graphOf(input: [number, number, number], layers: Layer[]): GraphSpec {
+  return { name: 'check', input: { name: 'x', shape: input }, outputs: [layers[layers.length - 1].output], layers };
+}
+const conv = (input: string, output: string, cout: number, k: number, stride = 1, pad: Padding = [0, 0, 0, 0], relu = false): Layer => ({
+  op: 'conv', input, output, weights: `${output}.w`, bias: `${output}.b`, cout, kernel: [k, k], stride: [stride, stride], pad, groups: 1,
+  activation: { kind: relu ? 'relu' : 'none' },
+});
+const dense = (input: string, output: string, units: number, relu = false): Layer => ({
+  op: 'dense', input, output, weights: `${output}.w`, bias: `${output}.b`, units, activation: { kind: relu ? 'relu' : 'none' },
+});
+const maxpool = (input: string, output: string, k: number, stride: number, pad: Padding = [0, 0, 0, 0]): Layer => ({
+  op: 'maxpool', input, output, kernel: [k, k], stride: [stride, stride], pad,
+});
+
+/** Coordinates to perturb: all of a small tensor, else the largest-gradient one plus random ones. */
+function pick(gradient: Float32Array, n: number): number[] {
+  if (gradient.length <= n) return Array.from(gradient, (_, i) => i);
+  let largest = 0;
+  for (let i = 1; i < gradient.length; i++) if (Math.abs(gradient[i]) > Math.abs(gradient[largest])) largest = i;
+  return [largest, ...Array.from({ length: n - 1 }, () => Math.floor(random() * gradient.length))];
+}
+
+interface Case {
+  graph: GraphSpec;
+  tensors: Map<string, Tensor>;
+  input: Float32Array;
+  batch: number;
+}
+
+/** Analytic gradients of every tensor and of the input, from one accumulate() call. */
+function analytic({ graph, tensors, input, batch }: Case, targets: Float32Array) {
+  const net = new TrainingNetwork(engine, graph, tensors, batch, { inputGradient: true });
+  net.zeroGradients();
+  net.accumulate(input, targets, batch);
+  const gradients = net.readGradients();
+  const inputGradient = net.inputGradient(batch);
+  return { net, gradients, inputGradient };
+}
+
+/** f32 finite differences through the trainer itself; returns the worst error per tensor (and 'input'). */
+function layerCheck(c: Case, step: number, samples = 16, checkInput = true): Record<string, number> {
+  const { net, gradients, inputGradient } = analytic(c, targetsFor(c));
+  const targets = targetsFor(c);
+  const weights = net.layout.flatten(c.tensors);
+  const errors: Record<string, number> = {};
+  const difference = (vector: Float32Array, i: number, apply: () => void) => {
+    const saved = vector[i];
+    vector[i] = saved + step;
+    apply();
+    const plus = net.loss(c.input, targets, c.batch);
+    vector[i] = saved - step;
+    apply();
+    const minus = net.loss(c.input, targets, c.batch);
+    vector[i] = saved;
+    apply();
+    return (plus - minus) / (2 * step);
+  };
+  for (const entry of net.layout.entries) {
+    const g = net.layout.view(gradients, entry.name);
+    const coords = pick(g, samples);
+    const numeric = coords.map((i) => difference(weights, entry.offset + i, () => net.setWeights(weights)));
+    errors[entry.name] = maxRelativeError(coords.map((i) => g[i]), numeric);
+  }
+  if (checkInput) {
+    const coords = pick(inputGradient, samples);
+    const numeric = coords.map((i) => difference(c.input, i, () => {}));
+    errors.input = maxRelativeError(coords.map((i) => inputGradient[i]), numeric);
+  }
+  net.dispose();
+  if (process.env.SHOW_ERRORS) console.log(JSON.stringify(errors));
+  return errors;
+}
+
+// targets are fixed per case (seeded from its size), so analytic and numeric passes agree
+const targetCache = new WeakMap<Case, Float32Array>();
+function targetsFor(c: Case): Float32Array {
+  if (!targetCache.has(c)) {
+    const outputs = new TrainingNetwork(engine, c.graph, c.tensors, c.batch);
+    const size = outputs.outputSize * c.batch;
+    outputs.dispose();
+    targetCache.set(c, uniform(size));
+  }
+  return targetCache.get(c)!;
+}
+
+function randomTensors(layers: Layer[], input: [number, number, number]): Map<string, Tensor> {
+  return initWeights(graphOf(input, layers), Math.floor(random() * 1e9));
+}
+
+describe('conv2d backward (dW, db, dX) vs f32 finite differences', () => {
+  const cases: [number, number, number, number, number, number, Padding][] = [
+    // h, w, cin, cout, k, stride, pad
+    [9, 7, 3, 8, 3, 1, [0, 0, 0, 0]],
+    [8, 9, 5, 13, 3, 2, [0, 1, 1, 0]],
+    [7, 6, 4, 6, 2, 1, [1, 1, 1, 1]],
+    [11, 11, 3, 10, 5, 2, [2, 2, 2, 2]],
+    [55, 47, 3, 64, 4, 1, [0, 0, 0, 0]], // student conv1
+    [26, 22, 64, 64, 3, 1, [0, 0, 0, 0]], // student conv2
+    [12, 10, 64, 64, 3, 1, [0, 0, 0, 0]], // student conv3
+  ];
+  it.each(cases)('%ix%ix%i -> %i, k%i s%i pad %j', (h, w, cin, cout, k, stride, pad) => {
+    const layers = [conv('x', 'y', cout, k, stride, pad)];
+    const c: Case = { graph: graphOf([h, w, cin], layers), tensors: randomTensors(layers, [h, w, cin]), input: uniform(2 * h * w * cin), batch: 2 };
+    // linear layer: the quadratic loss makes central differences exact for any step
+    for (const [name, error] of Object.entries(layerCheck(c, 0.25))) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+describe('dense backward (dW, db, dX) vs f32 finite differences', () => {
+  it.each([
+    [1280, 500], [500, 500], [500, 422], // student fc1..fc3
+    [13, 21], [7, 3], [1, 9],
+  ])('%i -> %i', (inputs, units) => {
+    const layers = [dense('x', 'y', units)];
+    const c: Case = { graph: graphOf([1, 1, inputs], layers), tensors: randomTensors(layers, [1, 1, inputs]), input: uniform(5 * inputs), batch: 5 };
+    for (const [name, error] of Object.entries(layerCheck(c, 0.25))) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+describe('max pool backward vs f32 finite differences', () => {
+  it.each([
+    [52, 44, 64, 2, 2, [0, 0, 0, 0]], // student pool1..pool3
+    [24, 20, 64, 2, 2, [0, 0, 0, 0]],
+    [10, 8, 64, 2, 2, [0, 0, 0, 0]],
+    [9, 7, 5, 3, 2, [0, 0, 1, 1]], // overlapping windows, padding, channels % 4 != 0
+    [7, 7, 13, 2, 1, [1, 1, 0, 0]],
+  ] as [number, number, number, number, number, Padding][])('%ix%ix%i k%i s%i pad %j', (h, w, c, k, stride, pad) => {
+    const n = 2 * h * w * c;
+    // distinct values 2^-10 apart, shuffled: a step of 2^-13 never changes a window's winner
+    const input = Float32Array.from({ length: n }, (_, i) => i * 2 ** -10);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [input[i], input[j]] = [input[j], input[i]];
+    }
+    const layers = [maxpool('x', 'y', k, stride, pad)];
+    const errors = layerCheck({ graph: graphOf([h, w, c], layers), tensors: new Map(), input, batch: 2 }, 2 ** -13, 40);
+    expect(errors.input).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+describe('ReLU backward', () => {
+  it('matches f32 finite differences away from the kink', () => {
+    const shape: [number, number, number] = [5, 3, 13];
+    // |x| >= 0.05: a step of 2^-12 never crosses zero
+    const input = Float32Array.from(uniform(2 * count(shape)), (v) => (v < 0 ? v - 0.05 : v + 0.05));
+    const layers: Layer[] = [{ op: 'activation', input: 'x', output: 'y', activation: { kind: 'relu' } }];
+    const errors = layerCheck({ graph: graphOf(shape, layers), tensors: new Map(), input, batch: 2 }, 2 ** -12, 60);
+    expect(errors.input).toBeLessThanOrEqual(1e-3);
+  });
+
+  it.each(['conv', 'dense'])('fused into %s gives the gradients of conv/dense followed by a ReLU layer', (op) => {
+    const relu: Layer = { op: 'activation', input: 'z', output: 'y', activation: { kind: 'relu' } };
+    const fused = op === 'conv' ? [conv('x', 'y', 13, 3, 1, [1, 1, 1, 1], true)] : [dense('x', 'y', 13, true)];
+    const separate = op === 'conv' ? [conv('x', 'z', 13, 3, 1, [1, 1, 1, 1]), relu] : [dense('x', 'z', 13), relu];
+    const shape: [number, number, number] = [6, 5, 7];
+    const tensors = randomTensors(fused, shape);
+    for (const [name, t] of [...tensors]) tensors.set(name.replace('y.', 'z.'), t);
+    const input = uniform(3 * count(shape));
+    const a: Case = { graph: graphOf(shape, fused), tensors, input, batch: 3 };
+    const b: Case = { graph: graphOf(shape, separate), tensors, input, batch: 3 };
+    const targets = targetsFor(a);
+    const ga = analytic(a, targets);
+    const gb = analytic(b, targets);
+    expect(maxRelativeError(ga.gradients, gb.gradients)).toBeLessThanOrEqual(1e-6);
+    expect(maxRelativeError(ga.inputGradient, gb.inputGradient)).toBeLessThanOrEqual(1e-6);
+    expect(ga.gradients.some((v) => v !== 0)).toBe(true);
+    ga.net.dispose();
+    gb.net.dispose();
+  });
+});
+
+/** Whole network: analytic f32 gradients vs central differences of the f64 reference forward. */
+function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: number, samples: number): Record<string, number> {
+  const [h, w, c] = graph.input.shape;
+  const input = uniform(batch * h * w * c, 1.6);
+  const net = new TrainingNetwork(engine, graph, tensors, batch);
+  const targets = uniform(batch * net.outputSize, 0.5);
+  net.zeroGradients();
+  net.accumulate(input, targets, batch);
+  const gradients = net.readGradients();
+  const per = h * w * c;
+  const loss = () => {
+    let sum = 0;
+    for (let b = 0; b < batch; b++) {
+      const [y] = referenceRun(graph, tensors, input.subarray(b * per, (b + 1) * per));
+      for (let j = 0; j < y.length; j++) sum += (y[j] - targets[b * y.length + j]) ** 2 / 2;
+    }
+    return sum;
+  };
+  const step = 2 ** -20; // w +- step is exact in f32 for |w| < 8
+  const errors: Record<string, number> = {};
+  for (const entry of net.layout.entries) {
+    const data = tensors.get(entry.name)!.data;
+    const g = net.layout.view(gradients, entry.name);
+    const coords = pick(g, samples);
+    const numeric = coords.map((i) => {
+      const saved = data[i];
+      data[i] = saved + step;
+      const plus = loss();
+      data[i] = saved - step;
+      const minus = loss();
+      data[i] = saved;
+      return (plus - minus) / (2 * step);
+    });
+    errors[entry.name] = maxRelativeError(coords.map((i) => g[i]), numeric);
+  }
+  net.dispose();
+  if (process.env.SHOW_ERRORS) console.log(JSON.stringify(errors));
+  return errors;
+}
+
+describe('whole networks vs f64 finite differences', () => {
+  it('small net: padded conv, overlapping pool, strided conv, two dense layers, ReLUs', () => {
+    const layers = [
+      conv('x', 'c1', 9, 3, 1, [1, 1, 1, 1], true), maxpool('c1', 'p1', 3, 2, [0, 0, 1, 1]),
+      conv('p1', 'c2', 12, 2, 2, [0, 0, 0, 0], true), dense('c2', 'f1', 17, true), dense('f1', 'f2', 6),
+    ];
+    const shape: [number, number, number] = [13, 11, 3];
+    const errors = networkCheck(graphOf(shape, layers), randomTensors(layers, shape), 3, 12);
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('the student (55x47x3 -> 256) at its real shapes', () => {
+    const graph = studentGraph({ outputs: 256 });
+    const errors = networkCheck(graph, initWeights(graph, 11), 1, 2);
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+});
+
+describe('training forward pass', () => {
+  it('equals engine.loadModel(...).run on the student', () => {
+    const graph = studentGraph({ outputs: 100 });
+    const tensors = initWeights(graph, 3);
+    const input = uniform(5 * 55 * 47 * 3, 1.6);
+    const model = engine.loadModel(encodeModel(graph, tensors), { batch: 5 });
+    const expected = model.run(input, 5);
+    model.dispose();
+    const net = new TrainingNetwork(engine, graph, tensors, 8);
+    const actual = net.forward(input, 5);
+    net.dispose();
+    expect(Array.from(actual)).toEqual(Array.from(expected));
+  });
+});
+
+describe('unsupported graphs', () => {
+  const shape: [number, number, number] = [4, 4, 2];
+  it.each([
+    ['a PReLU activation', [{ ...conv('x', 'y', 4, 3), activation: { kind: 'prelu', slope: 's' } }] as Layer[]],
+    ['a grouped convolution', [{ ...conv('x', 'y', 4, 3), groups: 2 }] as Layer[]],
+    ['an average pool', [{ op: 'avgpool', input: 'x', output: 'y', kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0] }] as Layer[]],
+    ['a branch', [conv('x', 'a', 2, 1), conv('x', 'y', 2, 1)]],
+  ])('rejects %s', (_what, layers) => {
+    const tensors = new Map<string, Tensor>([
+      ['y.w', tensor([3, 3, layers[0].op === 'conv' && layers[0].groups === 2 ? 1 : 2, 4])], ['y.b', tensor([4])], ['s', tensor([4])],
+      ['a.w', tensor([1, 1, 2, 2])], ['a.b', tensor([2])],
+    ]);
+    if (layers.length === 2) tensors.set('y.w', tensor([1, 1, 2, 2])).set('y.b', tensor([2]));
+    expect(() => new TrainingNetwork(engine, graphOf(shape, layers), tensors, 1)).toThrow(UnsupportedLayerError);
+  });
+});
