@@ -1,0 +1,146 @@
+/**
+ * mobileid eval-lfw [--data ../shared/data/lfw] [--model mobileid|teacher|<file>] [--verifier jb|cosine|euclidean]
+ *                   [--mirror] [--mirror-mode average|concat] [--teacher-layer descriptor|hidden]
+ *                   [--pca N] [--prepared .cache/prepared/lfw] [--report-dir reports/lfw] [--json]
+ *
+ * LFW View 2: for each of the 10 folds the verifier (PCA / Joint Bayesian) is fitted on all
+ * images of the identities of the other 9 folds and the threshold is chosen on their pairs;
+ * the held-out fold is scored once. Features come from the prepared cache (npm run prepare-data):
+ * the teacher's stored outputs, or the student run on the stored aligned crops.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBundledModel } from '../assets.js';
+import { Engine } from '../engine.js';
+import { StudentNet } from '../faces.js';
+import { evaluateLfw, parsePairs, readLfwImageIndex, type ImageKey } from '../lfw.js';
+import { renderLinePlot } from '../plot.js';
+import { PreparedDataError, readChunks, readRecord } from '../prepared.js';
+import { ProgressBar } from '../progress.js';
+import { createVerifier, type VerifierKind } from '../verifier.js';
+import { CliError } from './cli-error.js';
+
+type MirrorMode = 'average' | 'concat';
+
+/** view-0 and mirrored (view-1) features of every prepared LFW image. */
+async function loadFeatures(
+  prepared: string,
+  model: string,
+  teacherLayer: 'descriptor' | 'hidden',
+): Promise<Map<ImageKey, [Float32Array, Float32Array]>> {
+  const chunks = readChunks(prepared);
+  const total = chunks.reduce((n, c) => n + c.keys.length, 0);
+  const features = new Map<ImageKey, [Float32Array, Float32Array]>();
+  const bar = new ProgressBar('features', total);
+  if (model === 'teacher') {
+    for (const chunk of chunks) {
+      chunk.keys.forEach((key, i) => {
+        const pick = (v: number) => readRecord(chunk, i, v)[teacherLayer].slice();
+        features.set(key, [pick(0), pick(1)]);
+      });
+      bar.tick('', chunk.keys.length);
+    }
+  } else {
+    const engine = await Engine.create();
+    const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : new Uint8Array(readFileSync(model));
+    const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
+    const dim = student.dimension;
+    for (const chunk of chunks) {
+      for (let start = 0; start < chunk.keys.length; start += 64) {
+        const keys = chunk.keys.slice(start, start + 64);
+        const crops = keys.map((_, i) => ({ width: 47, height: 55, data: readRecord(chunk, start + i, 0).crop }));
+        const plain = student.embedCrops(crops);
+        const mirrored = student.embedCrops(crops, true);
+        keys.forEach((key, i) => features.set(key, [plain.slice(i * dim, (i + 1) * dim), mirrored.slice(i * dim, (i + 1) * dim)]));
+        bar.tick('', keys.length);
+      }
+    }
+    engine.dispose();
+  }
+  bar.done();
+  return features;
+}
+
+function combine([plain, mirrored]: [Float32Array, Float32Array], mirror: boolean, mode: MirrorMode): Float32Array {
+  if (!mirror) return plain;
+  if (mode === 'concat') {
+    const out = new Float32Array(plain.length * 2);
+    out.set(plain);
+    out.set(mirrored, plain.length);
+    return out;
+  }
+  return plain.map((v, i) => (v + mirrored[i]) / 2);
+}
+
+export async function evalLfwCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      data: { type: 'string', default: '../shared/data/lfw' },
+      model: { type: 'string', default: 'mobileid' },
+      verifier: { type: 'string', default: 'jb' },
+      mirror: { type: 'boolean', default: false },
+      'mirror-mode': { type: 'string', default: 'average' },
+      'teacher-layer': { type: 'string', default: 'descriptor' },
+      pca: { type: 'string' },
+      prepared: { type: 'string', default: '.cache/prepared/lfw' },
+      'report-dir': { type: 'string', default: 'reports/lfw' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const kind = values.verifier as VerifierKind;
+  if (!['jb', 'cosine', 'euclidean'].includes(kind)) throw new CliError(`--verifier must be jb, cosine or euclidean, not ${kind}`);
+  const mode = values['mirror-mode'] as MirrorMode;
+  if (!['average', 'concat'].includes(mode)) throw new CliError('--mirror-mode must be average or concat');
+  const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
+  if (!['descriptor', 'hidden'].includes(layer)) throw new CliError('--teacher-layer must be descriptor or hidden');
+  const model = values.model!;
+  if (model !== 'teacher' && model !== 'mobileid' && !existsSync(model)) throw new CliError(`model file ${model} not found`);
+  const pairsFile = path.join(values.data!, 'pairs.txt');
+  if (!existsSync(pairsFile)) throw new CliError(`${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
+
+  const pairs = parsePairs(readFileSync(pairsFile, 'utf8'));
+  const imagesByPerson = await readLfwImageIndex(path.join(values.data!, 'images'));
+  let features: Map<ImageKey, [Float32Array, Float32Array]>;
+  try {
+    features = await loadFeatures(values.prepared!, model, layer);
+  } catch (error) {
+    if (error instanceof PreparedDataError) throw new CliError(`${error.message} (npm run prepare-data -- --dataset lfw)`);
+    throw error;
+  }
+  const missing = [...imagesByPerson.values()].flat().filter((k) => !features.has(k));
+  const missingInPairs = new Set(pairs.pairs.flatMap((p) => [p.a, p.b]).filter((k) => !features.has(k)));
+  if (missing.length) {
+    console.error(`warning: ${missing.length} LFW images have no prepared features (failed preparation); they are left out of fitting`);
+  }
+  if (missingInPairs.size) {
+    throw new CliError(`${missingInPairs.size} images used by pairs.txt have no features: ${[...missingInPairs].slice(0, 5).join(', ')}`);
+  }
+  const present = new Map([...imagesByPerson].map(([person, keys]) => [person, keys.filter((k) => features.has(k))]));
+  const pcaDim = values.pca ? Number(values.pca) : undefined;
+  const result = await evaluateLfw({
+    pairs,
+    imagesByPerson: present,
+    feature: (key) => combine(features.get(key)!, values.mirror!, mode),
+    verifier: () => createVerifier(kind, { pcaDim }),
+    onProgress: (p) => {
+      if (p.stage === 'fold') console.error(`fold ${p.fold + 1}/${p.folds}: accuracy ${(p.accuracy * 100).toFixed(2)}% (threshold ${p.threshold.toFixed(4)})`);
+    },
+  });
+  const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}`;
+  mkdirSync(values['report-dir']!, { recursive: true });
+  const rocFile = path.join(values['report-dir']!, `roc-${label}.png`);
+  writeFileSync(rocFile, renderLinePlot({
+    width: 640, height: 480, xLabel: 'false positive rate', yLabel: 'true positive rate', xRange: [0, 1], yRange: [0, 1],
+    series: [{ points: result.roc, color: '#1f77b4', label: `${label} AUC ${result.auc.toFixed(4)}` }, { points: [[0, 0], [1, 1]], color: '#bbbbbb' }],
+  }));
+  const summary = {
+    model, verifier: kind, mirror: values.mirror ? mode : false,
+    accuracy_mean: result.accuracyMean, accuracy_se: result.accuracySe, folds: result.folds, auc: result.auc,
+    thresholds: result.thresholds, roc_png: rocFile,
+  };
+  writeFileSync(path.join(values['report-dir']!, `${label}.json`), JSON.stringify(summary, null, 1));
+  console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over 10 folds), AUC ${result.auc.toFixed(4)}; ROC in ${rocFile}`);
+  if (values.json) console.log(JSON.stringify(summary));
+}
