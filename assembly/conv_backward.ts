@@ -3,23 +3,15 @@
 import { conv2d } from './conv';
 import { ACT_NONE } from './activations';
 
-/** Byte offset of weight row `tap` = (ky, kx, ci) inside the input window at a pixel. */
-// @ts-ignore: decorator
-@inline
-function tapOffset(tap: i32, kw: i32, cin: i32, inWidth: i32): usize {
-  const ky = tap / (kw * cin);
-  const kx = (tap / cin) % kw;
-  const ci = tap % cin;
-  return <usize>((ky * inWidth + kx) * cin + ci) << 2;
-}
-
 /**
  * dW[ky][kx][ci][co] += sum over output pixels (oy, ox) of
  *                       X[oy*sh + ky][ox*sw + kx][ci] * dY[oy][ox][co]
  * X is the (already padded) input, `inWidth` pixels wide with `cin` channels; dW is in the
  * canonical HWIO layout, i.e. a [kh*kw*cin][cout] matrix whose rows are the kernel taps.
- * That is a GEMM over the pixels; its register tile is 4 taps x 8 output channels (8 v128
- * accumulators): per pixel 2 vector loads of dY and 4 broadcasts of X feed 8 multiply-adds.
+ * That is a GEMM reducing over the pixels. For one kernel row ky, the kw*cin taps (kx, ci) of
+ * a pixel are adjacent in memory, so the register tile takes 4 adjacent taps (one vector load,
+ * each lane broadcast) x 8 output channels (two vector loads of dY): 8 v128 accumulators, 16
+ * multiply/adds per 3 loads, and only two moving pointers (input pixel, gradient pixel).
  * Taps and channels left over by the tile are done by plain dot products.
  */
 export function conv2dBackwardWeights(
@@ -27,70 +19,75 @@ export function conv2dBackwardWeights(
   gradOut: usize, outHeight: i32, outWidth: i32, cout: i32,
   gradWeights: usize, kh: i32, kw: i32, sh: i32, sw: i32,
 ): void {
-  const taps = kh * kw * cin;
-  const rowStep = <usize>(sh * inWidth * cin) << 2; // bytes between input rows of output rows
+  const run = kw * cin; // adjacent taps under one kernel row
+  const tiledRun = run & ~3;
+  const tiledChannels = cout & ~7;
+  const rowStep = <usize>(sh * inWidth * cin) << 2; // input bytes between output rows
   const pixelStep = <usize>(sw * cin) << 2;
   const gradStep = <usize>cout << 2;
-  const tiledTaps = taps & ~3;
-  const tiledChannels = cout & ~7;
-  for (let t = 0; t < tiledTaps; t += 4) {
-    const o0 = tapOffset(t, kw, cin, inWidth);
-    const o1 = tapOffset(t + 1, kw, cin, inWidth);
-    const o2 = tapOffset(t + 2, kw, cin, inWidth);
-    const o3 = tapOffset(t + 3, kw, cin, inWidth);
-    for (let cb = 0; cb < tiledChannels; cb += 8) {
-      const w0 = gradWeights + (<usize>(t * cout + cb) << 2);
-      const w1 = w0 + gradStep;
-      const w2 = w1 + gradStep;
-      const w3 = w2 + gradStep;
-      let a00 = v128.load(w0), a01 = v128.load(w0, 16);
-      let a10 = v128.load(w1), a11 = v128.load(w1, 16);
-      let a20 = v128.load(w2), a21 = v128.load(w2, 16);
-      let a30 = v128.load(w3), a31 = v128.load(w3, 16);
-      let g = gradOut + (<usize>cb << 2);
-      for (let oy = 0; oy < outHeight; oy++) {
-        let p = input + <usize>oy * rowStep;
-        for (let ox = 0; ox < outWidth; ox++) {
-          const g0 = v128.load(g);
-          const g1 = v128.load(g, 16);
-          const x0 = v128.load32_splat(p + o0);
-          const x1 = v128.load32_splat(p + o1);
-          const x2 = v128.load32_splat(p + o2);
-          const x3 = v128.load32_splat(p + o3);
-          a00 = f32x4.add(a00, f32x4.mul(x0, g0));
-          a01 = f32x4.add(a01, f32x4.mul(x0, g1));
-          a10 = f32x4.add(a10, f32x4.mul(x1, g0));
-          a11 = f32x4.add(a11, f32x4.mul(x1, g1));
-          a20 = f32x4.add(a20, f32x4.mul(x2, g0));
-          a21 = f32x4.add(a21, f32x4.mul(x2, g1));
-          a30 = f32x4.add(a30, f32x4.mul(x3, g0));
-          a31 = f32x4.add(a31, f32x4.mul(x3, g1));
-          p += pixelStep;
-          g += gradStep;
+  const gradRow = <usize>outWidth * gradStep;
+  for (let ky = 0; ky < kh; ky++) {
+    for (let j = 0; j < tiledRun; j += 4) {
+      const tap = ky * run + j;
+      const origin = input + (<usize>(ky * inWidth * cin + j) << 2);
+      for (let cb = 0; cb < tiledChannels; cb += 8) {
+        const w0 = gradWeights + (<usize>(tap * cout + cb) << 2);
+        const w1 = w0 + gradStep;
+        const w2 = w1 + gradStep;
+        const w3 = w2 + gradStep;
+        let a00 = v128.load(w0), a01 = v128.load(w0, 16);
+        let a10 = v128.load(w1), a11 = v128.load(w1, 16);
+        let a20 = v128.load(w2), a21 = v128.load(w2, 16);
+        let a30 = v128.load(w3), a31 = v128.load(w3, 16);
+        for (let oy = 0; oy < outHeight; oy++) {
+          let g = gradOut + <usize>oy * gradRow + (<usize>cb << 2);
+          const end = g + gradRow;
+          let p = origin + <usize>oy * rowStep;
+          while (g < end) {
+            const g0 = v128.load(g);
+            const g1 = v128.load(g, 16);
+            const x = v128.load(p);
+            const x0 = v128.shuffle<f32>(x, x, 0, 0, 0, 0);
+            const x1 = v128.shuffle<f32>(x, x, 1, 1, 1, 1);
+            const x2 = v128.shuffle<f32>(x, x, 2, 2, 2, 2);
+            const x3 = v128.shuffle<f32>(x, x, 3, 3, 3, 3);
+            a00 = f32x4.add(a00, f32x4.mul(x0, g0));
+            a01 = f32x4.add(a01, f32x4.mul(x0, g1));
+            a10 = f32x4.add(a10, f32x4.mul(x1, g0));
+            a11 = f32x4.add(a11, f32x4.mul(x1, g1));
+            a20 = f32x4.add(a20, f32x4.mul(x2, g0));
+            a21 = f32x4.add(a21, f32x4.mul(x2, g1));
+            a30 = f32x4.add(a30, f32x4.mul(x3, g0));
+            a31 = f32x4.add(a31, f32x4.mul(x3, g1));
+            p += pixelStep;
+            g += gradStep;
+          }
         }
+        v128.store(w0, a00); v128.store(w0, a01, 16);
+        v128.store(w1, a10); v128.store(w1, a11, 16);
+        v128.store(w2, a20); v128.store(w2, a21, 16);
+        v128.store(w3, a30); v128.store(w3, a31, 16);
       }
-      v128.store(w0, a00); v128.store(w0, a01, 16);
-      v128.store(w1, a10); v128.store(w1, a11, 16);
-      v128.store(w2, a20); v128.store(w2, a21, 16);
-      v128.store(w3, a30); v128.store(w3, a31, 16);
     }
-  }
-  // the rest: taps past the last full tile (all channels), channels past the last full tile
-  for (let t = 0; t < taps; t++) {
-    const offset = tapOffset(t, kw, cin, inWidth);
-    for (let co = t < tiledTaps ? tiledChannels : 0; co < cout; co++) {
-      let sum: f32 = 0;
-      let g = gradOut + (<usize>co << 2);
-      for (let oy = 0; oy < outHeight; oy++) {
-        let p = input + <usize>oy * rowStep + offset;
-        for (let ox = 0; ox < outWidth; ox++) {
-          sum += f32.load(p) * f32.load(g);
-          p += pixelStep;
-          g += gradStep;
+    // the rest of this kernel row: taps past the last full tile (all channels), and the
+    // channels past the last full tile (tiled taps)
+    for (let j = 0; j < run; j++) {
+      const tap = ky * run + j;
+      const origin = input + (<usize>(ky * inWidth * cin + j) << 2);
+      for (let co = j < tiledRun ? tiledChannels : 0; co < cout; co++) {
+        let sum: f32 = 0;
+        for (let oy = 0; oy < outHeight; oy++) {
+          let g = gradOut + <usize>oy * gradRow + (<usize>co << 2);
+          let p = origin + <usize>oy * rowStep;
+          for (let ox = 0; ox < outWidth; ox++) {
+            sum += f32.load(p) * f32.load(g);
+            p += pixelStep;
+            g += gradStep;
+          }
         }
+        const at = gradWeights + (<usize>(tap * cout + co) << 2);
+        f32.store(at, f32.load(at) + sum);
       }
-      const at = gradWeights + (<usize>(t * cout + co) << 2);
-      f32.store(at, f32.load(at) + sum);
     }
   }
 }
