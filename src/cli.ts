@@ -12,6 +12,8 @@ import { MobileIdError } from './errors.js';
 
 const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>> = {
   'eval-lfw': async () => (await import('./commands/eval-lfw.js')).evalLfwCommand,
+  detect: async () => (await import('./commands/detect.js')).detectCommand,
+  verify: async () => (await import('./commands/verify.js')).verifyCommand,
 };
 
 const USAGE = `usage: mobileid <command> [options]
