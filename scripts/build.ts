@@ -1,0 +1,186 @@
+/**
+ * npm run build: the publishable dist/ folder.
+ *
+ *   dist/server.js, server.cjs   Node (ESM, CommonJS), Deno, Bun: wasm and models read from dist/
+ *   dist/browser.js              browsers and web workers: wasm and models fetched next to it
+ *   dist/workerd.js              Cloudflare: `import wasm from './mobileid.wasm'`
+ *   dist/edge-light.js           Vercel Edge: `import wasm from './mobileid.wasm?module'`
+ *   dist/cli.js                  the CLI (bin/mobileid.js runs it in a published package)
+ *   dist/mobileid.wasm, dist/models/*.mobileid (+ model cards), dist/types/** (.d.ts and .d.cts)
+ *
+ * Every build sets an explicit target: without one esbuild may emit syntax or helpers that
+ * Node 20 lacks (e.g. Uint8Array.fromBase64 for the binary loader).
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import * as esbuild from 'esbuild';
+import ts from 'typescript';
+import { BUNDLED_MODELS, type BundledModelName } from '../src/assets.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = path.join(root, 'dist');
+const at = (...parts: string[]) => path.join(root, ...parts);
+
+/**
+ * Models in the package: what face recognition needs at run time. The dlib teacher (6.5 MB) is
+ * only used to distil the student and to prepare training data, which happens in a checkout.
+ */
+export const SHIPPED_MODELS: readonly BundledModelName[] = ['mobileid', 'landmarks68', 'detector'];
+
+/** The runtime entries whose declarations make up dist/types. */
+const TYPED_ENTRIES = ['src/runtime/server.ts', 'src/runtime/browser.ts', 'src/runtime/edge.ts'];
+
+class BuildError extends Error {
+  override name = 'BuildError';
+}
+
+/** Browser and edge bundles: pngjs's self-contained browser build, and no node:fs (assets fall back to fetch). */
+const webShims: esbuild.Plugin = {
+  name: 'web-shims',
+  setup(build) {
+    build.onResolve({ filter: /^pngjs$/ }, () => ({ path: at('node_modules/pngjs/browser.js') }));
+    build.onResolve({ filter: /^node:fs\/promises$/ }, () => ({ path: 'node:fs/promises', namespace: 'no-fs' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-fs' }, () => ({
+      contents: `export function readFile() { throw new Error('no file system in this runtime: serve the file over http(s) or pass its bytes'); }`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** The edge entry's `import wasm from './mobileid.wasm'`, kept as an import with the platform's specifier. */
+const wasmImport = (specifier: string): esbuild.Plugin => ({
+  name: 'wasm-import',
+  setup(build) {
+    build.onResolve({ filter: /\.wasm$/ }, () => ({ path: specifier, external: true }));
+  },
+});
+
+interface Bundle {
+  entry: string;
+  out: string;
+  options: esbuild.BuildOptions;
+}
+
+const node: esbuild.BuildOptions = { platform: 'node', target: 'node20', packages: 'external' };
+const web: esbuild.BuildOptions = { platform: 'browser', target: 'es2022', format: 'esm', plugins: [webShims] };
+const edge = (specifier: string): esbuild.BuildOptions => ({
+  platform: 'neutral',
+  target: 'es2022',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  conditions: ['worker', 'browser'],
+  plugins: [webShims, wasmImport(specifier)],
+});
+
+const BUNDLES: Bundle[] = [
+  { entry: 'src/runtime/server.ts', out: 'server.js', options: { ...node, format: 'esm' } },
+  {
+    entry: 'src/runtime/server.ts',
+    out: 'server.cjs',
+    options: {
+      ...node,
+      format: 'cjs',
+      // CommonJS has no import.meta: locate assets from the file's own path instead.
+      define: { 'import.meta.url': '__mobileidModuleUrl' },
+      banner: { js: `const __mobileidModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
+    },
+  },
+  { entry: 'src/runtime/browser.ts', out: 'browser.js', options: web },
+  { entry: 'src/runtime/edge.ts', out: 'workerd.js', options: edge('./mobileid.wasm') },
+  { entry: 'src/runtime/edge.ts', out: 'edge-light.js', options: edge('./mobileid.wasm?module') },
+  { entry: 'src/cli.ts', out: 'cli.js', options: { ...node, format: 'esm' } },
+];
+
+async function bundle({ entry, out, options }: Bundle): Promise<void> {
+  await esbuild.build({
+    entryPoints: [at(entry)],
+    outfile: path.join(dist, out),
+    bundle: true,
+    minify: true,
+    keepNames: true, // error classes name themselves from new.target.name
+    legalComments: 'eof',
+    logLevel: 'warning',
+    ...options,
+  });
+}
+
+function copyAssets(): void {
+  const wasm = at('build/mobileid.wasm');
+  if (!existsSync(wasm)) throw new BuildError('build/mobileid.wasm is missing: run `npm run build:wasm` first');
+  copyFileSync(wasm, path.join(dist, 'mobileid.wasm'));
+  mkdirSync(path.join(dist, 'models'));
+  for (const name of SHIPPED_MODELS) {
+    const file = BUNDLED_MODELS[name];
+    if (!existsSync(at('models', file))) {
+      console.warn(`warning: models/${file} is missing: the package will not contain the "${name}" model`);
+      continue;
+    }
+    copyFileSync(at('models', file), path.join(dist, 'models', file));
+    const card = file.replace(/\.mobileid$/, '.md');
+    if (existsSync(at('models', card))) copyFileSync(at('models', card), path.join(dist, 'models', card));
+  }
+}
+
+/** Declarations for the runtime entries, compiled with the repository's tsconfig options. */
+function emitDeclarations(): void {
+  const config = ts.getParsedCommandLineOfConfigFile(at('tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+  if (!config) throw new BuildError('cannot read tsconfig.json');
+  const outDir = path.join(dist, 'types');
+  const program = ts.createProgram([...TYPED_ENTRIES.map((e) => at(e)), at('src/runtime/wasm-module.d.ts')], {
+    ...config.options,
+    noEmit: false,
+    declaration: true,
+    emitDeclarationOnly: true,
+    rootDir: at('src'),
+    outDir,
+  });
+  const result = program.emit();
+  const errors = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics].filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (errors.length) {
+    throw new BuildError(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
+  }
+  // CommonJS consumers need .d.cts files: TypeScript reads a .d.ts in a "type": "module" package as ESM.
+  for (const file of walk(outDir)) {
+    if (!file.endsWith('.d.ts')) continue;
+    const text = readFileSync(file, 'utf8').replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]+)\.js\2/g, '$1$2$3.cjs$2');
+    writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
+  }
+}
+
+function* walk(dir: string): Generator<string> {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(full);
+    else yield full;
+  }
+}
+
+function sizeTable(): string {
+  const rows = [...walk(dist)]
+    .filter((f) => !f.includes(`${path.sep}types${path.sep}`))
+    .map((f) => {
+      const bytes = readFileSync(f);
+      return `| ${path.relative(dist, f)} | ${(statSync(f).size / 1024).toFixed(1)} KiB | ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB |`;
+    });
+  const types = [...walk(path.join(dist, 'types'))].reduce((n, f) => n + statSync(f).size, 0);
+  rows.push(`| types/ (.d.ts + .d.cts) | ${(types / 1024).toFixed(1)} KiB | |`);
+  return ['| file | size | gzip |', '|---|---|---|', ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  rmSync(dist, { recursive: true, force: true });
+  mkdirSync(dist);
+  await Promise.all(BUNDLES.map(bundle));
+  copyAssets();
+  emitDeclarations();
+  console.log(sizeTable());
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof BuildError ? `build failed: ${error.message}` : error);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * Entry for edge runtimes that refuse to compile wasm from bytes: Cloudflare workerd and
+ * Vercel Edge. The kernels arrive as a compiled WebAssembly.Module imported next to this file
+ * (the bundler of the platform collects it); models are passed as bytes, since an edge
+ * function has no file system to read them from:
+ *
+ *   import { init, toRgbImage, StudentNet } from 'mobileid';
+ *   import studentBytes from 'mobileid/models/mobileid-student.mobileid';  // a Data module (wrangler rule)
+ *   const engine = await init();
+ *   const student = new StudentNet(engine.loadModel(new Uint8Array(studentBytes)));
+ *   const image = await toRgbImage(await request.arrayBuffer());
+ */
+import type { Engine, WasmSource } from '../engine.js';
+import { decodeImage, type RgbImage } from '../image.js';
+import { initWith } from './init.js';
+import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
+import bundledWasm from './mobileid.wasm';
+
+export * from '../index.js';
+export { ImageInputError, type RawPixels } from './pixels.js';
+
+/** Encoded JPEG/PNG bytes (Uint8Array, ArrayBuffer, Blob, a Response body) or raw pixels. */
+export type ImageInput = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | Response | RawPixels;
+
+/** The shared Engine, instantiated from the imported module unless `source` is given. */
+export function init(source?: WasmSource): Promise<Engine> {
+  return initWith(() => bundledWasm, source);
+}
+
+/** Decodes or wraps any ImageInput into an upright RGB image (JPEG/PNG via pure-JS decoders). */
+export async function toRgbImage(input: ImageInput): Promise<RgbImage> {
+  const bytes = asBytes(input);
+  if (bytes) return decodeImage(bytes);
+  if (input instanceof Blob || input instanceof Response) return decodeImage(new Uint8Array(await input.arrayBuffer()));
+  if (isRawPixels(input)) return fromRawPixels(input);
+  throw new ImageInputError(
+    `toRgbImage cannot read a ${describeInput(input)}: pass encoded JPEG/PNG bytes, a Blob or Response, or { data, width, height } pixels`,
+  );
+}

@@ -1,0 +1,38 @@
+/**
+ * Entry for runtimes with a file system: Node (ESM and CommonJS), Deno and Bun. The wasm
+ * kernels and the bundled models are read from the package's dist/ folder.
+ *
+ *   import { init, toRgbImage, LandmarkNet, StudentNet, loadBundledModel } from 'mobileid';
+ *   const engine = await init();
+ *   const image = await toRgbImage('photo.jpg');
+ */
+import type { Engine, WasmSource } from '../engine.js';
+import { decodeImage, type RgbImage } from '../image.js';
+import { initWith } from './init.js';
+import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
+
+export * from '../index.js';
+export { ImageInputError, type RawPixels } from './pixels.js';
+
+/** A file path or file: URL, encoded JPEG/PNG bytes (Buffer, Uint8Array, ArrayBuffer, Blob), or raw pixels. */
+export type ImageInput = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | Blob | RawPixels;
+
+/** The shared Engine; the wasm is read from next to this module unless `source` is given. */
+export function init(source?: WasmSource): Promise<Engine> {
+  return initWith(() => undefined, source);
+}
+
+/** Decodes or wraps any ImageInput into an upright RGB image (JPEG/PNG via pure-JS decoders). */
+export async function toRgbImage(input: ImageInput): Promise<RgbImage> {
+  if (typeof input === 'string' || input instanceof URL) {
+    const { readFile } = await import('node:fs/promises');
+    return decodeImage(new Uint8Array(await readFile(input)));
+  }
+  const bytes = asBytes(input);
+  if (bytes) return decodeImage(bytes);
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return decodeImage(new Uint8Array(await input.arrayBuffer()));
+  if (isRawPixels(input)) return fromRawPixels(input);
+  throw new ImageInputError(
+    `toRgbImage cannot read a ${describeInput(input)}: pass a file path or URL, encoded JPEG/PNG bytes, a Blob, or { data, width, height } pixels`,
+  );
+}

@@ -1,0 +1,469 @@
+/**
+ * npm run test:runtimes: builds and packs the package, installs the tarball into a temporary
+ * project outside the repository, and runs one probe (probe.mjs: image -> landmarks -> student
+ * embedding) in Node ESM, Node CJS, Deno, Bun, Cloudflare workerd, Vercel's edge-runtime and
+ * headless Chromium. Each runtime must load its own entry of the exports map and reproduce the
+ * Node ESM embedding within 1e-5. Then the demo page runs in Chromium: reports/demo.png is its
+ * screenshot and its result is checked. Prints `<runtime>: ok|FAIL ...` per runtime, writes
+ * reports/runtimes.md, exits 1 on any failure.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import * as esbuild from 'esbuild';
+import { EdgeRuntime } from 'edge-runtime';
+import { chromium, type Browser } from 'playwright-core';
+import { startDemoServer } from '../../demo/serve.js';
+import { decodeImage, encodePng, type RgbImage } from '../../src/image.js';
+import { encodeModel } from '../../src/model-format.js';
+import { initWeights, studentGraph } from '../../src/networks/student.js';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const here = fileURLToPath(new URL('.', import.meta.url));
+const bin = (name: string) => path.join(repo, 'node_modules/.bin', name);
+const TOLERANCE = 1e-5;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
+const HARNESS = ['probe.mjs', 'server.mjs', 'server.cjs', 'worker.mjs', 'edge.mjs', 'browser.html', 'browser.mjs'];
+
+interface ProbeResult {
+  width: number;
+  height: number;
+  embedding: number[];
+  ms: number;
+  /** The file the runtime loaded for `mobileid`. */
+  resolved?: string;
+  compileFromBytesRefused?: boolean;
+  inputChecks?: Record<string, boolean>;
+}
+
+interface Outcome {
+  runtime: string;
+  ok: boolean;
+  detail: string;
+  ms?: number;
+}
+
+class RuntimeTestError extends Error {
+  override name = 'RuntimeTestError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes, servers
+
+function exec(command: string, args: string[], options: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new RuntimeTestError(`${path.basename(command)} ${args.join(' ')} exited with ${signal ?? code}: ${(stderr || stdout).trim().slice(-1500)}`));
+    });
+  });
+}
+
+/** The JSON object a harness printed as its last line. */
+function lastJsonLine(stdout: string): ProbeResult {
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as ProbeResult;
+  } catch {
+    throw new RuntimeTestError(`no JSON result in output: ${stdout.slice(-500)}`);
+  }
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+};
+
+/** Serves a folder read-only on 127.0.0.1 (any free port). */
+async function serveStatic(root: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    const file = path.join(root, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+    if (!file.startsWith(root) || !existsSync(file)) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream' });
+    response.end(readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The consumer project
+
+interface App {
+  dir: string;
+  /** The installed package's dist/ folder. */
+  dist: string;
+  usesFallbackStudent: boolean;
+}
+
+async function makeApp(tmp: string): Promise<App> {
+  await exec('npm', ['run', 'build', '--silent'], { cwd: repo, timeoutMs: 300_000 });
+  const packed = JSON.parse(await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], { cwd: repo })) as { filename: string }[];
+  const dir = path.join(tmp, 'app');
+  mkdirSync(dir);
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'mobileid-consumer', private: true, type: 'module', dependencies: { mobileid: `file:${path.join(tmp, packed[0].filename)}` } }),
+  );
+  await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, timeoutMs: 300_000 });
+  for (const file of HARNESS) copyFileSync(path.join(here, file), path.join(dir, file));
+
+  const dist = path.join(dir, 'node_modules/mobileid/dist');
+  const studentFile = path.join(dist, 'models/mobileid-student.mobileid');
+  const usesFallbackStudent = !existsSync(studentFile);
+  if (usesFallbackStudent) {
+    const graph = studentGraph();
+    writeFileSync(path.join(dir, 'fallback-student.mobileid'), encodeModel(graph, initWeights(graph, 7), { dtype: 'f16' }));
+  }
+  // Edge runtimes get model files as bytes (Data modules / injected), copied from the package.
+  copyFileSync(usesFallbackStudent ? path.join(dir, 'fallback-student.mobileid') : studentFile, path.join(dir, 'student.mobileid'));
+  copyFileSync(path.join(dist, 'models/landmarks68.mobileid'), path.join(dir, 'landmarks68.mobileid'));
+
+  const jpeg = path.join(repo, 'demo/samples/a.jpg');
+  copyFileSync(jpeg, path.join(dir, 'input.jpg'));
+  const image = decodeImage(new Uint8Array(readFileSync(jpeg)));
+  writeFileSync(path.join(dir, 'input.rgba'), toRgba(image));
+  writeFileSync(path.join(dir, 'input.png'), encodePng(image));
+  writeFileSync(path.join(dir, 'fixture.json'), JSON.stringify({ width: image.width, height: image.height, fallbackStudent: usesFallbackStudent }));
+  return { dir, dist, usesFallbackStudent };
+}
+
+function toRgba(image: RgbImage): Uint8Array {
+  const rgba = new Uint8Array(image.width * image.height * 4).fill(255);
+  for (let i = 0; i < image.width * image.height; i++) rgba.set(image.data.subarray(i * 3, i * 3 + 3), i * 4);
+  return rgba;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtimes
+
+const nodeEsm = async (app: App) => lastJsonLine(await exec(process.execPath, ['server.mjs'], { cwd: app.dir }));
+const nodeCjs = async (app: App) => lastJsonLine(await exec(process.execPath, ['server.cjs'], { cwd: app.dir }));
+const bun = async (app: App) => lastJsonLine(await exec(bin('bun'), ['server.mjs'], { cwd: app.dir }));
+const deno = async (app: App) =>
+  lastJsonLine(
+    await exec(bin('deno'), ['run', '--allow-read', 'server.mjs'], {
+      cwd: app.dir,
+      env: { DENO_DIR: path.join(app.dir, '.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+    }),
+  );
+
+/** esbuild plugin: imports of these files stay imports of a sibling module, as platform bundlers emit them. */
+function siblingModules(filter: RegExp, outDir: string, collected: Map<string, string>): esbuild.Plugin {
+  return {
+    name: 'sibling-modules',
+    setup(build) {
+      build.onResolve({ filter }, (args) => {
+        const source = path.resolve(args.resolveDir, args.path.replace(/\?module$/, ''));
+        const name = path.basename(source);
+        collected.set(name, source);
+        copyFileSync(source, path.join(outDir, name));
+        return { path: `./${name}`, external: true };
+      });
+    },
+  };
+}
+
+function bundledEntry(metafile: esbuild.Metafile): string | undefined {
+  return Object.keys(metafile.inputs).find((input) => input.includes('node_modules/mobileid/dist/'));
+}
+
+async function workerd(app: App): Promise<ProbeResult> {
+  const outDir = path.join(app.dir, 'workerd');
+  mkdirSync(outDir);
+  const modules = new Map<string, string>();
+  const { metafile } = await esbuild.build({
+    entryPoints: [path.join(app.dir, 'worker.mjs')],
+    outfile: path.join(outDir, 'worker.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'], // what wrangler asks for
+    mainFields: ['browser', 'module', 'main'],
+    metafile: true,
+    logLevel: 'error',
+    plugins: [siblingModules(/\.(wasm|jpg|mobileid)$/, outDir, modules)],
+  });
+  const moduleList = [`(name = "worker.js", esModule = embed "worker.js")`];
+  for (const name of modules.keys()) moduleList.push(`(name = "${name}", ${name.endsWith('.wasm') ? 'wasm' : 'data'} = embed "${name}")`);
+  writeFileSync(
+    path.join(outDir, 'config.capnp'),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .worker)],
+  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [${moduleList.join(', ')}],
+  compatibilityDate = "2025-01-01",
+);
+`,
+  );
+  const port = await freePort();
+  const child = spawn(bin('workerd'), ['serve', 'config.capnp', '--socket-addr', `http=127.0.0.1:${port}`], { cwd: outDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new RuntimeTestError(`workerd exited with ${child.exitCode}: ${log.slice(-1500)}`);
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/`);
+        if (!response.ok) throw new RuntimeTestError(`workerd answered HTTP ${response.status}: ${(await response.text()).slice(0, 500)} ${log.slice(-1500)}`);
+        return { ...((await response.json()) as ProbeResult), resolved: bundledEntry(metafile) };
+      } catch (error) {
+        if (error instanceof RuntimeTestError) throw error;
+        if (Date.now() > deadline) throw new RuntimeTestError(`workerd did not answer within 60 s: ${log.slice(-1500)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+async function edgeRuntime(app: App): Promise<ProbeResult> {
+  let wasmFile = '';
+  const result = await esbuild.build({
+    entryPoints: [path.join(app.dir, 'edge.mjs')],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['edge-light', 'worker', 'browser'], // what Next.js asks for in edge functions
+    mainFields: ['browser', 'module', 'main'],
+    metafile: true,
+    logLevel: 'error',
+    plugins: [
+      {
+        name: 'vercel-wasm-module',
+        setup(build) {
+          // Next.js turns `import m from './x.wasm?module'` into a global bound to a precompiled module.
+          build.onResolve({ filter: /\.wasm\?module$/ }, (args) => {
+            wasmFile = path.resolve(args.resolveDir, args.path.replace(/\?module$/, ''));
+            return { path: 'wasm_mobileid', namespace: 'vercel-wasm' };
+          });
+          build.onLoad({ filter: /.*/, namespace: 'vercel-wasm' }, () => ({ contents: 'export default globalThis.wasm_mobileid;', loader: 'js' }));
+        },
+      },
+    ],
+  });
+  const bytes = (file: string) => new Uint8Array(readFileSync(path.join(app.dir, file)));
+  const runtime = new EdgeRuntime({
+    codeGeneration: { strings: false, wasm: false }, // as in Vercel: no wasm compiled from bytes
+    extend: (context) =>
+      Object.assign(context, {
+        wasm_mobileid: new WebAssembly.Module(readFileSync(wasmFile)),
+        __fixture: { input: bytes('input.jpg'), landmarks68: bytes('landmarks68.mobileid'), student: bytes('student.mobileid') },
+      }),
+  });
+  // A module compiled outside is of the outer realm: let instanceof accept it, as edge-runtime does for Uint8Array.
+  vm.runInContext(
+    `const OuterModule = globalThis.wasm_mobileid.constructor;
+     Object.defineProperty(WebAssembly.Module, Symbol.hasInstance, { value: (x) => Function.prototype[Symbol.hasInstance].call(WebAssembly.Module, x) || x instanceof OuterModule });`,
+    runtime.context,
+  );
+  const refused = (await runtime.evaluate(
+    `WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => false, () => true)`,
+  )) as boolean;
+  runtime.evaluate(result.outputFiles[0].text);
+  const probe = (await runtime.evaluate('globalThis.__result')) as ProbeResult;
+  return { ...probe, resolved: bundledEntry(result.metafile), compileFromBytesRefused: refused };
+}
+
+async function withBrowser<T>(use: (browser: Browser) => Promise<T>): Promise<T> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    return await use(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function chromiumProbe(app: App): Promise<ProbeResult> {
+  const { url, server } = await serveStatic(app.dir);
+  try {
+    return await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      page.on('response', (response) => response.status() >= 400 && errors.push(`HTTP ${response.status()} for ${response.url()}`));
+      await page.goto(`${url}browser.html`);
+      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result, null, { timeout: 30_000 }).catch(() => {
+        throw new RuntimeTestError(`page never started: ${errors.join('; ')}`);
+      });
+      return await page.evaluate(() => (window as unknown as { __result: Promise<ProbeResult> }).__result);
+    });
+  } finally {
+    server.close();
+  }
+}
+
+interface RuntimeCase {
+  name: string;
+  run: (app: App) => Promise<ProbeResult>;
+  /** The dist file this runtime must load. */
+  entry: string;
+}
+
+const RUNTIMES: RuntimeCase[] = [
+  { name: 'node-esm', run: nodeEsm, entry: 'dist/server.js' },
+  { name: 'node-cjs', run: nodeCjs, entry: 'dist/server.cjs' },
+  { name: 'deno', run: deno, entry: 'dist/server.js' },
+  { name: 'bun', run: bun, entry: 'dist/server.js' },
+  { name: 'workerd', run: workerd, entry: 'dist/workerd.js' },
+  { name: 'edge-runtime', run: edgeRuntime, entry: 'dist/edge-light.js' },
+  { name: 'chromium', run: chromiumProbe, entry: 'dist/browser.js' },
+];
+
+function check(result: ProbeResult, reference: ProbeResult | undefined, entry: string): string[] {
+  const problems: string[] = [];
+  if (!result.resolved?.endsWith(entry)) problems.push(`loaded ${result.resolved ?? 'an unknown file'}, expected ${entry}`);
+  if (!result.embedding.length || result.embedding.some((v) => !Number.isFinite(v))) problems.push('empty or non-finite embedding');
+  if (!result.embedding.some((v) => v !== 0)) problems.push('all-zero embedding');
+  if (reference) {
+    if (result.embedding.length !== reference.embedding.length) problems.push(`embedding length ${result.embedding.length} != ${reference.embedding.length}`);
+    const diff = maxAbsDiff(result.embedding, reference.embedding);
+    if (!(diff <= TOLERANCE)) problems.push(`max |Δ| ${diff.toExponential(2)} vs node-esm`);
+  }
+  if (result.compileFromBytesRefused === false) problems.push('the sandbox compiled wasm from bytes (it should refuse, like the platform)');
+  for (const [name, passed] of Object.entries(result.inputChecks ?? {})) if (!passed) problems.push(`toRgbImage input check "${name}" failed`);
+  return problems;
+}
+
+const maxAbsDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+/** performance.now() does not advance during a workerd request (Spectre mitigation), so 0 ms means "not measurable". */
+const timing = (ms: number) => (ms > 0 ? `${ms.toFixed(2)} ms` : 'n/a (clock frozen during the request)');
+
+// ---------------------------------------------------------------------------------------------
+// The demo page
+
+interface DemoResult {
+  state: string;
+  score: number | null;
+  decision: string;
+  embedMs: number;
+  facesA: number;
+  facesB: number;
+  cropsDrawn: number;
+  error?: string;
+}
+
+async function demoCheck(): Promise<Outcome> {
+  const { url, close } = await startDemoServer({ port: 0, quiet: true });
+  try {
+    return await withBrowser(async (browser) => {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
+      const crashed = new Promise<never>((_, reject) => page.on('pageerror', (error) => reject(new RuntimeTestError(`demo page error: ${error.message}`))));
+      await page.goto(url);
+      await Promise.race([page.waitForSelector('#result[data-state="done"], #result[data-state="error"]', { timeout: 60_000 }), crashed]);
+      mkdirSync(path.join(repo, 'reports'), { recursive: true });
+      await page.screenshot({ path: path.join(repo, 'reports/demo.png'), fullPage: true });
+      const result = await page.evaluate(() => (window as unknown as { demoResult: DemoResult }).demoResult);
+      const problems: string[] = [];
+      if (result.state !== 'done') problems.push(`demo ended in state ${result.state}: ${result.error ?? ''}`);
+      if (result.facesA < 1 || result.facesB < 1) problems.push(`faces found: ${result.facesA}, ${result.facesB}`);
+      if (result.cropsDrawn !== 2) problems.push(`${result.cropsDrawn} aligned crops drawn, expected 2`);
+      if (!Number.isFinite(result.score)) problems.push(`score ${result.score}`);
+      if (!result.decision) problems.push('no decision text');
+      if (!(result.embedMs > 0)) problems.push(`embedding time ${result.embedMs}`);
+      return {
+        runtime: 'demo',
+        ok: problems.length === 0,
+        detail: problems.length ? problems.join('; ') : `score ${result.score?.toFixed(3)}, "${result.decision}", embed ${result.embedMs.toFixed(2)} ms, reports/demo.png`,
+        ms: result.embedMs,
+      };
+    });
+  } finally {
+    await close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function writeReport(outcomes: Outcome[], app: App): void {
+  const lines = [
+    '# Runtime matrix',
+    '',
+    `Written by \`npm run test:runtimes\` on ${new Date().toISOString().slice(0, 10)} (Node ${process.version}, ${os.cpus().length} cores, shared machine: times are indicative).`,
+    'Each runtime installs the packed tarball, embeds demo/samples/a.jpg (landmarks on a central box, then the student) and must match Node ESM within 1e-5.',
+    app.usesFallbackStudent ? '\nThe package had no trained student model yet: every runtime used the same random-weights student.\n' : '',
+    '| runtime | status | embedding time (student, 1 face) |',
+    '|---|---|---|',
+    ...outcomes.map((o) => `| ${o.runtime} | ${o.ok ? 'ok' : `FAIL: ${o.detail}`} | ${o.ms === undefined ? '' : timing(o.ms)} |`),
+  ];
+  mkdirSync(path.join(repo, 'reports'), { recursive: true });
+  writeFileSync(path.join(repo, 'reports/runtimes.md'), lines.join('\n') + '\n');
+}
+
+async function main(): Promise<number> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mobileid-runtimes-'));
+  try {
+    const app = await makeApp(tmp);
+    if (app.usesFallbackStudent) console.log('note: the package has no trained student model; every runtime uses the same random-weights student');
+    const outcomes: Outcome[] = [];
+    let reference: ProbeResult | undefined;
+    for (const runtime of RUNTIMES) {
+      try {
+        const result = await runtime.run(app);
+        const problems = check(result, reference, runtime.entry);
+        reference ??= result;
+        const diff = runtime.name === 'node-esm' ? 'reference' : `max |Δ| ${maxAbsDiff(result.embedding, reference.embedding).toExponential(1)}`;
+        outcomes.push({ runtime: runtime.name, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `embed ${timing(result.ms)}, ${diff}`, ms: result.ms });
+      } catch (error) {
+        outcomes.push({ runtime: runtime.name, ok: false, detail: (error as Error).message });
+      }
+      const last = outcomes.at(-1)!;
+      console.log(`${last.runtime}: ${last.ok ? 'ok' : 'FAIL'} (${last.detail})`);
+    }
+    try {
+      outcomes.push(await demoCheck());
+    } catch (error) {
+      outcomes.push({ runtime: 'demo', ok: false, detail: (error as Error).message });
+    }
+    const demo = outcomes.at(-1)!;
+    console.log(`demo: ${demo.ok ? 'ok' : 'FAIL'} (${demo.detail})`);
+    writeReport(outcomes, app);
+    const failed = outcomes.filter((o) => !o.ok).length;
+    console.log(`${outcomes.length - failed} passed, ${failed} failed`);
+    return failed ? 1 : 0;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();
