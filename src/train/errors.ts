@@ -7,8 +7,5 @@ export class TrainingError extends MobileIdError {}
 /** The graph has a layer (or layer setting) that the trainer cannot differentiate. */
 export class UnsupportedLayerError extends TrainingError {}
 
-/** A prepared-data cache directory is missing, truncated or inconsistent. */
-export class PreparedDataError extends MobileIdError {}
-
 /** A checkpoint file is unreadable or does not match the run being resumed. */
 export class CheckpointError extends MobileIdError {}

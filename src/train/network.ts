@@ -238,7 +238,7 @@ export class TrainingNetwork {
   }
 
   /** The accumulated gradient (ParameterLayout order), copied into `into`. */
-  readGradients(into = new Float32Array(this.layout.size)): Float32Array {
+  readGradients(into: Float32Array = new Float32Array(this.layout.size)): Float32Array {
     this.assertUsable();
     const start = this.gradientBlock >> 2;
     into.set(this.engine.arena.f32.subarray(start, start + this.layout.size));

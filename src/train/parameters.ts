@@ -60,7 +60,7 @@ export class ParameterLayout {
   }
 
   /** Tensors -> flat vector. */
-  flatten(tensors: Map<string, Tensor>, into = new Float32Array(this.size)): Float32Array {
+  flatten(tensors: Map<string, Tensor>, into: Float32Array = new Float32Array(this.size)): Float32Array {
     this.checkLength(into);
     for (const e of this.entries) {
       const t = tensors.get(e.name);

@@ -1,0 +1,107 @@
+/**
+ * npm run distill -- --out models/<name>.mobileid [options]
+ *
+ * Distils the MobileID student from the prepared cache (src/train/distill.ts): progress lines
+ * with epoch, step, loss, validation loss and images/s; a checkpoint every epoch in
+ * --checkpoint-dir (resume with --resume); at the end the model file, <name>.train.json (per-epoch
+ * losses), <name>.loss.png and <name>.train.md next to it.
+ *
+ *   --data DIR              prepared cache (default .cache/prepared/utkface)
+ *   --targets KIND          hidden | desc | selected (default hidden)
+ *   --k N                   neurons kept with --targets selected (default 192)
+ *   --nuisance-weight W     weight of age in the selection score (default 1)
+ *   --raw-targets           regress raw teacher values (final ReLU, as in the paper) instead of
+ *                           per-neuron standardised ones
+ *   --epochs N --batch N --lr X        (defaults 30, 128, 1e-3)
+ *   --optimizer adam|sgd --weight-decay X --momentum X   (adam, 5e-4, 0.9)
+ *   --schedule cosine|step --warmup EPOCHS               (cosine, 1)
+ *   --workers N             worker threads (default 2; 0 = main thread)
+ *   --out FILE              model file to write (required, *.mobileid)
+ *   --checkpoint-dir DIR    default .cache/distill/<name>
+ *   --resume                continue from the checkpoint in --checkpoint-dir
+ *   --dtype f16|q8|f32      weight storage (default f16)
+ *   --val FRACTION          held-out share of images, by key (default 0.05)
+ *   --seed N                split, initialisation, shuffling (default 1)
+ *   --no-jitter             no photometric augmentation
+ *   --max-images N          use only the first N prepared images (quick trials)
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { MobileIdError } from '../src/errors.js';
+import { PreparedDataError } from '../src/prepared.js';
+import { DISTILL_DEFAULTS, runDistillation, type DistillOptions } from '../src/train/distill.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: '.cache/prepared/utkface' },
+    targets: { type: 'string' },
+    k: { type: 'string' },
+    'nuisance-weight': { type: 'string' },
+    'raw-targets': { type: 'boolean', default: false },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    lr: { type: 'string' },
+    optimizer: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    momentum: { type: 'string' },
+    schedule: { type: 'string' },
+    warmup: { type: 'string' },
+    workers: { type: 'string' },
+    out: { type: 'string' },
+    'checkpoint-dir': { type: 'string' },
+    resume: { type: 'boolean', default: false },
+    dtype: { type: 'string' },
+    val: { type: 'string' },
+    seed: { type: 'string' },
+    'no-jitter': { type: 'boolean', default: false },
+    'max-images': { type: 'string' },
+  },
+  strict: true,
+});
+
+function number(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n)) fail(`--${name} must be a number, got "${text}"`);
+  return n;
+}
+
+function fail(message: string): never {
+  console.error(`distill: ${message}`);
+  process.exit(2);
+}
+
+if (!values.out) fail('--out models/<name>.mobileid is required');
+const name = path.basename(values.out).replace(/\.mobileid$/, '');
+const d = DISTILL_DEFAULTS;
+const options: DistillOptions = {
+  data: values.data!,
+  targets: (values.targets ?? d.targets) as DistillOptions['targets'],
+  k: number('k', values.k, d.k),
+  nuisanceWeight: number('nuisance-weight', values['nuisance-weight'], d.nuisanceWeight),
+  standardize: !values['raw-targets'],
+  epochs: number('epochs', values.epochs, d.epochs),
+  batch: number('batch', values.batch, d.batch),
+  lr: number('lr', values.lr, d.lr),
+  optimizer: (values.optimizer ?? d.optimizer) as DistillOptions['optimizer'],
+  weightDecay: number('weight-decay', values['weight-decay'], d.weightDecay),
+  momentum: number('momentum', values.momentum, d.momentum),
+  schedule: (values.schedule ?? d.schedule) as DistillOptions['schedule'],
+  warmupEpochs: number('warmup', values.warmup, d.warmupEpochs),
+  workers: number('workers', values.workers, d.workers),
+  out: values.out,
+  checkpointDir: values['checkpoint-dir'] ?? path.join('.cache', 'distill', name),
+  resume: values.resume!,
+  dtype: (values.dtype ?? d.dtype) as DistillOptions['dtype'],
+  validationFraction: number('val', values.val, d.validationFraction),
+  seed: number('seed', values.seed, d.seed),
+  jitter: values['no-jitter'] ? null : d.jitter,
+  maxImages: values['max-images'] === undefined ? undefined : number('max-images', values['max-images'], 0),
+};
+
+try {
+  await runDistillation(options);
+} catch (error) {
+  if (error instanceof MobileIdError || error instanceof PreparedDataError) fail(`${error.name}: ${error.message}`);
+  throw error;
+}

@@ -1,0 +1,97 @@
+/**
+ * The human-readable record of a distillation run: a loss-curve PNG (train and validation loss
+ * per epoch) and a markdown report next to the model file.
+ */
+import path from 'node:path';
+import { renderLinePlot } from '../plot.js';
+import { writeFileAtomic } from './checkpoint.js';
+import type { RunRecord } from './distill.js';
+
+export interface ExportSummary {
+  modelPath: string;
+  modelBytes: number;
+  exportError: number;
+}
+
+/** Writes `<base>.loss.png` and `<base>.train.md`; returns their paths. */
+export function writeTrainingReport(base: string, run: RunRecord, exported: ExportSummary): { reportPath: string; plotPath: string } {
+  const plotPath = `${base}.loss.png`;
+  const reportPath = `${base}.train.md`;
+  writeFileAtomic(plotPath, lossCurve(run));
+  writeFileAtomic(reportPath, markdown(run, exported, path.basename(plotPath)));
+  return { reportPath, plotPath };
+}
+
+function lossCurve(run: RunRecord): Uint8Array {
+  const train = run.history.map((e) => [e.epoch, e.trainLoss] as [number, number]);
+  const validation = run.history.map((e) => [e.epoch, e.validationLoss] as [number, number]);
+  return renderLinePlot({
+    width: 720,
+    height: 440,
+    series: [
+      { points: train, color: '#1f77b4', label: 'train' },
+      { points: validation, color: '#d62728', label: 'validation' },
+    ],
+    xLabel: 'epoch',
+    yLabel: 'loss per image',
+  });
+}
+
+const fixed = (v: number | null, digits = 4) => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): string {
+  const o = run.options;
+  const last = run.history.at(-1);
+  const best = run.history.reduce<RunRecord['history'][number] | undefined>((b, e) => (!b || e.validationLoss < b.validationLoss ? e : b), undefined);
+  const outputs = run.neurons?.length ?? (o.targets === 'desc' ? 128 : 256);
+  const lines = [
+    `# Distillation report: ${path.basename(exported.modelPath)}`,
+    '',
+    `Student (MobileID, 55x47x3 -> ${outputs}) regressing the teacher's ${o.targets === 'desc' ? '128-d descriptor' : 'hidden neurons'}${o.targets === 'selected' ? ` (${outputs} selected of 256)` : ''}.`,
+    '',
+    '## Setup',
+    '',
+    '| setting | value |',
+    '|---|---|',
+    `| data | ${o.data}: ${run.dataset.images} images x ${run.dataset.views} views; ${run.dataset.train} train / ${run.dataset.validation} validation images (split by key, ${o.validationFraction * 100}%, seed ${o.seed}) |`,
+    `| targets | ${o.targets}${o.standardize ? ', standardised per neuron (folded into the last layer at export)' : ', raw'} |`,
+    `| loss | 1/2 sum_j (y_j - t_j)^2 per image, averaged over the batch |`,
+    `| optimiser | ${o.optimizer}, lr ${o.lr}, weight decay ${o.weightDecay}${o.optimizer === 'sgd' ? `, momentum ${o.momentum}` : ''} |`,
+    `| schedule | ${o.schedule}, warm-up ${o.warmupEpochs} epoch(s), ${o.epochs} epochs of batch ${o.batch} |`,
+    `| augmentation | random view per image and epoch${o.jitter ? `; brightness +-${o.jitter.brightness}, contrast +-${o.jitter.contrast}, colour gain +-${o.jitter.color}` : ''} |`,
+    `| workers | ${o.workers} |`,
+    '',
+    '## Result',
+    '',
+    `- final: train loss ${fixed(last?.trainLoss ?? null)}, validation loss ${fixed(last?.validationLoss ?? null)}${last?.validationR2 != null ? `, validation R2 ${fixed(last.validationR2, 3)}` : ''}`,
+    `- best validation loss ${fixed(best?.validationLoss ?? null)} at epoch ${best?.epoch ?? '-'}`,
+    `- model file: ${exported.modelPath}, ${exported.modelBytes} bytes (${o.dtype}); outputs vs the f32 training network: max relative difference ${exported.exportError.toExponential(2)}`,
+    `- training throughput (last epoch): ${fixed(last?.imagesPerSecond ?? null, 1)} images/s`,
+    '',
+    `![loss per epoch](${plotFile})`,
+    '',
+    '## Per epoch',
+    '',
+    '| epoch | steps | train loss | val loss | val R2 | lr (end) | images/s | seconds |',
+    '|---|---|---|---|---|---|---|---|',
+    ...run.history.map((e) => `| ${e.epoch} | ${e.steps} | ${fixed(e.trainLoss)} | ${fixed(e.validationLoss)} | ${fixed(e.validationR2, 3)} | ${e.learningRate.toExponential(2)} | ${fixed(e.imagesPerSecond, 1)} | ${fixed(e.seconds, 0)} |`),
+  ];
+  if (run.selection && run.neurons) {
+    const kept = new Set(run.neurons);
+    const average = (values: number[], keep: boolean) => {
+      const picked = values.filter((_, j) => kept.has(j) === keep);
+      return picked.reduce((a, b) => a + b, 0) / Math.max(1, picked.length);
+    };
+    lines.push(
+      '',
+      '## Neuron selection',
+      '',
+      `Score per hidden neuron: mean correlation ratio (eta2) with the identity-related attributes (gender, race) minus ${o.nuisanceWeight} x eta2 with age group, on view 0 of the training split; the ${run.neurons.length} best are kept.`,
+      '',
+      '| neurons | ' + Object.keys(run.selection.perAttribute).map((a) => `mean eta2 ${a}`).join(' | ') + ' |',
+      '|---|' + Object.keys(run.selection.perAttribute).map(() => '---|').join(''),
+      ...[true, false].map((keep) => `| ${keep ? 'kept' : 'dropped'} | ` + Object.values(run.selection!.perAttribute).map((v) => average(v, keep).toFixed(4)).join(' | ') + ' |'),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
