@@ -147,29 +147,55 @@ export function letterboxToTensor(image: RgbImage, size: number, preprocess: Pre
   const { width, height, data } = image;
   const side = Math.max(width, height);
   const ratio = side / size;
-  const x0 = new Int32Array(size), x1 = new Int32Array(size), fx = new Float64Array(size);
+  // Taps along either axis (the square's sides are equal): source index before/after, weight.
+  const before = new Int32Array(size), after = new Int32Array(size), frac = new Float64Array(size);
   for (let i = 0; i < size; i++) {
     const s = i * ratio;
-    x0[i] = Math.floor(s);
-    x1[i] = Math.min(side - 1, Math.ceil(s));
-    fx[i] = s - x0[i];
+    before[i] = Math.floor(s);
+    after[i] = Math.min(side - 1, Math.ceil(s));
+    frac[i] = s - before[i];
   }
+  // One source row resampled horizontally (tf's "top"/"bottom" values); padding reads 0.
+  const resampleRow = (row: number, out: Float64Array) => {
+    if (row >= height) return out.fill(0);
+    const base = row * width * 3;
+    for (let x = 0, o = 0; x < size; x++, o += 3) {
+      const a = before[x] < width ? base + before[x] * 3 : -1;
+      const b = after[x] < width ? base + after[x] * 3 : -1;
+      const w = frac[x];
+      for (let c = 0; c < 3; c++) {
+        const left = a < 0 ? 0 : data[a + c];
+        const right = b < 0 ? 0 : data[b + c];
+        out[o + c] = left + (right - left) * w;
+      }
+    }
+    return out;
+  };
+  // Two resampled rows cached: enlarging reuses rows across output rows.
+  const bufA = new Float64Array(size * 3), bufB = new Float64Array(size * 3);
+  let rowA = -1, rowB = -1;
+  const resampled = (row: number, keepRow: number) => {
+    if (rowA === row) return bufA;
+    if (rowB === row) return bufB;
+    if (rowA === keepRow) {
+      rowB = row;
+      return resampleRow(row, bufB);
+    }
+    rowA = row;
+    return resampleRow(row, bufA);
+  };
   const order = preprocess.channelOrder === 'bgr' ? [2, 1, 0] : [0, 1, 2];
   const scale = preprocess.scale;
-  const shift = [0, 1, 2].map((c) => -preprocess.mean[c] * scale[c]);
+  const shift = [0, 1, 2].map((k) => -preprocess.mean[k] * scale[k]);
   const out = new Float32Array(size * size * 3);
-  // The padded square's pixel (x, y), channel c: the image inside, 0 in the padding.
-  const at = (x: number, y: number, c: number) => (x < width && y < height ? data[(y * width + x) * 3 + c] : 0);
   for (let y = 0, o = 0; y < size; y++) {
-    // rows use the same taps as columns (the square's sides are equal)
-    const ya = x0[y], yb = x1[y], wy = fx[y];
-    for (let x = 0; x < size; x++, o += 3) {
-      const xa = x0[x], xb = x1[x], wx = fx[x];
+    const top = resampled(before[y], after[y]);
+    const bottom = resampled(after[y], before[y]);
+    const w = frac[y];
+    for (let x = 0; x < size * 3; x += 3, o += 3) {
       for (let k = 0; k < 3; k++) {
-        const c = order[k];
-        const top = at(xa, ya, c) + (at(xb, ya, c) - at(xa, ya, c)) * wx;
-        const bottom = at(xa, yb, c) + (at(xb, yb, c) - at(xa, yb, c)) * wx;
-        out[o + k] = (top + (bottom - top) * wy) * scale[k] + shift[k];
+        const t = top[x + order[k]];
+        out[o + k] = (t + (bottom[x + order[k]] - t) * w) * scale[k] + shift[k];
       }
     }
   }

@@ -1,0 +1,91 @@
+/**
+ * Photo in, embeddings out, per face: detection (TinyFaceDetector 416) + 68 landmarks +
+ * alignment + embedding, on face-api's six demo group photos (already decoded; decoding is the
+ * same JPEG decoder for both and left out).
+ *   ours          FaceRecognizer.embedFaces: tiny detector, landmarks (two passes), 47x55 crop, student
+ *   ours-teacher  the same detection and landmarks, then dlib's ResNet on the 150x150 chip
+ *                 (face-api's own recognition network: equal work, engine against engine)
+ *   face-api      detectAllFaces(TinyFaceDetector 416).withFaceLandmarks().withFaceDescriptors()
+ *                 on tfjs-wasm, one thread
+ * One thread each; runners alternate within every round so machine noise hits them alike; the
+ * median over rounds of (round time / faces) is reported. The last stdout line is JSON.
+ *
+ *   npx tsx bench/pipeline.bench.ts [--rounds N]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Tensor3D } from '@tensorflow/tfjs';
+import { loadBundledModel } from '../src/assets.js';
+import { Engine } from '../src/engine.js';
+import { TeacherNet } from '../src/faces.js';
+import { decodeImage, type RgbImage } from '../src/image.js';
+import { encodeModel } from '../src/model-format.js';
+import { initWeights, studentGraph } from '../src/networks/student.js';
+import { FaceRecognizer } from '../src/pipeline.js';
+import { faceApiDir, faceApiInput, loadFaceApi } from '../test/faceapi-reference.js';
+
+const args = process.argv.slice(2);
+const rounds = Number(args[args.indexOf('--rounds') + 1]) || 7;
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+/** Runs over all photos; returns the number of faces embedded. */
+type Runner = () => Promise<number>;
+
+async function main() {
+  const { tf, faceapi } = await loadFaceApi();
+  const photos: RgbImage[] = [1, 2, 3, 4, 5, 6].map((i) => decodeImage(new Uint8Array(readFileSync(path.join(faceApiDir, 'demo', `sample${i}.jpg`)))));
+  const tensors = photos.map((p) => tf.tensor3d(Int32Array.from(p.data), [p.height, p.width, 3], 'int32') as Tensor3D);
+
+  const bundledStudent = existsSync(new URL('../models/mobileid-student.mobileid', import.meta.url));
+  const student = bundledStudent ? await loadBundledModel('mobileid') : encodeModel(studentGraph(), initWeights(studentGraph(), 1));
+  const engine = await Engine.create();
+  const recognizer = await FaceRecognizer.create({ engine, models: { student } });
+  const teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher')));
+
+  const runners: Record<string, Runner> = {
+    ours: async () => photos.reduce((n, image) => n + recognizer.embedFaces(image).length, 0),
+    'ours-teacher': async () => photos.reduce((n, image) => {
+      const faces = recognizer.detectFaces(image);
+      if (faces.length) teacher.embed(faces.map((f) => ({ image, landmarks68: f.landmarks68 })));
+      return n + faces.length;
+    }, 0),
+    'face-api': async () => {
+      let n = 0;
+      for (const tensor of tensors) {
+        const found = await faceapi
+          .detectAllFaces(faceApiInput(tensor), new faceapi.TinyFaceDetectorOptions({ inputSize: 416 }))
+          .withFaceLandmarks()
+          .withFaceDescriptors();
+        n += found.length;
+      }
+      return n;
+    },
+  };
+
+  const perFace: Record<string, number[]> = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
+  const faces: Record<string, number> = {};
+  for (let round = -1; round < rounds; round++) {
+    for (const [name, run] of Object.entries(runners)) {
+      const start = performance.now();
+      const n = await run();
+      const ms = performance.now() - start;
+      faces[name] = n;
+      if (round >= 0) perFace[name].push(ms / n); // round -1 warms up
+    }
+    if (round >= 0) console.error(`round ${round + 1}/${rounds}: ${Object.entries(perFace).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(1)}`).join(', ')} ms/face`);
+  }
+  const result = Object.fromEntries(Object.entries(perFace).map(([k, v]) => [k, median(v)]));
+  console.log(`faces: ${JSON.stringify(faces)} on 6 photos; student: ${bundledStudent ? 'bundled' : 'random weights (same architecture)'}`);
+  for (const [name, ms] of Object.entries(result)) console.log(`${name.padEnd(13)} ${ms.toFixed(1)} ms/face (median of ${rounds})`);
+  const speedup = result['face-api'] / result.ours;
+  console.log(`face-api / ours: ${speedup.toFixed(2)}x; face-api / ours-teacher: ${(result['face-api'] / result['ours-teacher']).toFixed(2)}x`);
+  tf.dispose(tensors);
+  recognizer.dispose();
+  engine.dispose();
+  console.log(JSON.stringify({
+    bench: 'pipeline', rounds, photos: 6, faces, student: bundledStudent ? 'bundled' : 'random',
+    ms_per_face: result, speedup_vs_faceapi: speedup, speedup_teacher_vs_faceapi: result['face-api'] / result['ours-teacher'],
+  }));
+}
+
+await main();
