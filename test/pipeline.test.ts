@@ -209,6 +209,7 @@ describe('lifecycle', () => {
       expect(() => noStudent.embedFaces(photoBytes(2))).toThrow(StudentModelMissingError);
       expect(() => noStudent.verify(photoBytes(2), photoBytes(2))).toThrow(/models\.student/);
       noStudent.dispose();
+      await expect(verifyCommand([photoFile(2), photoFile(2)])).rejects.toThrow(/pass --model/);
     },
   );
 

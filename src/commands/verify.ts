@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FaceRecognizer, type VerifyResult } from '../pipeline.js';
+import { FaceRecognizer, StudentModelMissingError, type VerifyResult } from '../pipeline.js';
 import { CliError } from './cli-error.js';
 import { DETECTOR_CLI_OPTIONS, detectorOptionsFrom, faceJson, readImageFile } from './detect.js';
 
@@ -53,6 +53,9 @@ export async function verifyCommand(argv: string[]): Promise<void> {
       mirror: values.mirror,
       verifier: values.verifier as 'cosine' | 'euclidean' | undefined,
     });
+  } catch (error) {
+    if (error instanceof StudentModelMissingError) throw new CliError(`${error.message}; pass --model <student.mobileid>`);
+    throw error;
   } finally {
     recognizer.dispose();
   }
