@@ -12,7 +12,7 @@ const SIZE = 200;
 interface Sample {
   file: string;
   photo: string;
-  /** Face centre and square side of the crop, in photo pixels (picked by eye). */
+  /** Face centre and square side of the crop, in photo pixels (picked where the detector is confident). */
   cx: number;
   cy: number;
   side: number;
@@ -21,10 +21,10 @@ interface Sample {
 }
 
 const SAMPLES: Sample[] = [
-  { file: 'a.jpg', photo: 'sample1.jpg', cx: 524, cy: 470, side: 400 },
-  // The same face as a.jpg, cut wider, mirrored and brighter: a "same person" pair for the demo.
-  { file: 'a-variant.jpg', photo: 'sample1.jpg', cx: 534, cy: 480, side: 460, mirror: true, brightness: 1.15 },
-  { file: 'b.jpg', photo: 'sample1.jpg', cx: 1568, cy: 330, side: 400 },
+  { file: 'a.jpg', photo: 'sample1.jpg', cx: 524, cy: 490, side: 600 },
+  // The same face as a.jpg, cut tighter, mirrored and brighter: a "same person" pair for the demo.
+  { file: 'a-variant.jpg', photo: 'sample1.jpg', cx: 534, cy: 480, side: 440, mirror: true, brightness: 1.15 },
+  { file: 'b.jpg', photo: 'sample3.jpg', cx: 620, cy: 450, side: 520 },
 ];
 
 function brighten(img: RgbImage, factor: number): RgbImage {

@@ -15,11 +15,10 @@ import type { RgbImage } from '../image.js';
 import { initWith } from './init.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
 
-export * from '../index.js';
-export { ImageInputError, type RawPixels } from './pixels.js';
+export * from './api.js';
 
 /** Anything a canvas can draw, an encoded image (Blob/File or bytes), or raw pixels (ImageData included). */
-export type ImageInput =
+export type ImageSource =
   | ImageData
   | ImageBitmap
   | HTMLCanvasElement
@@ -60,8 +59,8 @@ function sizeOf(source: Drawable): [number, number] {
   return [(source as ImageBitmap).width, (source as ImageBitmap).height];
 }
 
-/** Reads any ImageInput into an upright RGB image; encoded images go through createImageBitmap (Exif orientation applied). */
-export async function toRgbImage(input: ImageInput): Promise<RgbImage> {
+/** Reads any ImageSource into an upright RGB image; encoded images go through createImageBitmap (Exif orientation applied). */
+export async function toRgbImage(input: ImageSource): Promise<RgbImage> {
   if (isRawPixels(input)) return fromRawPixels(input);
   const bytes = asBytes(input);
   const blob = bytes ? new Blob([bytes as Uint8Array<ArrayBuffer>]) : isA(input, 'Blob') ? (input as Blob) : null;

@@ -16,19 +16,18 @@ import { initWith } from './init.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
 import bundledWasm from './mobileid.wasm';
 
-export * from '../index.js';
-export { ImageInputError, type RawPixels } from './pixels.js';
+export * from './api.js';
 
 /** Encoded JPEG/PNG bytes (Uint8Array, ArrayBuffer, Blob, a Response body) or raw pixels. */
-export type ImageInput = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | Response | RawPixels;
+export type ImageSource = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | Response | RawPixels;
 
 /** The shared Engine, instantiated from the imported module unless `source` is given. */
 export function init(source?: WasmSource): Promise<Engine> {
   return initWith(() => bundledWasm, source);
 }
 
-/** Decodes or wraps any ImageInput into an upright RGB image (JPEG/PNG via pure-JS decoders). */
-export async function toRgbImage(input: ImageInput): Promise<RgbImage> {
+/** Decodes or wraps any ImageSource into an upright RGB image (JPEG/PNG via pure-JS decoders). */
+export async function toRgbImage(input: ImageSource): Promise<RgbImage> {
   const bytes = asBytes(input);
   if (bytes) return decodeImage(bytes);
   if (input instanceof Blob || input instanceof Response) return decodeImage(new Uint8Array(await input.arrayBuffer()));

@@ -11,19 +11,18 @@ import { decodeImage, type RgbImage } from '../image.js';
 import { initWith } from './init.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
 
-export * from '../index.js';
-export { ImageInputError, type RawPixels } from './pixels.js';
+export * from './api.js';
 
 /** A file path or file: URL, encoded JPEG/PNG bytes (Buffer, Uint8Array, ArrayBuffer, Blob), or raw pixels. */
-export type ImageInput = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | Blob | RawPixels;
+export type ImageSource = string | URL | Uint8Array | ArrayBuffer | ArrayBufferView | Blob | RawPixels;
 
 /** The shared Engine; the wasm is read from next to this module unless `source` is given. */
 export function init(source?: WasmSource): Promise<Engine> {
   return initWith(() => undefined, source);
 }
 
-/** Decodes or wraps any ImageInput into an upright RGB image (JPEG/PNG via pure-JS decoders). */
-export async function toRgbImage(input: ImageInput): Promise<RgbImage> {
+/** Decodes or wraps any ImageSource into an upright RGB image (JPEG/PNG via pure-JS decoders). */
+export async function toRgbImage(input: ImageSource): Promise<RgbImage> {
   if (typeof input === 'string' || input instanceof URL) {
     const { readFile } = await import('node:fs/promises');
     return decodeImage(new Uint8Array(await readFile(input)));

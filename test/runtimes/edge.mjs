@@ -3,5 +3,5 @@
 import * as lib from 'mobileid';
 import { probe } from './probe.mjs';
 
-const { input, landmarks68, student } = globalThis.__fixture;
-globalThis.__result = probe(lib, input, { models: { landmarks68, mobileid: student } });
+const { input, detector, landmarks68, student } = globalThis.__fixture;
+globalThis.__result = probe(lib, input, { models: { detector, landmarks68, mobileid: student } });

@@ -4,11 +4,12 @@ import * as lib from 'mobileid';
 import input from './input.jpg';
 import landmarks68 from './landmarks68.mobileid';
 import student from './student.mobileid';
+import detector from './tiny-face-detector.mobileid';
 import { probe } from './probe.mjs';
 
 export default {
   async fetch() {
-    const models = { landmarks68: new Uint8Array(landmarks68), mobileid: new Uint8Array(student) };
+    const models = { detector: new Uint8Array(detector), landmarks68: new Uint8Array(landmarks68), mobileid: new Uint8Array(student) };
     const result = await probe(lib, new Uint8Array(input), { models });
     const compileFromBytesRefused = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => false, () => true);
     return Response.json({ ...result, compileFromBytesRefused });

@@ -1,0 +1,22 @@
+/**
+ * What every runtime entry exports besides its own init() and toRgbImage(): the package's
+ * public API (index.ts) plus the face pipeline, which index.ts does not export yet.
+ */
+export * from '../index.js';
+export {
+  FaceRecognizer,
+  StudentModelMissingError,
+  VerifyOptionError,
+  type DetectedFace,
+  type EmbedOptions,
+  type EmbeddedFace,
+  type ImageInput,
+  type RecognizerModels,
+  type RecognizerOptions,
+  type Timings,
+  type VerificationDefaults,
+  type VerifyOptions,
+  type VerifyResult,
+} from '../pipeline.js';
+export { TinyFaceDetector, DetectorModelError, DetectorOptionError, type Detection, type DetectorOptions } from '../detector.js';
+export { ImageInputError, type RawPixels } from './pixels.js';
