@@ -1,0 +1,366 @@
+// Training machinery: the loss of the student falls when it regresses a random teacher network;
+// workers give the gradient of the main thread; optimisers and schedules against hand
+// computations; checkpoints; the prepared-cache dataset, split and preprocessing; target
+// standardisation folded into the exported model; model file size; and the distillation run
+// end to end (with resume) on synthetic prepared chunks.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../src/engine.js';
+import { decodeModel, encodeModel, type Tensor } from '../src/model-format.js';
+import { initWeights, seededRandom, studentGraph } from '../src/networks/student.js';
+import { CROP_BYTES, PreparedDataError, writeChunk, type PreparedRecord } from '../src/prepared.js';
+import { preprocessCrop, sampleJitter } from '../src/train/augment.js';
+import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import { PreparedDataset, splitByKey } from '../src/train/dataset.js';
+import { DISTILL_DEFAULTS, runDistillation, type RunRecord } from '../src/train/distill.js';
+import { CheckpointError, TrainingError } from '../src/train/errors.js';
+import { TrainingNetwork } from '../src/train/network.js';
+import { Optimizer } from '../src/train/optimizer.js';
+import { BatchComputer } from '../src/train/parallel.js';
+import { learningRate } from '../src/train/schedule.js';
+import { computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph } from '../src/train/targets.js';
+import { Trainer } from '../src/train/trainer.js';
+
+const random = seededRandom(21);
+const uniform = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
+const IMAGE = 55 * 47 * 3;
+
+let engine: Engine;
+let workDir: string;
+beforeAll(async () => {
+  engine = await Engine.create();
+  workDir = mkdtempSync(path.join(tmpdir(), 'mobileid-train-'));
+});
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+/** A random "teacher": the student architecture with other weights, outputs standardised. */
+function teacherTargets(images: Float32Array, count: number, outputs: number): Float32Array {
+  const graph = studentGraph({ outputs });
+  const model = engine.loadModel(encodeModel(graph, initWeights(graph, 999)), { batch: count });
+  const raw = model.run(images, count);
+  model.dispose();
+  for (let j = 0; j < outputs; j++) {
+    let mean = 0;
+    let squares = 0;
+    for (let b = 0; b < count; b++) mean += raw[b * outputs + j] / count;
+    for (let b = 0; b < count; b++) squares += (raw[b * outputs + j] - mean) ** 2 / count;
+    const std = Math.sqrt(squares) || 1;
+    for (let b = 0; b < count; b++) raw[b * outputs + j] = (raw[b * outputs + j] - mean) / std;
+  }
+  return raw;
+}
+
+describe('training the student', () => {
+  it('regresses a random teacher: the loss falls clearly within a few steps', async () => {
+    const count = 48;
+    const outputs = 16;
+    const images = uniform(count * IMAGE, 1.6);
+    const targets = teacherTargets(images, count, outputs);
+    const graph = trainingGraph(outputs, { kind: 'hidden' }, true);
+    const computer = await BatchComputer.create({ graph, tensors: initWeights(graph, 5), maxBatch: 16, workers: 0 });
+    const optimizer = new Optimizer(computer.layout.size, { kind: 'adam', weightDecay: 0, decayMask: computer.layout.decayMask() });
+    const trainer = new Trainer(computer, optimizer, { kind: 'cosine', baseRate: 1e-3, totalSteps: 30, warmupSteps: 3 });
+    const fill = (slot: { input: Float32Array; targets: Float32Array }, index: number) => {
+      const first = (index * 16) % count;
+      slot.input.set(images.subarray(first * IMAGE, (first + 16) * IMAGE));
+      slot.targets.set(targets.subarray(first * outputs, (first + 16) * outputs));
+      return 16;
+    };
+    const before = await trainer.evaluate(3, fill);
+    const losses: number[] = [];
+    await trainer.train(30, fill, (step) => losses.push(step.loss));
+    const after = await trainer.evaluate(3, fill);
+    await computer.close();
+    expect(optimizer.steps).toBe(30);
+    expect(losses).toHaveLength(30);
+    expect(after.images).toBe(48);
+    expect(after.loss).toBeLessThan(0.25 * before.loss);
+    // and clearly below the best constant prediction (the targets' mean: outputs / 2 per image)
+    expect(after.loss).toBeLessThan(0.8 * (outputs / 2));
+  });
+
+  it('computes the same loss and gradient on 2 workers as on the main thread', async () => {
+    const graph = studentGraph({ outputs: 24 });
+    const tensors = initWeights(graph, 8);
+    const input = uniform(7 * IMAGE, 1.6);
+    const targets = uniform(7 * 24);
+    const results: { loss: number; gradient: Float32Array; zeroWeights: number }[] = [];
+    for (const workers of [0, 2]) {
+      const computer = await BatchComputer.create({ graph, tensors, maxBatch: 7, workers });
+      computer.slots[1].input.set(input);
+      computer.slots[1].targets.set(targets);
+      const gradient = new Float32Array(computer.layout.size);
+      const loss = await computer.gradient(1, 7, gradient);
+      // weights written by the main thread reach the workers
+      computer.weights.fill(0);
+      computer.weightsChanged();
+      const zeroWeights = await computer.loss(1, 7);
+      await computer.close();
+      results.push({ loss, gradient, zeroWeights });
+    }
+    expect(results[1].loss).toBeCloseTo(results[0].loss, 3);
+    let diff = 0;
+    let scale = 0;
+    results[0].gradient.forEach((g, i) => {
+      diff = Math.max(diff, Math.abs(g - results[1].gradient[i]));
+      scale = Math.max(scale, Math.abs(g));
+    });
+    expect(diff / scale).toBeLessThan(1e-5);
+    // all-zero weights: the output is 0, the loss is sum t^2 / 2
+    const expected = targets.reduce((s, t) => s + (t * t) / 2, 0);
+    expect(results[0].zeroWeights).toBeCloseTo(expected, 3);
+    expect(results[1].zeroWeights).toBeCloseTo(expected, 3);
+  });
+});
+
+describe('optimisers and schedules', () => {
+  it('AdamW: bias-corrected moments, decoupled decay on weights only', () => {
+    const optimizer = new Optimizer(2, { kind: 'adam', weightDecay: 0.1, decayMask: Uint8Array.from([1, 0]) });
+    const w = Float32Array.from([1, 1]);
+    optimizer.update(w, Float32Array.from([0.5, -2]), 0.01);
+    // step 1: m^ = g, v^ = g^2, so the step is lr * sign(g) (eps negligible); decay lr*0.1*w on w[0]
+    expect(w[0]).toBeCloseTo(1 - 0.01 - 0.01 * 0.1, 6);
+    expect(w[1]).toBeCloseTo(1 + 0.01, 6);
+    optimizer.update(w, Float32Array.from([0.5, 0]), 0.01);
+    const m = 0.9 * 0.1 * -2; // second coordinate: m = 0.9 m1 + 0.1 * 0
+    const v = 0.999 * 0.001 * 4;
+    expect(w[1]).toBeCloseTo(1.01 - (0.01 * (m / (1 - 0.81))) / Math.sqrt(v / (1 - 0.999 ** 2)), 6);
+  });
+
+  it('SGD with momentum and L2 decay', () => {
+    const optimizer = new Optimizer(1, { kind: 'sgd', weightDecay: 0.5, momentum: 0.9, decayMask: Uint8Array.from([1]) });
+    const w = Float32Array.from([2]);
+    optimizer.update(w, Float32Array.from([1]), 0.1); // b = 1 + 0.5*2 = 2; w = 2 - 0.2
+    expect(w[0]).toBeCloseTo(1.8, 6);
+    optimizer.update(w, Float32Array.from([1]), 0.1); // b = 0.9*2 + 1 + 0.9 = 3.7; w = 1.8 - 0.37
+    expect(w[0]).toBeCloseTo(1.43, 6);
+  });
+
+  it('restores its state and refuses mismatched state', () => {
+    const mask = new Uint8Array(3).fill(1);
+    const a = new Optimizer(3, { kind: 'adam', weightDecay: 0.01, decayMask: mask });
+    const b = new Optimizer(3, { kind: 'adam', weightDecay: 0.01, decayMask: mask });
+    const wa = Float32Array.from([1, 2, 3]);
+    a.update(wa, Float32Array.from([1, -1, 0.5]), 0.1);
+    b.restore(a.state());
+    const wb = wa.slice();
+    a.update(wa, Float32Array.from([0.3, 0.2, 0.1]), 0.1);
+    b.update(wb, Float32Array.from([0.3, 0.2, 0.1]), 0.1);
+    expect(Array.from(wb)).toEqual(Array.from(wa));
+    expect(() => new Optimizer(3, { kind: 'sgd', weightDecay: 0, decayMask: mask }).restore(a.state())).toThrow(TrainingError);
+  });
+
+  it('warm-up then cosine or step decay', () => {
+    const cosine = { kind: 'cosine' as const, baseRate: 1, totalSteps: 101, warmupSteps: 10, minRatio: 0.1 };
+    expect(learningRate(0, cosine)).toBeCloseTo(1 / 11);
+    expect(learningRate(9, cosine)).toBeCloseTo(10 / 11);
+    expect(learningRate(10, cosine)).toBeCloseTo(1);
+    expect(learningRate(55, cosine)).toBeCloseTo(0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * 0.5)));
+    expect(learningRate(100, cosine)).toBeCloseTo(0.1);
+    const step = { kind: 'step' as const, baseRate: 1, totalSteps: 100, warmupSteps: 0, every: 30, factor: 0.5 };
+    expect([0, 29, 30, 60, 99].map((s) => learningRate(s, step))).toEqual([1, 1, 0.5, 0.25, 0.125]);
+  });
+});
+
+describe('checkpoints', () => {
+  const checkpoint = {
+    meta: { epoch: 3, note: 'x' },
+    weights: uniform(37),
+    optimizer: { kind: 'adam' as const, step: 12, first: uniform(37), second: uniform(37) },
+  };
+  it('round-trip exactly and are written atomically', () => {
+    const file = path.join(workDir, 'c.bin');
+    saveCheckpoint(file, checkpoint);
+    saveCheckpoint(file, checkpoint); // replaces, leaves no temporary file behind
+    const loaded = loadCheckpoint<typeof checkpoint.meta>(file)!;
+    expect(loaded.meta).toEqual(checkpoint.meta);
+    expect(Array.from(loaded.weights)).toEqual(Array.from(checkpoint.weights));
+    expect(loaded.optimizer.step).toBe(12);
+    expect(Array.from(loaded.optimizer.second)).toEqual(Array.from(checkpoint.optimizer.second));
+    expect(loadCheckpoint(path.join(workDir, 'none.bin'))).toBeNull();
+  });
+  it('reject corrupted files', () => {
+    const bytes = encodeCheckpoint(checkpoint);
+    bytes[bytes.length - 40] ^= 1;
+    expect(() => decodeCheckpoint(bytes)).toThrow(CheckpointError);
+    expect(() => decodeCheckpoint(new Uint8Array(20))).toThrow(CheckpointError);
+  });
+});
+
+/** Synthetic prepared chunks: UTKFace-like keys, random crops, hidden = a random ReLU network of the crop. */
+function writeSyntheticCache(dir: string, images: number, views: number, perChunk: number): string[] {
+  const graph = studentGraph({ outputs: 256 });
+  const teacher = engine.loadModel(encodeModel(graph, initWeights(graph, 4242)));
+  const preprocess = graph.preprocess!;
+  const mixing = uniform(256 * 128, 0.1);
+  const keys: string[] = [];
+  for (let first = 0, chunk = 0; first < images; first += perChunk, chunk++) {
+    const chunkKeys: string[] = [];
+    const records: PreparedRecord[][] = [];
+    for (let i = first; i < Math.min(images, first + perChunk); i++) {
+      const key = `${1 + Math.floor(random() * 80)}_${i % 2}_${i % 5}_2017${String(i).padStart(6, '0')}.jpg`;
+      chunkKeys.push(key);
+      const base = Uint8Array.from({ length: CROP_BYTES }, () => Math.floor(random() * 256));
+      records.push(Array.from({ length: views }, (_, v) => {
+        const crop = base.map((x) => (x + 17 * v) % 256);
+        const input = new Float32Array(IMAGE);
+        preprocessCrop(crop, preprocess, input, 0);
+        const hidden = teacher.run(input).map((h) => h / 4);
+        const descriptor = new Float32Array(128);
+        for (let d = 0; d < 128; d++) for (let j = 0; j < 256; j++) descriptor[d] += hidden[j] * mixing[j * 128 + d];
+        return { crop, hidden, descriptor };
+      }));
+    }
+    writeChunk(dir, chunk, { keys: chunkKeys, views, failures: [], records });
+    keys.push(...chunkKeys);
+  }
+  teacher.dispose();
+  return keys;
+}
+
+describe('prepared dataset', () => {
+  let dir: string;
+  let keys: string[];
+  beforeAll(() => {
+    dir = path.join(workDir, 'prepared-small');
+    keys = writeSyntheticCache(dir, 10, 3, 4);
+  });
+
+  it('addresses every record of every chunk by offset', () => {
+    const dataset = PreparedDataset.open(dir);
+    expect(dataset.keys).toEqual(keys);
+    expect(dataset.views).toBe(3);
+    const chunk = new Uint8Array(readFileSync(path.join(dir, 'chunk-00002.bin')));
+    // image 9 = third record of chunk 2, view 1
+    const at = (1 * 3 + 1) * (CROP_BYTES + 4 * 384);
+    expect(Array.from(dataset.crop(9, 1))).toEqual(Array.from(chunk.subarray(at, at + CROP_BYTES)));
+    const hidden = new Float32Array(256);
+    dataset.teacher('hidden', 9, 1, hidden);
+    const view = new DataView(chunk.buffer);
+    expect(hidden[5]).toBe(view.getFloat32(at + CROP_BYTES + 20, true));
+    const desc = new Float32Array(130);
+    dataset.teacher('desc', 9, 1, desc, 2);
+    expect(desc[2 + 127]).toBe(view.getFloat32(at + CROP_BYTES + 4 * (256 + 127), true));
+    expect(() => dataset.crop(10, 0)).toThrow(PreparedDataError);
+    expect(() => dataset.crop(0, 3)).toThrow(PreparedDataError);
+  });
+
+  it('rejects chunks with different view counts and missing directories', () => {
+    const mixed = path.join(workDir, 'prepared-mixed');
+    writeChunk(mixed, 0, { keys: ['a'], views: 1, failures: [], records: [[{ crop: new Uint8Array(CROP_BYTES), hidden: new Float32Array(256), descriptor: new Float32Array(128) }]] });
+    writeChunk(mixed, 1, { keys: ['b'], views: 2, failures: [], records: [[0, 1].map(() => ({ crop: new Uint8Array(CROP_BYTES), hidden: new Float32Array(256), descriptor: new Float32Array(128) }))] });
+    expect(() => PreparedDataset.open(mixed)).toThrow(PreparedDataError);
+    expect(() => PreparedDataset.open(path.join(workDir, 'absent'))).toThrow(PreparedDataError);
+  });
+
+  it('splits by key: deterministic, about the fraction, independent of order', () => {
+    const many = Array.from({ length: 4000 }, (_, i) => `${i % 90}_${i % 2}_${i % 5}_${i}.jpg`);
+    const { train, validation } = splitByKey(many, 0.05, 7);
+    expect(train.length + validation.length).toBe(4000);
+    expect(validation.length).toBeGreaterThan(150);
+    expect(validation.length).toBeLessThan(250);
+    const reversed = splitByKey([...many].reverse(), 0.05, 7);
+    const names = (indices: Int32Array, list: string[]) => new Set(Array.from(indices, (i) => list[i]));
+    expect(names(reversed.validation, [...many].reverse())).toEqual(names(validation, many));
+    expect(splitByKey(many, 0.05, 8).validation).not.toEqual(validation);
+  });
+
+  it('preprocesses crops like the model (BGR, (x - 127.5) * 3.2/255), jitter stays small', () => {
+    const crop = Uint8Array.from({ length: CROP_BYTES }, (_, i) => (i * 7) % 256);
+    const preprocess = studentGraph().preprocess!;
+    const out = new Float32Array(IMAGE + 3);
+    preprocessCrop(crop, preprocess, out, 3);
+    expect(out[3]).toBeCloseTo((crop[2] - 127.5) * (3.2 / 255), 6); // B first
+    expect(out[3 + 2]).toBeCloseTo((crop[0] - 127.5) * (3.2 / 255), 6);
+    const jittered = new Float32Array(IMAGE);
+    preprocessCrop(crop, preprocess, jittered, 0, sampleJitter(random, { brightness: 12, contrast: 0.12, color: 0.05 }));
+    let worst = 0;
+    for (let i = 0; i < IMAGE; i++) worst = Math.max(worst, Math.abs(jittered[i] - out[3 + i]));
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(0.6); // < 50 grey levels
+    for (const v of jittered) expect(Math.abs(v)).toBeLessThanOrEqual(1.6 + 1e-6);
+  });
+
+  it('standardised targets folded into the last layer give teacher-scale outputs', () => {
+    const dataset = PreparedDataset.open(dir);
+    const spec = { kind: 'selected' as const, neurons: [3, 50, 200] };
+    const raw = new TargetReader(dataset, spec, null);
+    const s = computeStandardization(raw, Int32Array.from([0, 1, 2, 3, 4, 5]), 3);
+    const reader = new TargetReader(dataset, spec, s);
+    const t = new Float32Array(3);
+    reader.fill(2, 1, t);
+    const r = new Float32Array(3);
+    raw.raw(2, 1, r);
+    for (let j = 0; j < 3; j++) expect(t[j]).toBeCloseTo((r[j] - s.mean[j]) / s.std[j], 5);
+
+    const graph = trainingGraph(3, spec, true);
+    const tensors = initWeights(graph, 6);
+    const input = uniform(2 * IMAGE, 1.6);
+    const network = new TrainingNetwork(engine, graph, tensors, 2);
+    const standardized = network.forward(input, 2);
+    network.dispose();
+    const model = engine.loadModel(encodeModel(exportGraph(3, spec), foldStandardization(graph, tensors, s)), { batch: 2 });
+    const exported = model.run(input, 2);
+    model.dispose();
+    for (let i = 0; i < 6; i++) expect(exported[i]).toBeCloseTo(Math.max(0, standardized[i] * s.std[i % 3] + s.mean[i % 3]), 4);
+  });
+});
+
+describe('model file', () => {
+  it('the 422-output student stored as f16 fits in 2.4 MB (q8 in half that) and loads', () => {
+    const graph = studentGraph({ outputs: 422 });
+    const tensors: Map<string, Tensor> = initWeights(graph, 1);
+    const parameters = [...tensors.values()].reduce((n, t) => n + t.data.length, 0);
+    expect(parameters).toBe(1_179_414);
+    const f16 = encodeModel(graph, tensors, { dtype: 'f16' });
+    const q8 = encodeModel(graph, tensors, { dtype: 'q8' });
+    expect(f16.length).toBeLessThanOrEqual(2.4e6);
+    expect(q8.length).toBeLessThanOrEqual(1.2e6);
+    const model = engine.loadModel(f16);
+    expect(model.run(uniform(IMAGE, 1.6))).toHaveLength(422);
+    model.dispose();
+  });
+});
+
+describe('distillation run', () => {
+  it('trains, checkpoints every epoch, resumes, and writes model, log, plot and report', async () => {
+    const data = path.join(workDir, 'prepared');
+    writeSyntheticCache(data, 36, 2, 16);
+    const out = path.join(workDir, 'models', 'tiny.mobileid');
+    const base = { ...DISTILL_DEFAULTS, data, out, checkpointDir: path.join(workDir, 'ckpt'), batch: 12, lr: 2e-3, workers: 0, validationFraction: 0.2, targets: 'selected' as const, k: 20, log: () => {} };
+    const first = await runDistillation({ ...base, epochs: 2 });
+    expect(first.history.map((e) => e.epoch)).toEqual([1, 2]);
+    const lines: string[] = [];
+    const resumed = await runDistillation({ ...base, epochs: 3, resume: true, log: (l) => lines.push(l) });
+    expect(resumed.history.map((e) => e.epoch)).toEqual([1, 2, 3]);
+    expect(resumed.history.slice(0, 2)).toEqual(first.history);
+    expect(lines.filter((l) => /^epoch \d\/3 train loss/.test(l))).toHaveLength(1); // only epoch 3 ran
+    expect(lines.some((l) => /^epoch 3\/3 step \d+\/\d+ loss [\d.]+ lr .* img\/s$/.test(l))).toBe(true);
+
+    const log = JSON.parse(readFileSync(resumed.logPath, 'utf8')) as RunRecord;
+    expect(log.history).toHaveLength(3);
+    expect(log.neurons).toHaveLength(20);
+    expect(log.history[2].trainLoss).toBeLessThan(log.history[0].trainLoss);
+    const bytes = new Uint8Array(readFileSync(out));
+    const decoded = decodeModel(bytes);
+    expect(decoded.graph.layers.at(-1)).toMatchObject({ op: 'dense', units: 20, activation: { kind: 'relu' } });
+    expect(decoded.graph.meta).toMatchObject({ distilled: { targets: 'selected', neurons: log.neurons } });
+    expect(resumed.exportError).toBeLessThan(5e-3); // f16 storage
+    expect(readFileSync(resumed.plotPath).subarray(1, 4).toString()).toBe('PNG');
+    expect(readFileSync(resumed.reportPath, 'utf8')).toContain('## Neuron selection');
+
+    // a resume that would change the targets is refused
+    await expect(runDistillation({ ...base, epochs: 4, resume: true, k: 21 })).rejects.toThrow(TrainingError);
+  });
+
+  it('rejects bad options before loading anything', async () => {
+    const base = { ...DISTILL_DEFAULTS, data: workDir, out: path.join(workDir, 'x.mobileid'), checkpointDir: workDir, log: () => {} };
+    await expect(runDistillation({ ...base, out: 'x.bin' })).rejects.toThrow(TrainingError);
+    await expect(runDistillation({ ...base, batch: 0 })).rejects.toThrow(TrainingError);
+    await expect(runDistillation({ ...base, targets: 'selected', k: 300 })).rejects.toThrow(TrainingError);
+    await expect(runDistillation({ ...base, data: path.join(workDir, 'nothing') })).rejects.toThrow(TrainingError);
+    expect(existsSync(path.join(workDir, 'x.mobileid'))).toBe(false);
+  });
+});
