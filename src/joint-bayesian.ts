@@ -41,7 +41,7 @@ export class VerifierFormatError extends VerifierError {}
 export interface JointBayesianOptions {
   /** Fit a PCA to this many dimensions on the training rows first (default: no PCA). */
   pcaDim?: number;
-  /** EM iteration cap (default 200). */
+  /** Cap on EM steps (default 200). */
   maxIterations?: number;
   /**
    * Stop once an EM step raises the log-likelihood by less than this many nats per image
@@ -63,9 +63,12 @@ export interface JointBayesianFit {
   betweenCov: Float64Array;
   /** S_eps (dim x dim, ridge included) in the working space. */
   withinCov: Float64Array;
+  /** EM steps taken (SQUAREM takes up to three per cycle). */
   iterations: number;
   converged: boolean;
-  /** Log-likelihood of the training rows (working space) before each EM step; never decreases. */
+  /** Log-likelihood of the training rows (working space) of the fitted covariances. */
+  logLikelihood: number;
+  /** Log-likelihood at the start of each accelerated EM cycle; never decreases. */
   logLikelihoods: number[];
 }
 
@@ -259,20 +262,44 @@ export function fitJointBayesian(
   }
 
   const stats = identityStatistics(working, count, d, labels);
-  let { withinCov, betweenCov } = initialCovariances(stats);
-  withinCov = withRidge(withinCov, d, ridge);
+  let params = initialCovariances(stats, ridge);
+  let iterations = 0;
+  const em = (p: Covariances): { logLikelihood: number; next: Covariances } => {
+    iterations++;
+    const { logLikelihood, betweenCov, withinCov } = emStep(stats, p.betweenCov, p.withinCov);
+    return { logLikelihood, next: { betweenCov, withinCov: withRidge(withinCov, d, ridge) } };
+  };
+  // SQUAREM (Varadhan & Roland 2008): plain EM crawls wherever S_mu is nearly singular (it
+  // needs hundreds of steps on features with little identity signal). Each cycle takes two EM
+  // steps, jumps along them, and takes one more EM step from the jump if that did not lose
+  // likelihood; every cycle therefore ends at least as likely as it started.
   const logLikelihoods: number[] = [];
   let converged = false;
-  while (logLikelihoods.length < maxIterations && !converged) {
-    const next = emStep(stats, betweenCov, withinCov);
-    const previous = logLikelihoods[logLikelihoods.length - 1];
-    logLikelihoods.push(next.logLikelihood);
-    converged = previous !== undefined && next.logLikelihood - previous < tolerance * count;
-    betweenCov = next.betweenCov;
-    withinCov = withRidge(next.withinCov, d, ridge);
+  while (!converged && iterations < maxIterations) {
+    const start = params;
+    const first = em(start);
+    logLikelihoods.push(first.logLikelihood);
+    params = first.next;
+    if (iterations === maxIterations) break;
+    const second = em(first.next);
+    params = second.next;
+    if (iterations === maxIterations) break;
+    // `best` is the most likely point seen this cycle; its EM image becomes the next start.
+    let best = second;
+    try {
+      const third = em(extrapolate(start, first.next, second.next, d));
+      if (third.logLikelihood >= second.logLikelihood) best = third;
+    } catch (e) {
+      // A jump to a non-positive-definite S_eps is simply not taken.
+      if (!(e instanceof SingularCovarianceError)) throw e;
+    }
+    converged = best.logLikelihood - first.logLikelihood < tolerance * count;
+    params = best.next;
   }
+  const { betweenCov, withinCov } = params;
+  const logLikelihood = emStep(stats, betweenCov, withinCov).logLikelihood;
 
-  const { w, lambda } = simultaneouslyDiagonalise(betweenCov, withinCov, d);
+  const { w, lambda } = simultaneouslyDiagonalise(betweenCov, withinCov, d, 0);
   // y = W' P (x - mean): one (d x dim) projection from input space to the diagonal space.
   const projection = matMul(transpose(w, d, d), inputToWorking, d, d, dim);
   // With S_eps = I and S_mu = diag(l): F = I, G = -l/(2l+1), A = 1/(l+1) - 1 - G.
@@ -298,8 +325,9 @@ export function fitJointBayesian(
     mean,
     betweenCov,
     withinCov,
-    iterations: logLikelihoods.length,
+    iterations,
     converged,
+    logLikelihood,
     logLikelihoods,
   };
 }
@@ -336,8 +364,9 @@ interface IdentityStatistics {
   sums: Float64Array;
   counts: Int32Array;
   groups: { m: number; size: number; scatter: Float64Array }[];
-  /** Scatter of the identity means (for initialisation). */
+  /** Scatter of the identity means and the mean of 1 / m (for initialisation). */
   meanScatter: Float64Array;
+  meanInverseCount: number;
 }
 
 function identityStatistics(x: Float64Array, count: number, d: number, labels: Int32Array): IdentityStatistics {
@@ -398,15 +427,64 @@ function identityStatistics(x: Float64Array, count: number, d: number, labels: I
     counts: Int32Array.from(loose, (i) => counts[i]),
     groups,
     meanScatter,
+    meanInverseCount: counts.reduce((s, m) => s + 1 / m, 0) / identities,
   };
 }
 
 /** S_eps from the pooled within-identity scatter, S_mu from the scatter of identity means. */
-function initialCovariances(stats: IdentityStatistics): { withinCov: Float64Array; betweenCov: Float64Array } {
-  const withinCov = stats.withinScatter.map((v) => v / (stats.images - stats.identities));
-  const betweenCov = stats.meanScatter.map((v) => v / stats.identities);
+interface Covariances {
+  betweenCov: Float64Array;
+  withinCov: Float64Array;
+}
+
+/**
+ * The SQUAREM jump from t0 through t1 = EM(t0) and t2 = EM(t1):
+ * t0 - 2 a r + a^2 v with r = t1 - t0, v = t2 - 2 t1 + t0, a = min(-1, -|r| / |v|)
+ * (a = -1 gives t2 itself).
+ */
+function extrapolate(t0: Covariances, t1: Covariances, t2: Covariances, d: number): Covariances {
+  const parts = ['betweenCov', 'withinCov'] as const;
+  let rr = 0;
+  let vv = 0;
+  for (const part of parts) {
+    for (let k = 0; k < d * d; k++) {
+      const r = t1[part][k] - t0[part][k];
+      const v = t2[part][k] - 2 * t1[part][k] + t0[part][k];
+      rr += r * r;
+      vv += v * v;
+    }
+  }
+  const ratio = Math.sqrt(rr / vv);
+  const a = Number.isFinite(ratio) && ratio > 1 ? -ratio : -1;
+  const jump = (part: (typeof parts)[number]): Float64Array =>
+    symmetrise(
+      t0[part].map((x0, k) => {
+        const r = t1[part][k] - x0;
+        const v = t2[part][k] - 2 * t1[part][k] + x0;
+        return x0 - 2 * a * r + a * a * v;
+      }),
+      d,
+    );
+  return { betweenCov: jump('betweenCov'), withinCov: jump('withinCov') };
+}
+
+function initialCovariances(stats: IdentityStatistics, ridge: number): Covariances {
+  const { d, identities } = stats;
+  const withinCov = withRidge(
+    stats.withinScatter.map((v) => v / (stats.images - identities)),
+    d,
+    ridge,
+  );
+  // E[mean_i mean_i'] = S_mu + S_eps / m_i: remove the noise part, then keep S_mu at least
+  // INITIAL_FLOOR x S_eps in every direction (EM cannot leave an exact zero).
+  const excess = stats.meanScatter.map((v, k) => v / identities - withinCov[k] * stats.meanInverseCount);
+  const { wInvT, lambda } = simultaneouslyDiagonalise(excess, withinCov, d, INITIAL_FLOOR);
+  const scaled = Float64Array.from(wInvT, (v, k) => v * lambda[k % d]);
+  const betweenCov = symmetrise(matMul(scaled, transpose(wInvT, d, d), d, d, d), d);
   return { withinCov, betweenCov };
 }
+
+const INITIAL_FLOOR = 1e-2;
 
 /** S + ridge * (mean diagonal of S) * I; a zero matrix cannot be rescued. */
 function withRidge(s: Float64Array, d: number, ridge: number): Float64Array {
@@ -428,6 +506,7 @@ function simultaneouslyDiagonalise(
   betweenCov: Float64Array,
   withinCov: Float64Array,
   d: number,
+  floor: number,
 ): { w: Float64Array; wInvT: Float64Array; lambda: Float64Array; logDetWithin: number } {
   let l: Float64Array;
   try {
@@ -442,8 +521,7 @@ function simultaneouslyDiagonalise(
   const half = solveLower(l, Float64Array.from(betweenCov), d, d); // L^-1 S_mu
   const m = symmetrise(solveLower(l, transpose(half, d, d), d, d), d);
   const { values, vectors } = symmetricEigen(m, d);
-  // S_mu is semidefinite: negative eigenvalues are round-off.
-  const lambda = values.map((v) => Math.max(0, v));
+  const lambda = values.map((v) => Math.max(floor, v));
   const w = solveUpperTransposed(l, Float64Array.from(vectors), d, d);
   const wInvT = matMul(l, vectors, d, d, d);
   let logDetWithin = 0;
@@ -465,7 +543,8 @@ function emStep(
   withinCov: Float64Array,
 ): { betweenCov: Float64Array; withinCov: Float64Array; logLikelihood: number } {
   const { d } = stats;
-  const { w, wInvT, lambda, logDetWithin } = simultaneouslyDiagonalise(betweenCov, withinCov, d);
+  // S_mu is semidefinite: negative eigenvalues are round-off.
+  const { w, wInvT, lambda, logDetWithin } = simultaneouslyDiagonalise(betweenCov, withinCov, d, 0);
   const wt = transpose(w, d, d);
 
   // u = z / (m lambda + 1): E[mu] = lambda * u and mean - E[mu] = u / m, so

@@ -403,30 +403,41 @@ export function covarianceOfRows(
   const divisor = opts.divisor ?? count - 1;
   if (!(divisor > 0)) throw new DimensionError(`covariance needs a positive divisor, got ${divisor}`);
   const cov = new Float64Array(dim * dim);
-  // Rows are taken four at a time so each pass over the upper triangle of `cov` (the
-  // memory traffic that dominates) adds four outer products; missing rows stay zero.
-  const c0 = new Float64Array(dim);
-  const c1 = new Float64Array(dim);
-  const c2 = new Float64Array(dim);
-  const c3 = new Float64Array(dim);
-  const block = [c0, c1, c2, c3];
-  for (let r = 0; r < count; r += 4) {
-    for (let b = 0; b < 4; b++) {
-      const c = block[b];
+  // Rows are taken eight at a time (block row b at c[b * dim]) so each pass over the upper
+  // triangle of `cov`, the memory traffic that dominates, adds eight outer products. Rows
+  // past the end stay zero.
+  const c = new Float64Array(8 * dim);
+  const [d1, d2, d3, d4, d5, d6, d7] = [1, 2, 3, 4, 5, 6, 7].map((b) => b * dim);
+  for (let r = 0; r < count; r += 8) {
+    for (let b = 0; b < 8; b++) {
       if (r + b < count) {
         const o = (r + b) * dim;
-        for (let j = 0; j < dim; j++) c[j] = rows[o + j] - mean[j];
+        for (let j = 0; j < dim; j++) c[b * dim + j] = rows[o + j] - mean[j];
       } else {
-        c.fill(0);
+        c.fill(0, b * dim, (b + 1) * dim);
       }
     }
     for (let i = 0; i < dim; i++) {
-      const a0 = c0[i];
-      const a1 = c1[i];
-      const a2 = c2[i];
-      const a3 = c3[i];
+      const a0 = c[i];
+      const a1 = c[d1 + i];
+      const a2 = c[d2 + i];
+      const a3 = c[d3 + i];
+      const a4 = c[d4 + i];
+      const a5 = c[d5 + i];
+      const a6 = c[d6 + i];
+      const a7 = c[d7 + i];
       const base = i * dim;
-      for (let j = i; j < dim; j++) cov[base + j] += a0 * c0[j] + a1 * c1[j] + a2 * c2[j] + a3 * c3[j];
+      for (let j = i; j < dim; j++) {
+        cov[base + j] +=
+          a0 * c[j] +
+          a1 * c[d1 + j] +
+          a2 * c[d2 + j] +
+          a3 * c[d3 + j] +
+          a4 * c[d4 + j] +
+          a5 * c[d5 + j] +
+          a6 * c[d6 + j] +
+          a7 * c[d7 + j];
+      }
     }
   }
   for (let i = 0; i < dim; i++) {

@@ -84,7 +84,9 @@ export class CosineVerifier extends MetricVerifier {
     let norm = 0;
     for (let i = 0; i < x.length; i++) norm += x[i] * x[i];
     const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-    return Float32Array.from(x, (v) => v * scale);
+    const unit = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) unit[i] = x[i] * scale;
+    return unit;
   }
 
   protected similarity(e1: Float32Array, e2: Float32Array): number {

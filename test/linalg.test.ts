@@ -147,7 +147,7 @@ describe('symmetricEigen', () => {
 });
 
 describe('covarianceOfRows', () => {
-  it('matches the two-pass definition, including a row count not divisible by 4', () => {
+  it('matches the two-pass definition, including a row count not divisible by 8', () => {
     const count = 11;
     const dim = 5;
     const rows = Float32Array.from(randomMatrix(count, dim, 20));
