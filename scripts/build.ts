@@ -141,12 +141,29 @@ function emitDeclarations(): void {
   if (errors.length) {
     throw new BuildError(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' }));
   }
-  // CommonJS consumers need .d.cts files: TypeScript reads a .d.ts in a "type": "module" package as ESM.
   for (const file of walk(outDir)) {
     if (!file.endsWith('.d.ts')) continue;
-    const text = readFileSync(file, 'utf8').replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]+)\.js\2/g, '$1$2$3.cjs$2');
-    writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), text);
+    const esm = withJsSpecifiers(file);
+    writeFileSync(file, esm);
+    // CommonJS consumers need .d.cts files: TypeScript reads a .d.ts in a "type": "module" package as ESM.
+    writeFileSync(file.replace(/\.d\.ts$/, '.d.cts'), esm.replace(RELATIVE_SPECIFIER, (_, head, q, spec) => `${head}${q}${spec.replace(/\.js$/, '.cjs')}${q}`));
   }
+}
+
+const RELATIVE_SPECIFIER = /(from\s+|import\()(['"])(\.{1,2}\/[^'"]+)\2/g;
+
+/**
+ * Declarations keep import specifiers as written; Node's resolution (module node16/nodenext)
+ * needs the file extension, which sources resolved with moduleResolution Bundler may omit.
+ */
+function withJsSpecifiers(file: string): string {
+  return readFileSync(file, 'utf8').replace(RELATIVE_SPECIFIER, (whole, head, q, spec: string) => {
+    if (spec.endsWith('.js')) return whole;
+    const base = path.resolve(path.dirname(file), spec);
+    if (existsSync(`${base}.d.ts`)) return `${head}${q}${spec}.js${q}`;
+    if (existsSync(path.join(base, 'index.d.ts'))) return `${head}${q}${spec}/index.js${q}`;
+    throw new BuildError(`${path.relative(root, file)}: cannot resolve the import "${spec}"`);
+  });
 }
 
 function* walk(dir: string): Generator<string> {

@@ -3,8 +3,9 @@
  * project outside the repository, and runs one probe (probe.mjs: FaceRecognizer, image -> face
  * -> student embedding) in Node ESM, Node CJS, Deno, Bun, Cloudflare workerd, Vercel's edge-runtime and
  * headless Chromium. Each runtime must load its own entry of the exports map and reproduce the
- * Node ESM embedding within 1e-5. Then the demo page runs in Chromium: reports/demo.png is its
- * screenshot and its result is checked. Prints `<runtime>: ok|FAIL ...` per runtime, writes
+ * Node ESM embedding within 1e-5. Then: the installed CLI bin, the type declarations as Node
+ * (ESM, CJS) and bundler (browser, workerd) consumers resolve them, and the demo page in
+ * Chromium (reports/demo.png is its screenshot; its result is checked). Prints `<runtime>: ok|FAIL ...` per runtime, writes
  * reports/runtimes.md, exits 1 on any failure.
  */
 import { spawn } from 'node:child_process';
@@ -375,6 +376,81 @@ const maxAbsDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(
 const timing = (ms: number) => (ms > 0 ? `${ms.toFixed(2)} ms` : 'n/a (clock frozen during the request)');
 
 // ---------------------------------------------------------------------------------------------
+// Type declarations, as consumers resolve them (kept here, not as .ts files, so the repository's
+// own type check does not pick them up)
+
+const compilerOptions = { target: 'es2022', lib: ['es2022', 'dom'], types: [], strict: true, noEmit: true, skipLibCheck: false };
+const TYPE_CHECKS: Record<string, { options: Record<string, unknown>; files: Record<string, string> }> = {
+  'node16 ESM+CJS': {
+    options: { module: 'node16', moduleResolution: 'node16' },
+    files: {
+      'esm.mts': `// Node ESM consumer (module node16): the server entry's types, file paths accepted.
+import { FaceRecognizer, init, toRgbImage, type Engine, type RgbImage } from 'mobileid';
+
+const engine: Engine = await init();
+const image: RgbImage = await toRgbImage('photo.jpg');
+const recognizer = await FaceRecognizer.create({ engine });
+export const faces: number = recognizer.detectFaces(image).length;
+`,
+      'cjs.cts': `// Node CommonJS consumer (module node16): require() must get the .d.cts declarations.
+import mobileid = require('mobileid');
+
+export const engine: Promise<mobileid.Engine> = mobileid.init();
+export const image: Promise<mobileid.RgbImage> = mobileid.toRgbImage(new Uint8Array(0));
+`,
+    },
+  },
+  'bundler+browser': {
+    options: { module: 'esnext', moduleResolution: 'bundler', customConditions: ['browser'] },
+    files: {
+      'browser.ts': `// Bundler consumer with the browser condition: canvas-like inputs, no file paths.
+import { toRgbImage } from 'mobileid';
+
+export const fromImageData = toRgbImage(new ImageData(1, 1));
+export const fromCanvas = toRgbImage(new OffscreenCanvas(1, 1));
+// @ts-expect-error the browser entry reads no file paths
+export const fromPath = toRgbImage('photo.jpg');
+`,
+    },
+  },
+  'bundler+workerd': {
+    options: { module: 'esnext', moduleResolution: 'bundler', customConditions: ['workerd'] },
+    files: {
+      'edge.ts': `// Bundler consumer with the workerd condition: bytes and Responses, no file paths or canvases.
+import { init, toRgbImage } from 'mobileid';
+
+export const engine = init();
+export const fromResponse = toRgbImage(new Response(new Uint8Array(0)));
+// @ts-expect-error the edge entry reads no file paths
+export const fromPath = toRgbImage('photo.jpg');
+`,
+    },
+  },
+};
+
+async function typeCheck(app: App): Promise<Outcome> {
+  const problems: string[] = [];
+  for (const [name, { options, files }] of Object.entries(TYPE_CHECKS)) {
+    const dir = mkdtempSync(path.join(app.dir, 'types-'));
+    for (const [file, text] of Object.entries(files)) writeFileSync(path.join(dir, file), text);
+    writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...compilerOptions, ...options }, files: Object.keys(files) }));
+    try {
+      await exec(bin('tsc'), ['-p', dir], { cwd: dir });
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+    }
+  }
+  return { runtime: 'types', ok: problems.length === 0, detail: problems.length ? problems.join('; ') : Object.keys(TYPE_CHECKS).join(', ') };
+}
+
+/** The bin of the installed package: bin/mobileid.js finds no src/ there and runs dist/cli.js. */
+async function cliCheck(app: App): Promise<Outcome> {
+  const usage = await exec(path.join(app.dir, 'node_modules/.bin/mobileid'), ['--help'], { cwd: app.dir });
+  const ok = usage.includes('usage: mobileid');
+  return { runtime: 'cli', ok, detail: ok ? 'mobileid --help from the installed bin' : `unexpected output: ${usage.slice(0, 300)}` };
+}
+
+// ---------------------------------------------------------------------------------------------
 // The demo page
 
 interface DemoResult {
@@ -455,13 +531,16 @@ async function main(): Promise<number> {
       const last = outcomes.at(-1)!;
       console.log(`${last.runtime}: ${last.ok ? 'ok' : 'FAIL'} (${last.detail})`);
     }
-    try {
-      outcomes.push(await demoCheck());
-    } catch (error) {
-      outcomes.push({ runtime: 'demo', ok: false, detail: (error as Error).message });
+    const checks: [string, () => Promise<Outcome>][] = [['cli', () => cliCheck(app)], ['types', () => typeCheck(app)], ['demo', demoCheck]];
+    for (const [name, run] of checks) {
+      try {
+        outcomes.push(await run());
+      } catch (error) {
+        outcomes.push({ runtime: name, ok: false, detail: (error as Error).message });
+      }
+      const last = outcomes.at(-1)!;
+      console.log(`${last.runtime}: ${last.ok ? 'ok' : 'FAIL'} (${last.detail})`);
     }
-    const demo = outcomes.at(-1)!;
-    console.log(`demo: ${demo.ok ? 'ok' : 'FAIL'} (${demo.detail})`);
     writeReport(outcomes, app);
     const failed = outcomes.filter((o) => !o.ok).length;
     console.log(`${outcomes.length - failed} passed, ${failed} failed`);
