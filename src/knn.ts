@@ -86,7 +86,7 @@ export function exactKnn(
         }
       }
     }
-    if (onProgress && (ib + 1) % reportEvery === 0) onProgress((ib + 1) / blocks);
+    if (onProgress && ((ib + 1) % reportEvery === 0 || ib === blocks - 1)) onProgress((ib + 1) / blocks);
   }
   return heaps.sorted();
 }

@@ -21,7 +21,7 @@ export interface TsneOptions {
   iterations?: number;
   /**
    * Step size, default 200. As in bhtsne and openTSNE it multiplies the gradient without its
-   * constant factor 4 (so 200 here is scikit-learn's 800). 'auto': max(count / exaggeration, 50).
+   * constant factor 4 (so 200 here is scikit-learn's 50). 'auto': max(count / exaggeration, 50).
    */
   learningRate?: number | 'auto';
   /** Factor on P during the first `exaggerationIterations` iterations, default 12. */
@@ -116,7 +116,7 @@ export function tsne(rows: Float32Array, count: number, dim: number, opts: TsneO
       y[i] += update[i];
     }
     centre(y, count);
-    if ((iter + 1) % reportEvery === 0) progress('optimise', (iter + 1) / iterations);
+    if ((iter + 1) % reportEvery === 0 || iter === iterations - 1) progress('optimise', (iter + 1) / iterations);
   }
   return Float32Array.from(y);
 }
@@ -445,7 +445,10 @@ class BarnesHutWorkspace {
         const dx = xi - nodeF[f];
         const dy = yi - nodeF[f + 1];
         const d2 = dx * dx + dy * dy;
-        if (nodeF[f + 2] < theta2 * d2) {
+        const k = node * NODE_I;
+        // A cell holding this point is never far enough when theta^2 <= 1/2 (the point and the
+        // centre of mass are within a diagonal); above that, test it, lest the point repel itself.
+        if (nodeF[f + 2] < theta2 * d2 && (theta2 <= 0.5 || t < nodeI[k + 2] || t >= nodeI[k + 3])) {
           // Far enough: the node's points act as one at their centre of mass.
           const q = 1 / (1 + d2);
           const nq = nodeF[f + 3] * q;
@@ -454,7 +457,6 @@ class BarnesHutWorkspace {
           fy += nq * q * dy;
           continue;
         }
-        const k = node * NODE_I;
         const first = nodeI[k];
         if (first >= 0) {
           for (let c = first + nodeI[k + 1] - 1; c >= first; c--) stack[top++] = c;

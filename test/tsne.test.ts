@@ -249,7 +249,7 @@ describe('tsne', () => {
   it('reduces inputs above 50 dimensions by PCA first and reports progress by stage', () => {
     const { rows, labels } = blobs(300, 80, 4, 12, 22);
     const seen: { stage: TsneStage; fraction: number }[] = [];
-    const layout = tsne(rows, 300, 80, { perplexity: 20, onProgress: (stage, fraction) => seen.push({ stage, fraction }) });
+    const layout = tsne(rows, 300, 80, { perplexity: 20, iterations: 1001, onProgress: (stage, fraction) => seen.push({ stage, fraction }) });
     expect(labelAgreement(layout, labels, 10)).toBeGreaterThanOrEqual(0.95);
     const stages = [...new Set(seen.map((s) => s.stage))];
     expect(stages).toEqual(['pca', 'neighbours', 'affinities', 'optimise']);
