@@ -1,0 +1,88 @@
+/**
+ * The published package: `npm pack --dry-run` (which builds dist/ through prepack) must ship
+ * every file the exports map, main/module/types and bin point at, the wasm and the runtime
+ * models, and nothing else (no sources, tests, data or the distillation teacher). The bundles
+ * must suit their platforms. Running the package in each runtime is test/runtimes/run.ts.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_MODELS } from '../src/assets.js';
+
+const root = new URL('../', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+
+interface PackFile {
+  path: string;
+  size: number;
+}
+
+/** The tarball's files; packing also builds dist/ (prepack). */
+let files: PackFile[] = [];
+const paths = () => files.map((f) => f.path);
+const dist = (file: string) => readFileSync(new URL(`dist/${file}`, root), 'utf8');
+
+/** Every string leaf of the exports map. */
+function exportTargets(node: unknown): string[] {
+  if (typeof node === 'string') return [node];
+  return Object.values(node as Record<string, unknown>).flatMap(exportTargets);
+}
+
+beforeAll(() => {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  // prepack's own output (the build) precedes npm's JSON report
+  files = (JSON.parse(out.slice(out.indexOf('\n[') + 1)) as { files: PackFile[] }[])[0].files;
+}, 300_000);
+
+describe('npm pack', () => {
+  it('contains every file the manifest points at', () => {
+    const targets = [pkg.main, pkg.module, pkg.types, ...Object.values(pkg.bin as Record<string, string>), ...exportTargets(pkg.exports)]
+      .filter((t: string) => !t.includes('*'))
+      .map((t: string) => t.replace(/^\.\//, ''));
+    for (const target of targets) expect(paths(), target).toContain(target);
+    expect(paths().filter((p) => p.startsWith('dist/models/') && p.endsWith('.mobileid')).length).toBeGreaterThan(0);
+  });
+
+  it('ships the wasm, the runtime models and their cards, but not the distillation teacher', () => {
+    expect(paths()).toContain('dist/mobileid.wasm');
+    for (const name of ['landmarks68', 'detector'] as const) {
+      expect(paths()).toContain(`dist/models/${BUNDLED_MODELS[name]}`);
+      expect(paths()).toContain(`dist/models/${BUNDLED_MODELS[name].replace('.mobileid', '.md')}`);
+    }
+    expect(paths().some((p) => p.includes(BUNDLED_MODELS.teacher))).toBe(false);
+  });
+
+  it('holds no sources, tests, data or build leftovers', () => {
+    const allowed = /^(package\.json|README\.md|LICENSE(\.md)?|bin\/mobileid\.js|dist\/.+)$/;
+    expect(paths().filter((p) => !allowed.test(p))).toEqual([]);
+    expect(paths().filter((p) => /\.(ts|mts|cts)$/.test(p) && !/\.d\.c?ts$/.test(p))).toEqual([]);
+    expect(paths().filter((p) => /\.(jpg|png|wat|map)$/.test(p))).toEqual([]);
+  });
+
+  it('gives CommonJS consumers .d.cts declarations that import .d.cts files', () => {
+    const cts = dist('types/runtime/server.d.cts');
+    expect(cts).toMatch(/from '\.\/api\.cjs'/);
+    expect(cts).not.toMatch(/from '\.{1,2}\/[^']+\.js'/);
+  });
+});
+
+describe('bundles', () => {
+  it('edge bundles import the wasm as a module, with each platform\'s specifier', () => {
+    expect(dist('workerd.js')).toMatch(/from\s*"\.\/mobileid\.wasm"/);
+    expect(dist('edge-light.js')).toMatch(/from\s*"\.\/mobileid\.wasm\?module"/);
+  });
+
+  it('browser and edge bundles import no Node built-ins and need nothing newer than ES2022', () => {
+    for (const file of ['browser.js', 'workerd.js', 'edge-light.js']) {
+      const code = dist(file);
+      expect(code, file).not.toMatch(/(from\s*|import\s*\(\s*|require\s*\(\s*)["']node:/);
+      expect(code, file).not.toContain('fromBase64');
+    }
+  });
+
+  it('the CommonJS build locates its assets without import.meta', () => {
+    const code = dist('server.cjs');
+    expect(code).not.toContain('import.meta');
+    expect(code).toContain('pathToFileURL(__filename)');
+  });
+});
