@@ -262,42 +262,12 @@ export function fitJointBayesian(
   }
 
   const stats = identityStatistics(working, count, d, labels);
-  let params = initialCovariances(stats, ridge);
-  let iterations = 0;
-  const em = (p: Covariances): { logLikelihood: number; next: Covariances } => {
-    iterations++;
-    const { logLikelihood, betweenCov, withinCov } = emStep(stats, p.betweenCov, p.withinCov);
-    return { logLikelihood, next: { betweenCov, withinCov: withRidge(withinCov, d, ridge) } };
-  };
-  // SQUAREM (Varadhan & Roland 2008): plain EM crawls wherever S_mu is nearly singular (it
-  // needs hundreds of steps on features with little identity signal). Each cycle takes two EM
-  // steps, jumps along them, and takes one more EM step from the jump if that did not lose
-  // likelihood; every cycle therefore ends at least as likely as it started.
-  const logLikelihoods: number[] = [];
-  let converged = false;
-  while (!converged && iterations < maxIterations) {
-    const start = params;
-    const first = em(start);
-    logLikelihoods.push(first.logLikelihood);
-    params = first.next;
-    if (iterations === maxIterations) break;
-    const second = em(first.next);
-    params = second.next;
-    if (iterations === maxIterations) break;
-    // `best` is the most likely point seen this cycle; its EM image becomes the next start.
-    let best = second;
-    try {
-      const third = em(extrapolate(start, first.next, second.next, d));
-      if (third.logLikelihood >= second.logLikelihood) best = third;
-    } catch (e) {
-      // A jump to a non-positive-definite S_eps is simply not taken.
-      if (!(e instanceof SingularCovarianceError)) throw e;
-    }
-    converged = best.logLikelihood - first.logLikelihood < tolerance * count;
-    params = best.next;
-  }
-  const { betweenCov, withinCov } = params;
-  const logLikelihood = emStep(stats, betweenCov, withinCov).logLikelihood;
+  const { betweenCov, withinCov, iterations, converged, logLikelihood, logLikelihoods } = maximiseLikelihood(
+    stats,
+    ridge,
+    maxIterations,
+    tolerance,
+  );
 
   const { w, lambda } = simultaneouslyDiagonalise(betweenCov, withinCov, d, 0);
   // y = W' P (x - mean): one (d x dim) projection from input space to the diagonal space.
@@ -330,6 +300,61 @@ export function fitJointBayesian(
     logLikelihood,
     logLikelihoods,
   };
+}
+
+interface EmResult extends Covariances {
+  iterations: number;
+  converged: boolean;
+  logLikelihood: number;
+  logLikelihoods: number[];
+}
+
+/**
+ * EM from moment estimates, accelerated by SQUAREM (Varadhan & Roland 2008): plain EM crawls
+ * wherever S_mu is nearly singular (hundreds of steps on features with little identity
+ * signal). Each cycle takes two EM steps, jumps along them, and takes one more EM step from
+ * the jump when that did not lose likelihood, so every cycle ends at least as likely as it
+ * started. Stops when a cycle gains less than `tolerance` nats per image.
+ */
+function maximiseLikelihood(
+  stats: IdentityStatistics,
+  ridge: number,
+  maxIterations: number,
+  tolerance: number,
+): EmResult {
+  const { d } = stats;
+  let params = initialCovariances(stats, ridge);
+  let iterations = 0;
+  const em = (p: Covariances): { logLikelihood: number; next: Covariances } => {
+    iterations++;
+    const { logLikelihood, betweenCov, withinCov } = emStep(stats, p.betweenCov, p.withinCov);
+    return { logLikelihood, next: { betweenCov, withinCov: withRidge(withinCov, d, ridge) } };
+  };
+  const logLikelihoods: number[] = [];
+  let converged = false;
+  while (!converged && iterations < maxIterations) {
+    const start = params;
+    const first = em(start);
+    logLikelihoods.push(first.logLikelihood);
+    params = first.next;
+    if (iterations === maxIterations) break;
+    const second = em(first.next);
+    params = second.next;
+    if (iterations === maxIterations) break;
+    // `best` is the most likely point seen this cycle; its EM image becomes the next start.
+    let best = second;
+    try {
+      const third = em(extrapolate(start, first.next, second.next, d));
+      if (third.logLikelihood >= second.logLikelihood) best = third;
+    } catch (e) {
+      // A jump to a non-positive-definite S_eps is simply not taken.
+      if (!(e instanceof SingularCovarianceError)) throw e;
+    }
+    converged = best.logLikelihood - first.logLikelihood < tolerance * stats.images;
+    params = best.next;
+  }
+  const logLikelihood = emStep(stats, params.betweenCov, params.withinCov).logLikelihood;
+  return { ...params, iterations, converged, logLikelihood, logLikelihoods };
 }
 
 function validateTrainingInput(rows: Float32Array, count: number, dim: number, labels: Int32Array): void {
@@ -411,7 +436,8 @@ function identityStatistics(x: Float64Array, count: number, d: number, labels: I
     if (members.length >= d) {
       const groupSums = new Float64Array(members.length * d);
       members.forEach((i, n) => groupSums.set(sums.subarray(i * d, (i + 1) * d), n * d));
-      groups.push({ m, size: members.length, scatter: covarianceOfRows(groupSums, members.length, d, { mean: zero, divisor: 1 }) });
+      const scatter = covarianceOfRows(groupSums, members.length, d, { mean: zero, divisor: 1 });
+      groups.push({ m, size: members.length, scatter });
     } else {
       loose.push(...members);
     }
@@ -431,7 +457,7 @@ function identityStatistics(x: Float64Array, count: number, d: number, labels: I
   };
 }
 
-/** S_eps from the pooled within-identity scatter, S_mu from the scatter of identity means. */
+/** S_mu and S_eps in the working space. */
 interface Covariances {
   betweenCov: Float64Array;
   withinCov: Float64Array;
@@ -468,6 +494,7 @@ function extrapolate(t0: Covariances, t1: Covariances, t2: Covariances, d: numbe
   return { betweenCov: jump('betweenCov'), withinCov: jump('withinCov') };
 }
 
+/** Moment estimates: S_eps from the pooled within-identity scatter, S_mu from the identity means. */
 function initialCovariances(stats: IdentityStatistics, ridge: number): Covariances {
   const { d, identities } = stats;
   const withinCov = withRidge(

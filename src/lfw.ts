@@ -40,6 +40,11 @@ export function personOfKey(key: ImageKey): string {
   return key.slice(0, key.indexOf('/'));
 }
 
+/** The JPEG file of an image key under an LFW images folder. */
+export function lfwImagePath(imagesDir: string, key: ImageKey): string {
+  return `${imagesDir}/${key}.jpg`;
+}
+
 /**
  * Parse pairs.txt: a header `<folds> <n>`, then per fold n lines `name i j` (same person)
  * followed by n lines `name1 i name2 j` (different people); image numbers are 1-based.

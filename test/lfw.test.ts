@@ -6,6 +6,7 @@ import {
   bestThreshold,
   evaluateLfw,
   imageKey,
+  lfwImagePath,
   parsePairs,
   personOfKey,
   readLfwImageIndex,
@@ -260,6 +261,7 @@ describe.skipIf(!existsSync(`${LFW}/pairs.txt`))('real LFW View 2 files (../shar
     expect([...index.values()].reduce((n, k) => n + k.length, 0)).toBe(13233);
     expect(index.get('George_W_Bush')).toHaveLength(530);
     expect(index.get('Abel_Pacheco')?.[3]).toBe('Abel_Pacheco/Abel_Pacheco_0004');
+    expect(existsSync(lfwImagePath(`${LFW}/images`, pairs.pairs[0].a))).toBe(true);
 
     // The whole protocol on the real files, with a spy: no fold's people in its own fit.
     const { keys, feature } = keyIds(index);
