@@ -337,7 +337,7 @@ describe('distillation run', () => {
     expect(resumed.history.map((e) => e.epoch)).toEqual([1, 2, 3]);
     expect(resumed.history.slice(0, 2)).toEqual(first.history);
     expect(lines.filter((l) => /^epoch \d\/3 train loss/.test(l))).toHaveLength(1); // only epoch 3 ran
-    expect(lines.some((l) => /^epoch 3\/3 step \d+\/\d+ loss [\d.]+ lr .* img\/s$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^epoch 3\/3 step \d+\/\d+ loss [\d.]+ val [\d.]+ lr .* img\/s$/.test(l))).toBe(true);
 
     const log = JSON.parse(readFileSync(resumed.logPath, 'utf8')) as RunRecord;
     expect(log.history).toHaveLength(3);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Engine } from '../engine.js';
 import type { GraphSpec } from '../graph.js';
-import { encodeModel, type StorageDtype } from '../model-format.js';
+import { encodeModel, type StorageDtype, type Tensor } from '../model-format.js';
 import { initWeights, seededRandom, STUDENT_INPUT, studentGraph } from '../networks/student.js';
 import { HIDDEN_SIZE } from '../prepared.js';
 import { DEFAULT_JITTER, preprocessCrop, sampleJitter, type JitterOptions } from './augment.js';
@@ -142,7 +142,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   const outputs = reader.size;
 
   const graph = trainingGraph(outputs, spec, options.standardize);
-  const computer = await BatchComputer.create({ graph, tensors: initWeights(graph, options.seed), maxBatch: options.batch, workers: options.workers });
+  const computer = await BatchComputer.create({ graph, tensors: initialWeights(graph, options.seed), maxBatch: options.batch, workers: options.workers });
   try {
     const optimizer = new Optimizer(computer.layout.size, {
       kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(),
@@ -217,7 +217,8 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         const inEpoch = step.step - epoch * stepsPerEpoch;
         if (now - lastPrint > 10_000 || inEpoch === stepsPerEpoch) {
           lastPrint = now;
-          log(`epoch ${epoch + 1}/${options.epochs} step ${inEpoch}/${stepsPerEpoch} loss ${(lossSum / images).toFixed(4)} lr ${step.learningRate.toExponential(2)} ${(images / ((now - started) / 1000)).toFixed(1)} img/s`);
+          const lastValidation = history.at(-1)?.validationLoss;
+          log(`epoch ${epoch + 1}/${options.epochs} step ${inEpoch}/${stepsPerEpoch} loss ${(lossSum / images).toFixed(4)} val ${lastValidation === undefined ? '-' : lastValidation.toFixed(4)} lr ${step.learningRate.toExponential(2)} ${(images / ((now - started) / 1000)).toFixed(1)} img/s`);
         }
       });
       const trainSeconds = (performance.now() - started) / 1000;
@@ -339,6 +340,20 @@ async function checkExport(
   } finally {
     engine.dispose();
   }
+}
+
+/**
+ * He-uniform weights (initWeights), with the regression head scaled down 10x: the first
+ * predictions are then close to 0, i.e. to the (standardised) target mean, instead of large
+ * random values that the first hundred steps would only spend undoing.
+ */
+function initialWeights(graph: GraphSpec, seed: number): Map<string, Tensor> {
+  const tensors = initWeights(graph, seed);
+  const head = graph.layers[graph.layers.length - 1];
+  if (head.op === 'dense') {
+    for (const name of [head.weights, head.bias]) if (name) tensors.get(name)!.data.forEach((v, i, a) => (a[i] = v * 0.1));
+  }
+  return tensors;
 }
 
 function shuffled(values: Int32Array, random: () => number): Int32Array {

@@ -1,0 +1,77 @@
+/**
+ * Training throughput of the MobileID student (55x47x3 -> 256, batch 128 by default): whole
+ * optimiser steps (batch filling, forward, backward, gradient reduction, AdamW update) on the
+ * main thread (0 workers), 1 worker and 2 workers. The configurations alternate within every
+ * round so that load from other processes hits them alike; medians over rounds are reported.
+ * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128]
+ * The last line of output is JSON.
+ */
+import os from 'node:os';
+import { initWeights, seededRandom } from '../src/networks/student.js';
+import { Optimizer } from '../src/train/optimizer.js';
+import { BatchComputer, type BatchSlot } from '../src/train/parallel.js';
+import { trainingGraph } from '../src/train/targets.js';
+import { Trainer } from '../src/train/trainer.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const rounds = option('rounds', 5);
+const steps = option('steps', 3);
+const batch = option('batch', 128);
+const outputs = 256;
+const IMAGE = 55 * 47 * 3;
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+
+async function main() {
+  const graph = trainingGraph(outputs, { kind: 'hidden' }, true);
+  const tensors = initWeights(graph, 1);
+  // a pool of synthetic batches, copied into the slots like the real loader does
+  const random = seededRandom(9);
+  const pool = Float32Array.from({ length: 4 * batch * IMAGE }, () => random() * 3.2 - 1.6);
+  const targets = Float32Array.from({ length: 4 * batch * outputs }, () => random() * 2 - 1);
+  const fill = (slot: BatchSlot, index: number) => {
+    const at = (index % 4) * batch;
+    slot.input.set(pool.subarray(at * IMAGE, (at + batch) * IMAGE));
+    slot.targets.set(targets.subarray(at * outputs, (at + batch) * outputs));
+    return batch;
+  };
+
+  const configs = [0, 1, 2];
+  const trainers = await Promise.all(configs.map(async (workers) => {
+    const computer = await BatchComputer.create({ graph, tensors, maxBatch: batch, workers });
+    const optimizer = new Optimizer(computer.layout.size, { kind: 'adam', weightDecay: 5e-4, decayMask: computer.layout.decayMask() });
+    return new Trainer(computer, optimizer, { kind: 'cosine', baseRate: 1e-4, totalSteps: 1000, warmupSteps: 0 });
+  }));
+  for (const trainer of trainers) await trainer.train(1, fill); // warm-up: compile, first packing
+
+  const loadBefore = os.loadavg()[0];
+  const rates = configs.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    for (let c = 0; c < configs.length; c++) {
+      const started = performance.now();
+      await trainers[c].train(steps, fill);
+      rates[c].push((steps * batch) / ((performance.now() - started) / 1000));
+    }
+    console.error(`round ${round + 1}/${rounds}: ${configs.map((w, c) => `${w} workers ${rates[c][round].toFixed(1)} img/s`).join(', ')}`);
+  }
+  for (const trainer of trainers) await trainer.computer.close();
+
+  const results = configs.map((workers, c) => ({ workers, images_per_s: Number(median(rates[c]).toFixed(1)), rounds: rates[c].map((r) => Number(r.toFixed(1))) }));
+  console.log('');
+  console.log('| workers | training images/s (median) |');
+  console.log('|---|---|');
+  for (const r of results) console.log(`| ${r.workers === 0 ? '0 (main thread)' : r.workers} | ${r.images_per_s} |`);
+  console.log('');
+  const speedup = results[2].images_per_s / results[1].images_per_s;
+  console.log(JSON.stringify({
+    bench: 'train', network: `student 55x47x3 -> ${outputs}`, batch, steps_per_round: steps, rounds,
+    cpus: os.cpus().length, load_average: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0].toFixed(2))],
+    results, speedup_2_vs_1_workers: Number(speedup.toFixed(2)),
+  }));
+}
+
+await main();
