@@ -44,8 +44,8 @@ export interface JointBayesianOptions {
   /** Cap on EM steps (default 200). */
   maxIterations?: number;
   /**
-   * Stop once an EM step raises the log-likelihood by less than this many nats per image
-   * (default 1e-5; EM creeps when a direction has almost no between-identity variance).
+   * Stop once an accelerated EM cycle (up to three steps) raises the log-likelihood by less
+   * than this many nats per image (default 1e-4).
    */
   tolerance?: number;
   /** Added to S_eps's diagonal, relative to its mean diagonal entry (default 1e-6). */
@@ -230,7 +230,7 @@ export function fitJointBayesian(
   labels: Int32Array,
   opts: JointBayesianOptions = {},
 ): JointBayesianFit {
-  const { pcaDim, maxIterations = 200, tolerance = 1e-5, ridge = 1e-6 } = opts;
+  const { pcaDim, maxIterations = 200, tolerance = 1e-4, ridge = 1e-6 } = opts;
   validateTrainingInput(rows, count, dim, labels);
   if (pcaDim !== undefined && (!Number.isInteger(pcaDim) || pcaDim < 1 || pcaDim > dim)) {
     throw new VerifierInputError(`pcaDim must be an integer in 1..${dim}, got ${pcaDim}`);
