@@ -1,0 +1,4 @@
+declare module '*.mobileid' {
+  const bytes: ArrayBuffer;
+  export default bytes;
+}
