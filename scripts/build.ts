@@ -174,14 +174,13 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-function sizeTable(): string {
-  const rows = [...walk(dist)]
+/** Markdown table of a built dist/ folder: every file but the declarations, raw and gzipped. */
+export function sizeTable(folder: string): string {
+  const rows = [...walk(folder)]
     .filter((f) => !f.includes(`${path.sep}types${path.sep}`))
-    .map((f) => {
-      const bytes = readFileSync(f);
-      return `| ${path.relative(dist, f)} | ${(statSync(f).size / 1024).toFixed(1)} KiB | ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB |`;
-    });
-  const types = [...walk(path.join(dist, 'types'))].reduce((n, f) => n + statSync(f).size, 0);
+    .sort()
+    .map((f) => `| ${path.relative(folder, f)} | ${(statSync(f).size / 1024).toFixed(1)} KiB | ${(gzipSync(readFileSync(f)).length / 1024).toFixed(1)} KiB |`);
+  const types = [...walk(path.join(folder, 'types'))].reduce((n, f) => n + statSync(f).size, 0);
   rows.push(`| types/ (.d.ts + .d.cts) | ${(types / 1024).toFixed(1)} KiB | |`);
   return ['| file | size | gzip |', '|---|---|---|', ...rows].join('\n');
 }
@@ -192,7 +191,7 @@ async function main(): Promise<void> {
   await Promise.all(BUNDLES.map(bundle));
   copyAssets();
   emitDeclarations();
-  console.log(sizeTable());
+  console.log(sizeTable(dist));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

@@ -20,6 +20,7 @@ import * as esbuild from 'esbuild';
 import { EdgeRuntime } from 'edge-runtime';
 import { chromium, type Browser } from 'playwright-core';
 import { startDemoServer } from '../../demo/serve.js';
+import { sizeTable } from '../../scripts/build.js';
 import { decodeImage, encodePng, type RgbImage } from '../../src/image.js';
 import { encodeModel } from '../../src/model-format.js';
 import { initWeights, studentGraph } from '../../src/networks/student.js';
@@ -506,6 +507,10 @@ function writeReport(outcomes: Outcome[], app: App): void {
     '| runtime | status | embedding time (student, 1 face) |',
     '|---|---|---|',
     ...outcomes.map((o) => `| ${o.runtime} | ${o.ok ? 'ok' : `FAIL: ${o.detail}`} | ${o.ms === undefined ? '' : timing(o.ms)} |`),
+    '',
+    '## Package contents (dist/ of the packed tarball)',
+    '',
+    sizeTable(app.dist),
   ];
   mkdirSync(path.join(repo, 'reports'), { recursive: true });
   writeFileSync(path.join(repo, 'reports/runtimes.md'), lines.join('\n') + '\n');
