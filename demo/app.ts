@@ -3,7 +3,7 @@
  * the aligned crops, the score, the decision and the time spent embedding. `mobileid` is the
  * package's browser entry (dist/browser.js through the page's import map).
  */
-import { FaceRecognizer, alignForStudent, init, loadBundledModel, toRgbImage, type RgbImage } from 'mobileid';
+import { FaceRecognizer, alignForStudent, init, loadBundledModel, toRgbImage, toRgba, type RgbImage } from 'mobileid';
 
 const SAMPLES = [
   { file: 'a.jpg', label: 'sample: person 1' },
@@ -58,7 +58,7 @@ function drawPhoto(canvas: HTMLCanvasElement, image: RgbImage, recognizer: FaceR
   canvas.width = image.width;
   canvas.height = image.height;
   const context = canvas.getContext('2d')!;
-  context.putImageData(rgbaOf(image), 0, 0);
+  context.putImageData(imageData(image), 0, 0);
   const stroke = Math.max(2, image.width / 150);
   for (const [i, face] of faces.entries()) {
     context.strokeStyle = i === 0 ? '#2ecc71' : '#f1c40f';
@@ -70,14 +70,7 @@ function drawPhoto(canvas: HTMLCanvasElement, image: RgbImage, recognizer: FaceR
   return faces.length;
 }
 
-function rgbaOf(image: RgbImage): ImageData {
-  const rgba = new ImageData(image.width, image.height);
-  for (let i = 0; i < image.width * image.height; i++) {
-    rgba.data.set(image.data.subarray(i * 3, i * 3 + 3), i * 4);
-    rgba.data[i * 4 + 3] = 255;
-  }
-  return rgba;
-}
+const imageData = (image: RgbImage) => new ImageData(toRgba(image), image.width, image.height);
 
 async function compare(recognizer: FaceRecognizer): Promise<void> {
   const { A, B } = images;
@@ -92,7 +85,7 @@ async function compare(recognizer: FaceRecognizer): Promise<void> {
     crop.getContext('2d')!.clearRect(0, 0, crop.width, crop.height);
     const [face] = recognizer.detectFaces(image).sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
     if (face) {
-      crop.getContext('2d')!.putImageData(rgbaOf(alignForStudent(image, face.landmarks5).chip), 0, 0);
+      crop.getContext('2d')!.putImageData(imageData(alignForStudent(image, face.landmarks5).chip), 0, 0);
       cropsDrawn++;
     }
   }

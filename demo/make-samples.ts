@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import { cropImage, decodeImage, mirrorImage, resizeBilinear, type RgbImage } from '../src/image.js';
+import { toRgba } from '../src/runtime/pixels.js';
 
 const PHOTOS = new URL('../node_modules/@vladmandic/face-api/demo/', import.meta.url);
 const SIZE = 200;
@@ -29,15 +30,6 @@ const SAMPLES: Sample[] = [
 
 function brighten(img: RgbImage, factor: number): RgbImage {
   return { ...img, data: img.data.map((v) => Math.min(255, Math.round(v * factor))) };
-}
-
-function toRgba(img: RgbImage): Uint8Array {
-  const rgba = new Uint8Array(img.width * img.height * 4);
-  for (let i = 0; i < img.width * img.height; i++) {
-    rgba.set(img.data.subarray(i * 3, i * 3 + 3), i * 4);
-    rgba[i * 4 + 3] = 255;
-  }
-  return rgba;
 }
 
 for (const s of SAMPLES) {

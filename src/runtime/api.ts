@@ -19,4 +19,4 @@ export {
   type VerifyResult,
 } from '../pipeline.js';
 export { TinyFaceDetector, DetectorModelError, DetectorOptionError, type Detection, type DetectorOptions } from '../detector.js';
-export { ImageInputError, type RawPixels } from './pixels.js';
+export { ImageInputError, toRgba, type RawPixels } from './pixels.js';

@@ -3,7 +3,7 @@
  * `{ data, width, height }`), and the typed error for inputs a runtime cannot turn into pixels.
  */
 import { MobileIdError } from '../errors.js';
-import { ImageShapeError, fromRgb, fromRgba, type RgbImage } from '../image.js';
+import { ImageShapeError, assertRgbImage, fromRgb, fromRgba, type RgbImage } from '../image.js';
 
 /** Packed 8-bit pixels, row-major. `channels` is inferred from data.length when omitted. */
 export interface RawPixels {
@@ -44,4 +44,18 @@ export function describeInput(input: unknown): string {
   if (input === null) return 'null';
   if (typeof input !== 'object') return typeof input;
   return (input as object).constructor?.name ?? 'object';
+}
+
+/** Opaque RGBA copy of an RGB image, e.g. for `new ImageData(toRgba(image), image.width, image.height)`. */
+export function toRgba(image: RgbImage): Uint8ClampedArray<ArrayBuffer> {
+  assertRgbImage(image);
+  const pixels = image.width * image.height;
+  const rgba = new Uint8ClampedArray(pixels * 4);
+  for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+    rgba[i * 4] = image.data[j];
+    rgba[i * 4 + 1] = image.data[j + 1];
+    rgba[i * 4 + 2] = image.data[j + 2];
+    rgba[i * 4 + 3] = 255;
+  }
+  return rgba;
 }

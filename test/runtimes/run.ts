@@ -21,9 +21,10 @@ import { EdgeRuntime } from 'edge-runtime';
 import { chromium, type Browser } from 'playwright-core';
 import { startDemoServer } from '../../demo/serve.js';
 import { sizeTable } from '../../scripts/build.js';
-import { decodeImage, encodePng, type RgbImage } from '../../src/image.js';
+import { decodeImage, encodePng } from '../../src/image.js';
 import { encodeModel } from '../../src/model-format.js';
 import { initWeights, studentGraph } from '../../src/networks/student.js';
+import { toRgba } from '../../src/runtime/pixels.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -158,12 +159,6 @@ async function makeApp(tmp: string): Promise<App> {
   writeFileSync(path.join(dir, 'input.png'), encodePng(image));
   writeFileSync(path.join(dir, 'fixture.json'), JSON.stringify({ width: image.width, height: image.height, fallbackStudent: usesFallbackStudent }));
   return { dir, dist, usesFallbackStudent };
-}
-
-function toRgba(image: RgbImage): Uint8Array {
-  const rgba = new Uint8Array(image.width * image.height * 4).fill(255);
-  for (let i = 0; i < image.width * image.height; i++) rgba.set(image.data.subarray(i * 3, i * 3 + 3), i * 4);
-  return rgba;
 }
 
 // ---------------------------------------------------------------------------------------------
