@@ -3,6 +3,8 @@
  * optimiser steps (batch filling, forward, backward, gradient reduction, AdamW update) on the
  * main thread (0 workers), 1 worker and 2 workers. The configurations alternate within every
  * round so that load from other processes hits them alike; medians over rounds are reported.
+ * Besides wall-clock images/s, images per CPU-second of this process (all its threads) show the
+ * efficiency of each configuration independently of how much CPU other processes leave us.
  * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128]
  * The last line of output is JSON.
  */
@@ -50,21 +52,30 @@ async function main() {
 
   const loadBefore = os.loadavg()[0];
   const rates = configs.map(() => [] as number[]);
+  const perCpuSecond = configs.map(() => [] as number[]);
   for (let round = 0; round < rounds; round++) {
     for (let c = 0; c < configs.length; c++) {
       const started = performance.now();
+      const cpu = process.cpuUsage();
       await trainers[c].train(steps, fill);
+      const used = process.cpuUsage(cpu);
       rates[c].push((steps * batch) / ((performance.now() - started) / 1000));
+      perCpuSecond[c].push((steps * batch) / ((used.user + used.system) / 1e6));
     }
     console.error(`round ${round + 1}/${rounds}: ${configs.map((w, c) => `${w} workers ${rates[c][round].toFixed(1)} img/s`).join(', ')}`);
   }
   for (const trainer of trainers) await trainer.computer.close();
 
-  const results = configs.map((workers, c) => ({ workers, images_per_s: Number(median(rates[c]).toFixed(1)), rounds: rates[c].map((r) => Number(r.toFixed(1))) }));
+  const results = configs.map((workers, c) => ({
+    workers,
+    images_per_s: Number(median(rates[c]).toFixed(1)),
+    images_per_cpu_s: Number(median(perCpuSecond[c]).toFixed(1)),
+    rounds: rates[c].map((r) => Number(r.toFixed(1))),
+  }));
   console.log('');
-  console.log('| workers | training images/s (median) |');
-  console.log('|---|---|');
-  for (const r of results) console.log(`| ${r.workers === 0 ? '0 (main thread)' : r.workers} | ${r.images_per_s} |`);
+  console.log('| workers | training images/s (median) | images per CPU-second (median) |');
+  console.log('|---|---|---|');
+  for (const r of results) console.log(`| ${r.workers === 0 ? '0 (main thread)' : r.workers} | ${r.images_per_s} | ${r.images_per_cpu_s} |`);
   console.log('');
   const speedup = results[2].images_per_s / results[1].images_per_s;
   console.log(JSON.stringify({

@@ -13,7 +13,7 @@
  * shards of a batch computed anywhere add up; the caller divides by the batch size.
  */
 import type { Engine, Kernels } from '../engine.js';
-import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer, PoolLayer } from '../graph.js';
+import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../graph.js';
 import type { Tensor } from '../model-format.js';
 import { elements, inferShapes, type Shape } from '../plan.js';
 import { TrainingError, UnsupportedLayerError } from './errors.js';
@@ -64,7 +64,7 @@ interface LayerWeights {
   gradBias: number;
 }
 
-/** A pointer plan entry: where the block's pieces go, relative to its start. */
+/** Lays out the pieces of the network's arena block: byte offsets from its start, 16-byte aligned. */
 class BlockPlanner {
   bytes = 0;
   take(floats: number): number {
@@ -416,9 +416,8 @@ export class TrainingNetwork {
       }
       case 'maxpool': {
         if (!needsInputGradient) return;
-        const pool = layer as PoolLayer;
         const src = at(this.activations.get(layer.input)!, image);
-        k.maxPoolBackward(src, h, w, c, gradOut, oh, ow, gradIn, pool.kernel[0], pool.kernel[1], pool.stride[0], pool.stride[1], pool.pad[0], pool.pad[1]);
+        k.maxPoolBackward(src, h, w, c, gradOut, oh, ow, gradIn, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], layer.pad[0], layer.pad[1]);
         return;
       }
       case 'dense': {
