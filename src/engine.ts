@@ -50,7 +50,9 @@ export class Engine {
   ) {}
 
   static async create(source?: WasmSource): Promise<Engine> {
-    const module = source instanceof WebAssembly.Module ? source : await compile(source ?? ((await loadDefaultWasm()) as BufferSource));
+    // toString tag, not instanceof: a Module compiled in another realm (bundler sandboxes) is still one
+    const isModule = Object.prototype.toString.call(source) === '[object WebAssembly.Module]';
+    const module = isModule ? (source as WebAssembly.Module) : await compile((source as BufferSource | undefined) ?? ((await loadDefaultWasm()) as BufferSource));
     let instance: WebAssembly.Instance;
     try {
       instance = await WebAssembly.instantiate(module, { env: { abort: () => { throw new EngineError('wasm abort'); } } });

@@ -4,9 +4,8 @@
  * order, is pasted into the cell under its position; a face whose cell is already taken is
  * skipped (optionally: moved to the nearest free cell within a small radius).
  */
-import { PNG } from 'pngjs';
-import { MobileIdError } from './errors';
-import type { RgbImage } from './image';
+import { MobileIdError } from './errors.js';
+import type { RgbImage } from './image.js';
 
 /** Bad gallery input: coordinate count, NaN, sizes, or a thumbnail of the wrong shape. */
 export class GalleryInputError extends MobileIdError {}
@@ -125,23 +124,6 @@ export function renderGallery(
     }
   }
   return { ...layout, image: { width: canvasSize, height: canvasSize, data } };
-}
-
-/** Encodes an RGB image as an 8-bit truecolour PNG. */
-export function encodePng(img: RgbImage): Uint8Array {
-  if (!Number.isInteger(img.width) || !Number.isInteger(img.height) || img.width < 1 || img.height < 1) {
-    throw new GalleryInputError(`image size must be positive integers, got ${img.width}x${img.height}`);
-  }
-  if (img.data.length !== img.width * img.height * 3) {
-    throw new GalleryInputError(`image has ${img.data.length} bytes, expected ${img.width}x${img.height}x3`);
-  }
-  // An empty PNG, then our pixels: the constructor would otherwise allocate an RGBA buffer.
-  const png = new PNG();
-  png.width = img.width;
-  png.height = img.height;
-  png.data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length);
-  const bytes = PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false, deflateLevel: 6 });
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /** [minimum, max - min] of one coordinate axis. */

@@ -19,3 +19,10 @@ export { landmarks68To5, type Point } from './landmarks.js';
 export { createVerifier, type Verifier, type VerifierKind } from './verifier.js';
 export { JointBayesianModel, fitJointBayesian } from './joint-bayesian.js';
 export { tsne, type TsneOptions } from './tsne.js';
+export {
+  FaceRecognizer,
+  StudentModelMissingError,
+  type DetectedFace,
+  type VerifyResult,
+} from './pipeline.js';
+export { TinyFaceDetector, DetectorModelError, DetectorOptionError } from './detector.js';

@@ -5,7 +5,7 @@
  * |a|^2 + |b|^2 - 2 a.b in Float64. In the ~50 PCA dimensions t-SNE works in, a vantage-point
  * tree barely prunes (measured here on 13k clustered points: 16 s vs 2.5 s for this loop).
  */
-import { MobileIdError } from './errors';
+import { MobileIdError } from './errors.js';
 
 /** Bad arguments to the k-NN search (k too large, wrong lengths, non-finite values). */
 export class KnnInputError extends MobileIdError {}

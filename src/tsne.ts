@@ -3,9 +3,9 @@
  * input affinities from the exact 3*perplexity nearest neighbours, a quadtree approximating the
  * repulsive forces, and bhtsne's optimiser (early exaggeration, momentum, gains).
  */
-import { MobileIdError } from './errors';
-import { exactKnn, type NeighbourLists } from './knn';
-import { fitPca } from './pca';
+import { MobileIdError } from './errors.js';
+import { exactKnn, type NeighbourLists } from './knn.js';
+import { fitPca } from './pca.js';
 
 /** Bad t-SNE input: wrong sizes, NaN/Infinity, too few points or a perplexity too large. */
 export class TsneInputError extends MobileIdError {}

@@ -1,6 +1,5 @@
-import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { encodePng, GalleryInputError, layoutGallery, renderGallery, type Gallery } from '../src/gallery';
+import { GalleryInputError, layoutGallery, renderGallery, type Gallery } from '../src/gallery.js';
 import type { RgbImage } from '../src/image';
 
 /** A thumbnail whose pixels encode its face index and position (every byte distinct per face). */
@@ -128,17 +127,4 @@ describe('renderGallery', () => {
   });
 });
 
-describe('encodePng', () => {
-  it('produces a PNG that decodes to the same pixels', () => {
-    const g = renderGallery(randomCoords(30, 9), 30, (i) => thumbnail(i, 20), { canvasSize: 210, thumbSize: 20 });
-    const decoded = PNG.sync.read(Buffer.from(encodePng(g.image)));
-    expect([decoded.width, decoded.height]).toEqual([210, 210]);
-    const rgb = new Uint8Array(210 * 210 * 3);
-    for (let p = 0; p < 210 * 210; p++) rgb.set(decoded.data.subarray(4 * p, 4 * p + 3), 3 * p);
-    expect(rgb).toEqual(g.image.data);
-  });
 
-  it('rejects an image whose data does not match its size', () => {
-    expect(() => encodePng({ width: 2, height: 2, data: new Uint8Array(11) })).toThrow(GalleryInputError);
-  });
-});
