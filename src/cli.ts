@@ -13,6 +13,7 @@ import { MobileIdError } from './errors.js';
 const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>> = {
   'eval-lfw': async () => (await import('./commands/eval-lfw.js')).evalLfwCommand,
   gallery: async () => (await import('./commands/gallery.js')).galleryCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
   detect: async () => (await import('./commands/detect.js')).detectCommand,
   verify: async () => (await import('./commands/verify.js')).verifyCommand,
 };

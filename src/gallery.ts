@@ -5,7 +5,7 @@
  * skipped (optionally: moved to the nearest free cell within a small radius).
  */
 import { MobileIdError } from './errors.js';
-import type { RgbImage } from './image.js';
+import { resizeBilinear, type RgbImage } from './image.js';
 
 /** Bad gallery input: coordinate count, NaN, sizes, or a thumbnail of the wrong shape. */
 export class GalleryInputError extends MobileIdError {}
@@ -158,4 +158,21 @@ function nearestFreeCell(taken: Uint8Array, cells: number, gx: number, gy: numbe
     }
   }
   return best;
+}
+
+/** A square thumbnail around a face box (widened by 30% to show the whole head), size x size. */
+export function faceThumbnail(image: RgbImage, box: { x: number; y: number; width: number; height: number }, size: number): RgbImage {
+  const side = Math.max(box.width, box.height) * 1.3;
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  const x0 = Math.max(0, Math.round(cx - side / 2));
+  const y0 = Math.max(0, Math.round(cy - side / 2));
+  const w = Math.max(1, Math.min(image.width, Math.round(cx + side / 2)) - x0);
+  const h = Math.max(1, Math.min(image.height, Math.round(cy + side / 2)) - y0);
+  const crop = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    const row = ((y0 + y) * image.width + x0) * 3;
+    crop.set(image.data.subarray(row, row + w * 3), y * w * 3);
+  }
+  return resizeBilinear({ width: w, height: h, data: crop }, size, size);
 }

@@ -17,8 +17,8 @@ import { loadBundledModel } from '../assets.js';
 import { TinyFaceDetector } from '../detector.js';
 import { Engine } from '../engine.js';
 import { LandmarkNet, StudentNet, TeacherNet, type Box } from '../faces.js';
-import { renderGallery } from '../gallery.js';
-import { decodeImage, encodePng, resizeBilinear, type RgbImage } from '../image.js';
+import { faceThumbnail, renderGallery } from '../gallery.js';
+import { decodeImage, encodePng } from '../image.js';
 import { startWorker } from '../node-worker.js';
 import { ProgressBar } from '../progress.js';
 import { tsne } from '../tsne.js';
@@ -48,22 +48,6 @@ export function listImageFiles(folder: string): string[] {
   };
   walk(folder);
   return out;
-}
-
-/** Square face region (the detector's box, widened) for the thumbnail. */
-function thumbnail(image: RgbImage, box: Box, size: number): RgbImage {
-  const side = Math.max(box.width, box.height) * 1.3;
-  const cx = box.x + box.width / 2;
-  const cy = box.y + box.height / 2;
-  const x0 = Math.max(0, Math.round(cx - side / 2));
-  const y0 = Math.max(0, Math.round(cy - side / 2));
-  const x1 = Math.min(image.width, Math.round(cx + side / 2));
-  const y1 = Math.min(image.height, Math.round(cy + side / 2));
-  const w = Math.max(1, x1 - x0);
-  const h = Math.max(1, y1 - y0);
-  const crop = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++) crop.set(image.data.subarray(((y0 + y) * image.width + x0) * 3, ((y0 + y) * image.width + x0 + w) * 3), y * w * 3);
-  return resizeBilinear({ width: w, height: h, data: crop }, size, size);
 }
 
 async function embedWorker(job: EmbedJob): Promise<void> {
@@ -186,7 +170,7 @@ export async function galleryCommand(argv: string[]): Promise<void> {
   t0 = performance.now();
   const gallery = renderGallery(coords, kept.length, (k) => {
     const i = kept[k];
-    return thumbnail(decodeImage(new Uint8Array(readFileSync(files[i]))), boxes[i]!, thumb);
+    return faceThumbnail(decodeImage(new Uint8Array(readFileSync(files[i]))), boxes[i]!, thumb);
   }, { canvasSize: size, thumbSize: thumb });
   writeFileSync(values.out!, encodePng(gallery.image));
   seconds.render = (performance.now() - t0) / 1000;
