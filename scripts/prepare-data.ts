@@ -1,6 +1,6 @@
 /**
  * npm run prepare-data -- [--dataset lfw|utkface|all] [--data ../shared/data] [--out .cache/prepared]
- *                         [--workers 2] [--limit N]
+ *                         [--workers 2] [--limit N] [--passes N]
  *
  * For every image of the data set: landmarks, alignment, student crops and teacher outputs per
  * view (src/prepare.ts), written in chunks of 256 images to <out>/<dataset>/ (src/prepared.ts).
@@ -25,6 +25,7 @@ type Dataset = keyof typeof PROFILES;
 
 interface Job {
   dataset: Dataset;
+  passes: number;
   imagesDir: string;
   outDir: string;
   keys: string[];
@@ -57,7 +58,7 @@ async function runWorker(job: Job): Promise<void> {
     new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
     new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
   );
-  const profile = PROFILES[job.dataset];
+  const profile = { ...PROFILES[job.dataset], passes: job.passes };
   const files = listImages(job.dataset, job.imagesDir);
   const fileOf = new Map(files.map((f) => [f.key, f.file]));
   for (const index of job.chunks) {
@@ -81,7 +82,7 @@ async function runWorker(job: Job): Promise<void> {
   parentPort!.postMessage({ type: 'done' } satisfies Message);
 }
 
-async function prepareDataset(dataset: Dataset, dataRoot: string, outRoot: string, workers: number, limit: number): Promise<void> {
+async function prepareDataset(dataset: Dataset, dataRoot: string, outRoot: string, workers: number, limit: number, passes: number): Promise<void> {
   const imagesDir = path.join(dataRoot, dataset, 'images');
   if (!existsSync(imagesDir)) throw new Error(`${imagesDir} not found (see ../shared/data/README.md)`);
   const outDir = path.join(outRoot, dataset);
@@ -96,7 +97,7 @@ async function prepareDataset(dataset: Dataset, dataRoot: string, outRoot: strin
     const count = Math.max(1, Math.min(workers, todo.length));
     await Promise.all(
       Array.from({ length: count }, (_, w) => {
-        const job: Job = { dataset, imagesDir, outDir, keys, chunks: todo.filter((_, i) => i % count === w) };
+        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunks: todo.filter((_, i) => i % count === w) };
         const worker = startWorker(new URL(import.meta.url), job);
         return new Promise<void>((resolve, reject) => {
           worker.on('message', (m: Message) => {
@@ -128,12 +129,13 @@ if (isMainThread) {
       out: { type: 'string', default: '.cache/prepared' },
       workers: { type: 'string', default: '2' },
       limit: { type: 'string', default: String(Number.MAX_SAFE_INTEGER) },
+      passes: { type: 'string' },
     },
   });
   const datasets: Dataset[] = values.dataset === 'all' ? ['lfw', 'utkface'] : [values.dataset as Dataset];
   for (const d of datasets) {
     if (!(d in PROFILES)) throw new Error(`unknown dataset ${d}; use lfw, utkface or all`);
-    await prepareDataset(d, values.data!, values.out!, Number(values.workers), Number(values.limit));
+    await prepareDataset(d, values.data!, values.out!, Number(values.workers), Number(values.limit), values.passes ? Number(values.passes) : PROFILES[d].passes);
   }
 } else {
   await runWorker(workerData as Job);
