@@ -1,0 +1,82 @@
+// Data preparation: one face through landmarks, alignment and the teacher per view, and the
+// chunked cache written and read back. Uses a face cut from face-api's demo photo (MIT).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBundledModel } from '../src/assets.js';
+import { Engine } from '../src/engine.js';
+import { LandmarkNet, TeacherNet } from '../src/faces.js';
+import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
+import { FacePreparer, PROFILES, centralBox } from '../src/prepare.js';
+import { CROP_BYTES, chunkExists, readChunks, readRecord, writeChunk } from '../src/prepared.js';
+import { faceApiDir } from './faceapi-reference.js';
+
+let engine: Engine;
+let preparer: FacePreparer;
+let face: RgbImage;
+const dir = mkdtempSync(path.join(tmpdir(), 'mobileid-prepared-'));
+
+beforeAll(async () => {
+  engine = await Engine.create();
+  preparer = new FacePreparer(
+    new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
+    new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
+  );
+  // the left face of sample1.jpg, cut like an LFW image: the head centred with some background
+  const photo = decodeImage(new Uint8Array(readFileSync(path.join(faceApiDir, 'demo', 'sample1.jpg'))));
+  face = cropImage(photo, 300, 340, 400, 400);
+});
+afterAll(() => {
+  engine.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('FacePreparer', () => {
+  it('finds the face and makes views whose teacher outputs agree', () => {
+    const profile = { ...PROFILES.utkface, boxFraction: 0.6, views: 4 };
+    const prepared = preparer.prepare(face, profile, 7);
+    expect(prepared.landmarks).toHaveLength(68);
+    const box = centralBox(face, profile);
+    for (const [x, y] of prepared.landmarks) {
+      expect(x).toBeGreaterThan(box.x - box.width * 0.3);
+      expect(x).toBeLessThan(box.x + box.width * 1.3);
+      expect(y).toBeGreaterThan(box.y - box.height * 0.3);
+      expect(y).toBeLessThan(box.y + box.height * 1.3);
+    }
+    expect(prepared.views).toHaveLength(4);
+    const cosine = (a: Float32Array, b: Float32Array) => {
+      let ab = 0, aa = 0, bb = 0;
+      a.forEach((v, i) => { ab += v * b[i]; aa += v * v; bb += b[i] * b[i]; });
+      return ab / Math.sqrt(aa * bb);
+    };
+    for (const view of prepared.views) {
+      expect(view.crop.length).toBe(CROP_BYTES);
+      expect(view.hidden.every((v) => v >= 0 && Number.isFinite(v))).toBe(true);
+      // every view shows the same person: the teacher's descriptors stay close
+      expect(cosine(view.descriptor, prepared.views[0].descriptor)).toBeGreaterThan(0.9);
+    }
+    // view 1 is the mirror of view 0: the crop flipped left-right
+    const [plain, mirrored] = prepared.views;
+    expect(mirrored.crop.subarray(0, 3)).toEqual(plain.crop.subarray(46 * 3, 47 * 3));
+    // jittered views differ from the plain one and are reproducible from the seed
+    expect(prepared.views[2].crop).not.toEqual(plain.crop);
+    expect(preparer.prepare(face, profile, 7).views[2].crop).toEqual(prepared.views[2].crop);
+  });
+});
+
+describe('prepared cache', () => {
+  it('writes chunks atomically and reads records back bit-exactly', () => {
+    const prepared = preparer.prepare(face, PROFILES.lfw, 1);
+    expect(chunkExists(dir, 0)).toBe(false);
+    writeChunk(dir, 0, { keys: ['a/a_0001'], views: 2, failures: [{ key: 'b/b_0001', reason: 'ImageDecodeError: corrupt' }], records: [prepared.views] });
+    expect(chunkExists(dir, 0)).toBe(true);
+    const [chunk] = readChunks(dir);
+    expect(chunk.keys).toEqual(['a/a_0001']);
+    expect(chunk.failures).toHaveLength(1);
+    const back = readRecord(chunk, 0, 1);
+    expect(back.crop).toEqual(prepared.views[1].crop);
+    expect(back.hidden).toEqual(prepared.views[1].hidden);
+    expect(back.descriptor).toEqual(prepared.views[1].descriptor);
+  });
+});
