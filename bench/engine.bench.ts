@@ -14,7 +14,8 @@ import * as ort from 'onnxruntime-web';
 import { Engine } from '../src/engine.js';
 import type { GraphSpec } from '../src/graph.js';
 import { encodeModel, type Tensor } from '../src/model-format.js';
-import { initWeights, seededRandom, studentGraph } from '../src/networks/student.js';
+import { initWeights, studentGraph } from '../src/networks/student.js';
+import { seededRandom } from '../src/random.js';
 import { studentOnnx } from './onnx-student.js';
 
 const PEAK_GFLOPS = 43.5;

@@ -9,7 +9,8 @@
  * The last line of output is JSON.
  */
 import os from 'node:os';
-import { initWeights, seededRandom } from '../src/networks/student.js';
+import { initWeights } from '../src/networks/student.js';
+import { seededRandom } from '../src/random.js';
 import { Optimizer } from '../src/train/optimizer.js';
 import { BatchComputer, type BatchSlot } from '../src/train/parallel.js';
 import { trainingGraph } from '../src/train/targets.js';

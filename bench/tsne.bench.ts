@@ -5,6 +5,7 @@
  * Prints per-stage timings, then one JSON line.
  */
 import { exactKnn } from '../src/knn';
+import { gaussian, seededRandom } from '../src/random';
 import { tsne, type TsneStage } from '../src/tsne';
 
 const count = Number(process.argv[2] ?? 13233);
@@ -12,34 +13,21 @@ const dim = Number(process.argv[3] ?? 256);
 const iterations = Number(process.argv[4] ?? 1000);
 const learningRate = process.argv[5] === 'auto' ? 'auto' : Number(process.argv[5] ?? 200);
 
-/** Deterministic uniform generator (mulberry32). */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Face-embedding-like data: identities with a skewed number of images each (many with one,
  * a few with hundreds, as in LFW), images scattered around their identity's centre.
  */
 function clusteredRows(count: number, dim: number): { rows: Float32Array; labels: Int32Array } {
-  const uniform = generator(7);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const uniform = seededRandom(7);
   const identities = Math.round(count / 8);
-  const centres = new Float32Array(identities * dim).map(() => gauss());
+  const centres = new Float32Array(identities * dim).map(() => gaussian(uniform));
   const rows = new Float32Array(count * dim);
   const labels = new Int32Array(count);
   const noise = 1.5; // identities overlap a little, as real embeddings do
   for (let i = 0; i < count; i++) {
     const id = Math.floor(Math.pow(uniform(), 2.5) * identities);
     labels[i] = id;
-    for (let d = 0; d < dim; d++) rows[i * dim + d] = centres[id * dim + d] + noise * gauss();
+    for (let d = 0; d < dim; d++) rows[i * dim + d] = centres[id * dim + d] + noise * gaussian(uniform);
   }
   return { rows, labels };
 }

@@ -6,6 +6,7 @@
 import { MobileIdError } from './errors.js';
 import { exactKnn, type NeighbourLists } from './knn.js';
 import { fitPca } from './pca.js';
+import { seededRandom } from './random.js';
 
 /** Bad t-SNE input: wrong sizes, NaN/Infinity, too few points or a perplexity too large. */
 export class TsneInputError extends MobileIdError {}
@@ -497,16 +498,9 @@ function partition(order: Int32Array, y: Float64Array, axis: number, pivot: numb
   return lo;
 }
 
-/** Mulberry32, then Box-Muller: a small, fast, seedable generator for the initial layout. */
+/** Gaussian initial layout: Box-Muller gives both coordinates of a point from one pair of draws. */
 function randomLayout(count: number, seed: number): Float64Array {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = seededRandom(seed);
   const y = new Float64Array(2 * count);
   for (let i = 0; i < 2 * count; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - uniform())) * INITIAL_SPREAD;

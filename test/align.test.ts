@@ -26,16 +26,7 @@ import {
 import type { Preprocess } from '../src/graph.js';
 import { ImageShapeError, mirrorImage, type RgbImage } from '../src/image.js';
 import { landmarks68To5 } from '../src/landmarks.js';
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../src/random.js';
 
 function similarity(scale: number, degrees: number, tx: number, ty: number): Similarity {
   const r = (degrees * Math.PI) / 180;
@@ -91,7 +82,7 @@ function expectAlignmentError(f: () => unknown, message?: RegExp): void {
 
 describe('fitSimilarity', () => {
   it('recovers a known transform exactly from noiseless pairs (2 to 68 points)', () => {
-    const random = rng(1);
+    const random = seededRandom(1);
     const T = similarity(1.37, -23, 41.5, -7.25);
     for (const n of [2, 3, 5, 33, 68]) {
       const src: Point[] = Array.from({ length: n }, () => [random() * 200, random() * 200]);
@@ -100,7 +91,7 @@ describe('fitSimilarity', () => {
   });
 
   it('equals the plain normal-equations least-squares solution on noisy points', () => {
-    const random = rng(2);
+    const random = seededRandom(2);
     const T = similarity(0.61, 140, -30, 12);
     const src: Point[] = Array.from({ length: 68 }, () => [random() * 150, random() * 150]);
     const dst = src.map((p): Point => {
@@ -111,7 +102,7 @@ describe('fitSimilarity', () => {
   });
 
   it('never reflects: mirrored points get the best rotation, not a mirror', () => {
-    const random = rng(3);
+    const random = seededRandom(3);
     const src: Point[] = Array.from({ length: 10 }, () => [random() * 100, random() * 60]);
     const mirrored = src.map(([x, y]): Point => [200 - x, y]);
     // The representation cannot reflect; the fit still equals the rotation-only least squares.
@@ -320,7 +311,7 @@ describe('warpSimilarity', () => {
 // ---------------------------------------------------------------------------------------------
 
 /** 68 landmarks: the dlib mean face (17..67) under `T`, and arbitrary jaw points 0..16. */
-function landmarksFromTemplate(T: Similarity, random = rng(7)): Point[] {
+function landmarksFromTemplate(T: Similarity, random = seededRandom(7)): Point[] {
   return Array.from({ length: 68 }, (_, i): Point =>
     i < 17 ? [random() * 100, random() * 100] : applySimilarity(T, dlibTemplatePoint(i)),
   );
@@ -348,7 +339,7 @@ describe('teacher chip (dlib get_face_chip_details, size 150, padding 0.25)', ()
   });
 
   it('reproduces dlib: chip_details rectangle, then the 3-corner affine of extract_image_chips', () => {
-    const random = rng(11);
+    const random = seededRandom(11);
     const T0 = similarity(1.21, 8, 20, 31);
     // Noisy landmarks so the fit is a real least-squares problem; eyebrows and lower lip wildly off.
     const landmarks = landmarksFromTemplate(T0).map(([x, y], i): Point =>
@@ -419,7 +410,7 @@ describe('student crop (47x55 from the CelebA geometry)', () => {
 
   it('maps eye centres and mouth midpoint onto the template, from 5 or 68 landmarks', () => {
     const T0 = similarity(2.2, 9, 50, 30);
-    const random = rng(5);
+    const random = seededRandom(5);
     const five: Point[] = [
       applySimilarity(T0, STUDENT_TEMPLATE.leftEye),
       applySimilarity(T0, STUDENT_TEMPLATE.rightEye),

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import type { Preprocess } from '../src/graph.js';
+import { seededRandom } from '../src/random.js';
 
 const require = createRequire(import.meta.url);
 export type Tf = typeof import('@tensorflow/tfjs');
@@ -39,21 +40,9 @@ export function loadFaceApi(): Promise<{ tf: Tf; faceapi: FaceApi }> {
   return loaded;
 }
 
-/** mulberry32: a small seeded PRNG so generated inputs are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A smooth random RGB image (sum of low-frequency waves), integer pixel values 0..255, HWC. */
 export function smoothImage(seed: number, height: number, width: number): Float32Array {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const waves = Array.from({ length: 3 }, () =>
     Array.from({ length: 5 }, () => ({
       fy: (random() * 6 * Math.PI) / height,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GalleryInputError, layoutGallery, renderGallery, type Gallery } from '../src/gallery.js';
 import type { RgbImage } from '../src/image';
+import { seededRandom } from '../src/random.js';
 
 /** A thumbnail whose pixels encode its face index and position (every byte distinct per face). */
 function thumbnail(index: number, size: number): RgbImage {
@@ -24,12 +25,10 @@ function block(g: Gallery, x: number, y: number): Uint8Array {
   return out;
 }
 
+/** `count` points spread uniformly over [-20, 20)^2. */
 function randomCoords(count: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: 2 * count }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return (s / 2147483648) * 40 - 20;
-  });
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: 2 * count }, () => random() * 40 - 20);
 }
 
 describe('layoutGallery', () => {

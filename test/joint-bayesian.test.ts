@@ -5,6 +5,7 @@ import {
   type JointBayesianFit,
 } from '../src/joint-bayesian.js';
 import { cholesky, inverseSpd, matMul, transpose } from '../src/linalg.js';
+import { gaussian, seededRandom } from '../src/random.js';
 import {
   CosineVerifier,
   EuclideanVerifier,
@@ -18,17 +19,10 @@ import {
   createVerifier,
 } from '../src/verifier.js';
 
-/** Deterministic standard normal generator (mulberry32 + Box-Muller). */
-function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+/** Deterministic standard normal samples. */
+function normalSamples(seed: number): () => number {
+  const random = seededRandom(seed);
+  return () => gaussian(random);
 }
 
 /** A random SPD matrix with eigenvalues spread over [scale/10, scale]-ish. */
@@ -50,7 +44,7 @@ interface Synthetic {
 
 /** Identities mu ~ N(offset, S_mu), images mu + eps with eps ~ N(0, S_eps). */
 function synthetic(d: number, imagesPerIdentity: number[], seed: number): Synthetic {
-  const next = gaussian(seed);
+  const next = normalSamples(seed);
   const betweenCov = randomSpd(d, 4, next);
   const withinCov = randomSpd(d, 1, next);
   const lb = cholesky(betweenCov, d);

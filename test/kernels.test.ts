@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine.js';
 import type { Activation, GraphSpec, Layer } from '../src/graph.js';
 import type { Tensor } from '../src/model-format.js';
-import { seededRandom } from '../src/networks/student.js';
+import { seededRandom } from '../src/random.js';
 import { maxRelativeError, referenceRun } from './reference.js';
 
 let engine: Engine;

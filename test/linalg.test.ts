@@ -13,22 +13,12 @@ import {
   transpose,
 } from '../src/linalg.js';
 import { Pca, PcaError, fitPca } from '../src/pca.js';
+import { seededRandom } from '../src/random.js';
 
-/** Deterministic uniform(-0.5, 0.5) generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
+/** Uniform(-0.5, 0.5) entries, the same for the same seed. */
 function randomMatrix(rows: number, cols: number, seed: number): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: rows * cols }, r);
+  const random = seededRandom(seed);
+  return Float64Array.from({ length: rows * cols }, () => random() - 0.5);
 }
 
 /** A random SPD matrix B B' + n I. */
@@ -176,11 +166,11 @@ describe('fitPca', () => {
       [0, 0, s, -s],
       [s, -s, 0, 0],
     ];
-    const r = rng(30);
+    const random = seededRandom(30);
     const rows = new Float32Array(count * 4);
     for (let i = 0; i < count; i++) {
       // Uniform(-0.5,0.5) has variance 1/12: scale to unit variance first.
-      const z = [3, 2, 1].map((sd) => sd * Math.sqrt(12) * r());
+      const z = [3, 2, 1].map((sd) => sd * Math.sqrt(12) * (random() - 0.5));
       for (let j = 0; j < 4; j++) {
         rows[i * 4 + j] = 10 + j + z[0] * axes[0][j] + z[1] * axes[1][j] + z[2] * axes[2][j];
       }

@@ -2,7 +2,7 @@
 // synthetic teacher neurons where the planted identity neurons (driven by gender and race) must
 // be chosen over age-driven, mixed, pure-noise and dead neurons.
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/networks/student.js';
+import { gaussian, seededRandom } from '../src/random.js';
 import { TrainingError } from '../src/train/errors.js';
 import { ageGroup, correlationRatio, parseUtkFaceKey, scoreNeurons, selectTop, utkFaceAttributes } from '../src/train/selection.js';
 
@@ -42,7 +42,6 @@ describe('selecting identity neurons', () => {
   // 3000 faces; neurons 0-7 depend on gender and race, 8-15 on age, 16-23 on race and (more)
   // on age, 24-46 are noise, 47 is dead (always 0)
   const random = seededRandom(3);
-  const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const n = 3000;
   const dims = 48;
   const keys: string[] = [];
@@ -55,7 +54,7 @@ describe('selecting identity neurons', () => {
     keys.push(`${age}_${gender}_${race}_2017${s}.jpg`);
     const ageEffect = (age - 45) / 25;
     for (let j = 0; j < dims; j++) {
-      let v = gaussian();
+      let v = gaussian(random);
       if (j < 8) v += (j % 2 ? 1.2 : 0.6) * (gender - 0.5) * 2 + (j % 3) * 0.5 * raceEffect[race];
       else if (j < 16) v += 1.5 * ageEffect;
       else if (j < 24) v += 0.8 * raceEffect[race] + 2 * ageEffect;

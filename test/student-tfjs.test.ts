@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine.js';
 import { encodeModel } from '../src/model-format.js';
-import { initWeights, seededRandom, studentGraph } from '../src/networks/student.js';
+import { initWeights, studentGraph } from '../src/networks/student.js';
+import { seededRandom } from '../src/random.js';
 import { maxRelativeError } from './reference.js';
 
 function tfjsStudent(weights: ReturnType<typeof initWeights>, x: Float32Array, batch: number): Float32Array {

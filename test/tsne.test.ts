@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exactKnn, KnnInputError } from '../src/knn';
+import { gaussian, seededRandom } from '../src/random';
 import {
   barnesHutGradient,
   conditionalProbabilities,
@@ -11,25 +12,9 @@ import {
   type TsneStage,
 } from '../src/tsne';
 
-/** Deterministic uniform generator (mulberry32). */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(uniform: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-}
-
 /** `clusters` Gaussian blobs (unit spread) whose centres are `separation` apart on average. */
 function blobs(count: number, dim: number, clusters: number, separation: number, seed: number) {
-  const uniform = generator(seed);
+  const uniform = seededRandom(seed);
   const centres = Array.from({ length: clusters * dim }, () => (gaussian(uniform) * separation) / Math.SQRT2);
   const rows = new Float32Array(count * dim);
   const labels = new Int32Array(count);
@@ -100,7 +85,7 @@ function labelAgreement(layout: Float32Array, labels: Int32Array, k: number): nu
 }
 
 function randomLayout(n: number, spread: number, seed: number): Float64Array {
-  const uniform = generator(seed);
+  const uniform = seededRandom(seed);
   return Float64Array.from({ length: 2 * n }, () => gaussian(uniform) * spread);
 }
 

@@ -8,6 +8,11 @@
 import type { GraphSpec, Layer } from '../graph.js';
 import type { Tensor } from '../model-format.js';
 import { inferShapes } from '../plan.js';
+import { seededRandom } from '../random.js';
+
+// Only for src/prepare.ts, whose import line cannot change while data preparation runs;
+// everything else imports seededRandom from ../random.js. Drop once prepare.ts does too.
+export { seededRandom } from '../random.js';
 
 export const STUDENT_INPUT: [number, number, number] = [55, 47, 3];
 
@@ -42,18 +47,6 @@ export function studentGraph(options: StudentOptions = {}): GraphSpec {
       fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500), fc('fc2', 'fc3', outputs),
     ],
     preprocess: { channelOrder: 'bgr', mean: [127.5, 127.5, 127.5], scale: [3.2 / 255, 3.2 / 255, 3.2 / 255] },
-  };
-}
-
-/** Deterministic 32-bit PRNG (mulberry32) returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
