@@ -21,6 +21,7 @@ import {
   transpose,
 } from './linalg.js';
 import { MobileIdError } from './errors.js';
+import { crc32 } from './model-format.js';
 import { fitPca } from './pca.js';
 
 /** Base class of the errors verifiers throw on purpose. */
@@ -201,23 +202,6 @@ export class JointBayesianModel {
 const MAGIC = Uint8Array.from([0x4d, 0x49, 0x4a, 0x42]); // "MIJB"
 const FORMAT_VERSION = 1;
 const HEADER_BYTES = 16;
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 (IEEE, as in zip/PNG). */
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /**
  * Fit Joint Bayesian on `count` labelled rows of `dim` values. Identities with a single image
