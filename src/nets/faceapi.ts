@@ -276,6 +276,13 @@ const faceApiSource = (modelName: string) => ({
   files: [`model/${modelName}-weights_manifest.json`, `model/${modelName}.bin`],
 });
 
+/** Where a net that face-api.js trained itself comes from, and its licence (MIT weights and code). */
+const faceApiOwnNet = (modelName: string, netName: string) => ({
+  source: faceApiSource(modelName),
+  origin: `face-api.js ${netName} (Vincent Mühler)`,
+  licence: { weights: 'MIT (face-api.js repository)', code: 'MIT' },
+});
+
 /** conv -> + bias -> per-channel scale layer -> optional ReLU (faceRecognitionNet/convLayer.ts). */
 function recognitionConv(g: GraphBuilder, input: string, prefix: string, k: number, stride: number, pad: PadMode, relu: boolean): string {
   const conv = g.conv(input, `${prefix}/conv`, `${prefix}/conv/filters`, `${prefix}/conv/bias`, k, stride, pad, NONE);
@@ -374,9 +381,7 @@ export function convertFaceLandmark68Net(manifest: FaceApiManifest, bin: Uint8Ar
     [landmarks],
     { channelOrder: 'rgb', mean: FACE_MEAN_RGB, scale: DIV_255 },
     {
-      source: faceApiSource('face_landmark_68_model'),
-      origin: 'face-api.js FaceLandmark68Net (Vincent Mühler)',
-      licence: { weights: 'MIT (face-api.js repository)', code: 'MIT' },
+      ...faceApiOwnNet('face_landmark_68_model', 'FaceLandmark68Net'),
       inputSize: 112,
       input: 'face crop (detection box clipped to the image, then floored) zero-padded to a square, centred: the short side gets ' +
         'round(diff/2) zero pixels after and the rest before; then tf.image.resizeBilinear to 112x112 ' +
@@ -434,9 +439,7 @@ export function convertTinyFaceDetector(manifest: FaceApiManifest, bin: Uint8Arr
     [grid],
     { channelOrder: 'rgb', mean: DETECTOR_MEAN_RGB, scale: DIV_255 },
     {
-      source: faceApiSource('tiny_face_detector_model'),
-      origin: 'face-api.js TinyFaceDetector (Vincent Mühler)',
-      licence: { weights: 'MIT (face-api.js repository)', code: 'MIT' },
+      ...faceApiOwnNet('tiny_face_detector_model', 'TinyFaceDetector'),
       inputSize,
       input: 'image zero-padded to a square at the bottom/right (not centred), then tf.image.resizeBilinear to ' +
         'inputSize (alignCorners false, halfPixelCenters false); zero padding is in raw pixel values',
