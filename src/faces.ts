@@ -10,6 +10,7 @@ import {
   dlibFaceChipTransform,
   studentCropTransform,
   warpSimilarityToTensor,
+  type BorderMode,
   type Similarity,
 } from './align.js';
 import { InputError } from './errors.js';
@@ -47,6 +48,23 @@ function checkModelInput(model: Model, h: number, w: number): void {
   }
 }
 
+/** One face for a network input: `toImage` maps input pixels to image pixels; mirror flips the input. */
+interface FaceWarp {
+  image: RgbImage;
+  toImage: Similarity;
+  mirror?: boolean;
+}
+
+/** Warps each face into its slot of one preprocessed NHWC batch of height x width x 3 inputs. */
+function warpBatch(faces: readonly FaceWarp[], height: number, width: number, preprocess: Preprocess, border: BorderMode): Float32Array {
+  const size = height * width * 3;
+  const input = new Float32Array(faces.length * size);
+  faces.forEach((f, i) =>
+    warpSimilarityToTensor(f.image, f.toImage, width, height, input, i * size, { preprocess, border, mirror: f.mirror ?? false }),
+  );
+  return input;
+}
+
 /** The square box a detector would give for a face with these landmarks (see LANDMARK_BOX). */
 export function boxFromLandmarks(points: readonly Point[]): Box {
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
@@ -81,16 +99,11 @@ export class LandmarkNet {
     let boxes = faces.map((f) => squareBox(f.box));
     let points: Point[][] = [];
     for (let pass = 0; pass < passes; pass++) {
-      const input = new Float32Array(faces.length * LANDMARK_INPUT * LANDMARK_INPUT * 3);
-      faces.forEach((face, i) => {
+      const crops = faces.map((f, i): FaceWarp => {
         const box = boxes[i];
-        const s = box.width / LANDMARK_INPUT;
-        const outToIn: Similarity = { a: s, b: 0, tx: box.x, ty: box.y };
-        warpSimilarityToTensor(face.image, outToIn, LANDMARK_INPUT, LANDMARK_INPUT, input, i * LANDMARK_INPUT * LANDMARK_INPUT * 3, {
-          preprocess: this.preprocess,
-          border: 'zero',
-        });
+        return { image: f.image, toImage: { a: box.width / LANDMARK_INPUT, b: 0, tx: box.x, ty: box.y } };
       });
+      const input = warpBatch(crops, LANDMARK_INPUT, LANDMARK_INPUT, this.preprocess, 'zero');
       const out = faces.length ? this.model.run(input, faces.length) : new Float32Array(0);
       points = boxes.map((box, i) =>
         Array.from({ length: 68 }, (_, k): Point => [box.x + out[i * 136 + 2 * k] * box.width, box.y + out[i * 136 + 2 * k + 1] * box.width]),
@@ -127,15 +140,8 @@ export class TeacherNet {
 
   /** `chipToImage` per face (from dlibFaceChipTransform, possibly jittered); mirror flips the chip. */
   embedChips(faces: { image: RgbImage; chipToImage: Similarity; mirror?: boolean }[]): TeacherOutput {
-    const size = TEACHER_CHIP_SIZE * TEACHER_CHIP_SIZE * 3;
-    const input = new Float32Array(faces.length * size);
-    faces.forEach((f, i) =>
-      warpSimilarityToTensor(f.image, f.chipToImage, TEACHER_CHIP_SIZE, TEACHER_CHIP_SIZE, input, i * size, {
-        preprocess: this.preprocess,
-        border: 'zero',
-        mirror: f.mirror ?? false,
-      }),
-    );
+    const chips = faces.map((f): FaceWarp => ({ image: f.image, toImage: f.chipToImage, mirror: f.mirror }));
+    const input = warpBatch(chips, TEACHER_CHIP_SIZE, TEACHER_CHIP_SIZE, this.preprocess, 'zero');
     const [hidden, descriptor] = this.model.runAll(input, faces.length);
     return { hidden, descriptor };
   }
@@ -161,27 +167,16 @@ export class StudentNet {
 
   /** Embeds already-cut 47x55 RGB crops (e.g. from the prepared-data cache). */
   embedCrops(crops: RgbImage[], mirror = false): Float32Array {
-    return this.embedWarped(
-      crops.map((image) => ({ image, cropToImage: { a: 1, b: 0, tx: 0, ty: 0 } })),
-      mirror,
-    );
+    return this.embedWarped(crops.map((image) => ({ image, toImage: { a: 1, b: 0, tx: 0, ty: 0 }, mirror })));
   }
 
   /** Embeds faces given 5 (or 68) landmarks; mirror flips the crop left-right. */
   embed(faces: { image: RgbImage; landmarks: readonly Point[] }[], mirror = false): Float32Array {
-    return this.embedWarped(faces.map((f) => ({ image: f.image, cropToImage: studentCropTransform(f.landmarks) })), mirror);
+    return this.embedWarped(faces.map((f) => ({ image: f.image, toImage: studentCropTransform(f.landmarks), mirror })));
   }
 
-  private embedWarped(faces: { image: RgbImage; cropToImage: Similarity }[], mirror: boolean): Float32Array {
-    const size = STUDENT_CROP_HEIGHT * STUDENT_CROP_WIDTH * 3;
-    const input = new Float32Array(faces.length * size);
-    faces.forEach((f, i) =>
-      warpSimilarityToTensor(f.image, f.cropToImage, STUDENT_CROP_WIDTH, STUDENT_CROP_HEIGHT, input, i * size, {
-        preprocess: this.preprocess,
-        border: 'replicate',
-        mirror,
-      }),
-    );
+  private embedWarped(faces: FaceWarp[]): Float32Array {
+    const input = warpBatch(faces, STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH, this.preprocess, 'replicate');
     return faces.length ? this.model.run(input, faces.length) : new Float32Array(0);
   }
 }
