@@ -4,6 +4,7 @@
  * package's browser entry (dist/browser.js through the page's import map).
  */
 import { FaceRecognizer, alignForStudent, init, loadBundledModel, toRgbImage, toRgba, type RgbImage } from 'mobileid';
+import type { DemoResult } from './result.js';
 
 const SAMPLES = [
   { file: 'a.jpg', label: 'sample: person 1' },
@@ -12,23 +13,22 @@ const SAMPLES = [
 ];
 const DEFAULT_SAMPLES = { A: 'a.jpg', B: 'a-variant.jpg' };
 
-/** What the page shows, also read by the runtime test (test/runtimes/run.ts). */
-interface DemoResult {
-  state: 'loading' | 'working' | 'done' | 'error';
-  score: number | null;
-  decision: string;
-  embedMs: number;
-  facesA: number;
-  facesB: number;
-  cropsDrawn: number;
-  error?: string;
-}
-
 declare global {
   interface Window {
     demoResult: DemoResult;
   }
 }
+
+/** The photo panel for `side`, stamped from the page's template (the panels differ only in their side). */
+function addSide(side: 'A' | 'B'): void {
+  const template = document.querySelector<HTMLTemplateElement>('template#side')!;
+  const section = template.content.firstElementChild!.cloneNode(true) as HTMLElement;
+  section.dataset.side = side;
+  section.querySelector('h2')!.textContent = `Photo ${side}`;
+  document.querySelector('.sides')!.append(section);
+}
+addSide('A');
+addSide('B');
 
 const resultBox = document.querySelector<HTMLElement>('#result')!;
 const images: Record<'A' | 'B', RgbImage | null> = { A: null, B: null };

@@ -19,6 +19,7 @@ import vm from 'node:vm';
 import * as esbuild from 'esbuild';
 import { EdgeRuntime } from 'edge-runtime';
 import { chromium, type Browser } from 'playwright-core';
+import type { DemoResult } from '../../demo/result.js';
 import { startDemoServer } from '../../demo/serve.js';
 import { sizeTable } from '../../scripts/build.js';
 import { decodeImage, encodePng } from '../../src/image.js';
@@ -448,17 +449,6 @@ async function cliCheck(app: App): Promise<Outcome> {
 
 // ---------------------------------------------------------------------------------------------
 // The demo page
-
-interface DemoResult {
-  state: string;
-  score: number | null;
-  decision: string;
-  embedMs: number;
-  facesA: number;
-  facesB: number;
-  cropsDrawn: number;
-  error?: string;
-}
 
 async function demoCheck(): Promise<Outcome> {
   const { url, close } = await startDemoServer({ port: 0, quiet: true });
