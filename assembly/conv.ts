@@ -24,6 +24,19 @@ export function store8(at: usize, lo: v128, hi: v128, n: i32): void {
   memory.copy(at, TAIL, <usize>n << 2);
 }
 
+/** Activates a 4-row x 8-channel accumulator tile and stores its rows `step` bytes apart. */
+// @ts-ignore: decorator
+@inline
+export function storeTile(
+  at: usize, step: usize, n: i32, act: i32, alpha: f32, s0: v128, s1: v128,
+  a00: v128, a01: v128, a10: v128, a11: v128, a20: v128, a21: v128, a30: v128, a31: v128,
+): void {
+  store8(at, activate4(a00, act, alpha, s0), activate4(a01, act, alpha, s1), n);
+  store8(at + step, activate4(a10, act, alpha, s0), activate4(a11, act, alpha, s1), n);
+  store8(at + 2 * step, activate4(a20, act, alpha, s0), activate4(a21, act, alpha, s1), n);
+  store8(at + 3 * step, activate4(a30, act, alpha, s0), activate4(a31, act, alpha, s1), n);
+}
+
 /**
  * out[oy][ox][co] = act(bias[co] + sum_{ky,kx,ci} in[oy*sh+ky][ox*sw+kx][ci] * w[ky][kx][ci][co])
  * inStride / outStride are the channel counts of a pixel in the input / output buffers, so a
@@ -82,11 +95,7 @@ export function conv2d(
           }
         }
         const o = outRow + <usize>(ox * outStride) * 4;
-        const step = <usize>outStride << 2;
-        store8(o, activate4(a00, act, alpha, s0), activate4(a01, act, alpha, s1), n);
-        store8(o + step, activate4(a10, act, alpha, s0), activate4(a11, act, alpha, s1), n);
-        store8(o + 2 * step, activate4(a20, act, alpha, s0), activate4(a21, act, alpha, s1), n);
-        store8(o + 3 * step, activate4(a30, act, alpha, s0), activate4(a31, act, alpha, s1), n);
+        storeTile(o, <usize>outStride << 2, n, act, alpha, s0, s1, a00, a01, a10, a11, a20, a21, a30, a31);
       }
       for (; ox < outWidth; ox++) {
         let a0 = b0, a1 = b1;

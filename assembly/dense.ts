@@ -3,7 +3,7 @@
 // so each panel streams linearly. Four batch rows share each weight load (4x8 register tile);
 // a single row (batch 1) uses two accumulator pairs to hide add latency.
 import { activate4, slopes4 } from './activations';
-import { store8 } from './conv';
+import { store8, storeTile } from './conv';
 
 export function dense(
   input: usize, batch: i32, inputs: i32,
@@ -42,10 +42,7 @@ export function dense(
         a31 = f32x4.add(a31, f32x4.mul(x3, w1));
       }
       const o = output + <usize>b * outBytes + (<usize>nb << 2);
-      store8(o, activate4(a00, act, alpha, s0), activate4(a01, act, alpha, s1), n);
-      store8(o + outBytes, activate4(a10, act, alpha, s0), activate4(a11, act, alpha, s1), n);
-      store8(o + 2 * outBytes, activate4(a20, act, alpha, s0), activate4(a21, act, alpha, s1), n);
-      store8(o + 3 * outBytes, activate4(a30, act, alpha, s0), activate4(a31, act, alpha, s1), n);
+      storeTile(o, outBytes, n, act, alpha, s0, s1, a00, a01, a10, a11, a20, a21, a30, a31);
     }
     for (; b < batch; b++) {
       let a0 = b0, a1 = b1;
