@@ -17,7 +17,7 @@ import {
 import type { Box, LandmarkNet, TeacherNet } from './faces.js';
 import type { RgbImage } from './image.js';
 import type { Point } from './landmarks.js';
-import { seededRandom } from './networks/student.js';
+import { seededRandom } from './random.js';
 import type { PreparedRecord } from './prepared.js';
 
 export interface DatasetProfile {

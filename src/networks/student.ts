@@ -10,10 +10,6 @@ import type { Tensor } from '../model-format.js';
 import { inferShapes } from '../plan.js';
 import { seededRandom } from '../random.js';
 
-// Only for src/prepare.ts, whose import line cannot change while data preparation runs;
-// everything else imports seededRandom from ../random.js. Drop once prepare.ts does too.
-export { seededRandom } from '../random.js';
-
 export const STUDENT_INPUT: [number, number, number] = [55, 47, 3];
 
 export interface StudentOptions {
