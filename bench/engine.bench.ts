@@ -11,6 +11,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-web';
+import { loadBundledModel } from '../src/assets.js';
 import { Engine } from '../src/engine.js';
 import type { GraphSpec } from '../src/graph.js';
 import { encodeModel, type Tensor } from '../src/model-format.js';
@@ -126,6 +127,11 @@ async function main() {
     return { layer: name, ms: +ms.toFixed(4), gflops: +gflops.toFixed(1), peak_fraction: +(gflops / PEAK_GFLOPS).toFixed(2) };
   });
 
+  // wasm memory a loaded student occupies: packed f32 weights + activation buffers (batch 1)
+  const memoryEngine = await Engine.create();
+  const shipped = memoryEngine.loadModel(await loadBundledModel('mobileid').catch(() => encodeModel(graph, weights)));
+  const memory = { model: shipped.graph.name, outputs: shipped.outputShapes[0][2], arena_bytes: memoryEngine.memoryBytes };
+  log(`memory: ${memory.model} (${memory.outputs} outputs) occupies ${(memory.arena_bytes / 1e6).toFixed(2)} MB of wasm memory`);
   const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'} (${os.cpus().length} cores), node ${process.version}`;
   const versions = { assemblyscript: version('assemblyscript'), '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'), 'onnxruntime-web': version('onnxruntime-web') };
   log(`\n${machine}\n${JSON.stringify(versions)}\n`);
@@ -141,7 +147,7 @@ async function main() {
   log('\n| conv layer | ms | GFLOP/s | share of 43.5 GFLOP/s peak |');
   log('|---|---|---|---|');
   for (const l of layers) log(`| ${l.layer} | ${l.ms} | ${l.gflops} | ${(l.peak_fraction * 100).toFixed(0)}% |`);
-  console.log(JSON.stringify({ machine, versions, results, conv_layers: layers }));
+  console.log(JSON.stringify({ machine, versions, results, conv_layers: layers, memory }));
   process.exit(0);
 }
 
