@@ -46,8 +46,11 @@ export function listImages(dataset: Dataset, imagesDir: string): { key: string; 
           .map((f) => ({ key: `${person}/${f.slice(0, -4)}`, file: path.join(imagesDir, person, f) })),
       );
   }
-  return readdirSync(imagesDir)
-    .filter((f) => f.endsWith('.jpg'))
+  // every regular file, whatever its name (one UTKFace file lacks the dot before "jpg"):
+  // the decoder sniffs the format, and a file that is not an image is a counted failure
+  return readdirSync(imagesDir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name)
     .sort()
     .map((f) => ({ key: f, file: path.join(imagesDir, f) }));
 }
@@ -89,6 +92,17 @@ async function prepareDataset(dataset: Dataset, dataRoot: string, outRoot: strin
   const keys = listImages(dataset, imagesDir).map((f) => f.key).slice(0, limit);
   const chunkCount = Math.ceil(keys.length / CHUNK);
   const todo = Array.from({ length: chunkCount }, (_, i) => i).filter((i) => !chunkExists(outDir, i));
+  // a resumed cache must describe the same images in the same chunks, or it would silently skip some
+  for (let index = 0; index < chunkCount; index++) {
+    if (!chunkExists(outDir, index)) continue;
+    const chunk = JSON.parse(readFileSync(path.join(outDir, `chunk-${String(index).padStart(5, '0')}.json`), 'utf8')) as { keys: string[]; failures: Failure[] };
+    const expected = keys.slice(index * CHUNK, (index + 1) * CHUNK);
+    const stored = [...chunk.keys, ...chunk.failures.map((f) => f.key)].sort();
+    if (stored.join('\n') !== [...expected].sort().join('\n')) {
+      console.error(`${outDir}: chunk ${index} was prepared from a different image list; delete ${outDir} and rerun`);
+      process.exit(2);
+    }
+  }
   const remaining = todo.reduce((n, i) => n + Math.min(CHUNK, keys.length - i * CHUNK), 0);
   console.error(`${dataset}: ${keys.length} images, ${chunkCount - todo.length}/${chunkCount} chunks already prepared, ${remaining} to go`);
   if (todo.length) {
