@@ -7,7 +7,8 @@
 export const BUNDLED_MODELS = {
   /** The distilled MobileID student shipped by this project. */
   mobileid: 'mobileid-student.mobileid',
-  /** dlib's face-recognition ResNet (face-api's weights), the distillation teacher. */
+  /** dlib's face-recognition ResNet (face-api's weights), the distillation teacher: made in a
+   * checkout by `npm run convert-models`, not part of the published package. */
   teacher: 'teacher-dlib-resnet.mobileid',
   /** face-api's 68-point landmark net. */
   landmarks68: 'landmarks68.mobileid',
@@ -44,5 +45,6 @@ export function loadDefaultWasm(): Promise<Uint8Array> {
 export function loadBundledModel(name: BundledModelName): Promise<Uint8Array> {
   const file = BUNDLED_MODELS[name];
   if (!file) throw new Error(`unknown bundled model "${String(name)}"; known: ${Object.keys(BUNDLED_MODELS).join(', ')}`);
-  return loadAsset([`./models/${file}`, `../models/${file}`], `model file ${file}`);
+  const hint = name === 'teacher' ? ' (a checkout makes it with npm run convert-models; the published package has no teacher)' : '';
+  return loadAsset([`./models/${file}`, `../models/${file}`], `model file ${file}${hint}`);
 }
