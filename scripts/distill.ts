@@ -6,12 +6,17 @@
  * --checkpoint-dir (resume with --resume); at the end the model file, <name>.train.json (per-epoch
  * losses), <name>.loss.png and <name>.train.md next to it.
  *
- *   --data DIR              prepared cache (default .cache/prepared/utkface)
- *   --targets KIND          hidden | desc | selected (default hidden)
+ *   --data DIRS             prepared caches, comma-separated (default: .cache/prepared/ fairface,
+ *                           celeba and utkface)
+ *   --targets KIND          desc | hidden | selected (default desc: the 128-d descriptor)
  *   --k N                   neurons kept with --targets selected (default 192)
  *   --nuisance-weight W     weight of age in the selection score (default 1)
- *   --raw-targets           regress raw teacher values (final ReLU, as in the paper) instead of
- *                           per-neuron standardised ones
+ *   --standardize MODE      global (default: centred, one scale, the teacher's Euclidean metric) |
+ *                           neuron (per-neuron z-scores) | none (raw values; final ReLU for
+ *                           hidden/selected, as in the paper)
+ *   --cosine-weight W       weight of the 1 - cos(output, target) term (default 16; 0 = L2 only)
+ *   --clip-norm X           largest global gradient norm (default 100, about twice the early norms;
+ *                           0 = no clipping)
  *   --epochs N --batch N --lr X        (defaults 30, 128, 1e-3)
  *   --optimizer adam|sgd --weight-decay X --momentum X   (adam, 5e-4, 0.9)
  *   --schedule cosine|step --warmup EPOCHS               (cosine, 1)
@@ -33,11 +38,13 @@ import { DISTILL_DEFAULTS, runDistillation, type DistillOptions } from '../src/t
 
 const { values } = parseArgs({
   options: {
-    data: { type: 'string', default: '.cache/prepared/utkface' },
+    data: { type: 'string', default: ['fairface', 'celeba', 'utkface'].map((d) => `.cache/prepared/${d}`).join(',') },
     targets: { type: 'string' },
     k: { type: 'string' },
     'nuisance-weight': { type: 'string' },
-    'raw-targets': { type: 'boolean', default: false },
+    standardize: { type: 'string' },
+    'cosine-weight': { type: 'string' },
+    'clip-norm': { type: 'string' },
     epochs: { type: 'string' },
     batch: { type: 'string' },
     lr: { type: 'string' },
@@ -75,11 +82,13 @@ if (!values.out) fail('--out models/<name>.mobileid is required');
 const name = path.basename(values.out).replace(/\.mobileid$/, '');
 const d = DISTILL_DEFAULTS;
 const options: DistillOptions = {
-  data: values.data!,
+  data: values.data!.split(',').filter(Boolean),
   targets: (values.targets ?? d.targets) as DistillOptions['targets'],
   k: number('k', values.k, d.k),
   nuisanceWeight: number('nuisance-weight', values['nuisance-weight'], d.nuisanceWeight),
-  standardize: !values['raw-targets'],
+  standardize: (values.standardize ?? d.standardize) as DistillOptions['standardize'],
+  cosineWeight: number('cosine-weight', values['cosine-weight'], d.cosineWeight),
+  clipNorm: number('clip-norm', values['clip-norm'], d.clipNorm),
   epochs: number('epochs', values.epochs, d.epochs),
   batch: number('batch', values.batch, d.batch),
   lr: number('lr', values.lr, d.lr),

@@ -1,6 +1,10 @@
 /**
- * npm run prepare-data -- [--dataset lfw|utkface|all] [--data ../shared/data] [--out .cache/prepared]
+ * npm run prepare-data -- [--dataset lfw|utkface|fairface|celeba|all] [--data ../shared/data]
+ *                         [--fairface .cache/data/fairface/fair_face] [--out .cache/prepared]
  *                         [--workers 2] [--limit N] [--passes N]
+ *
+ * LFW, UTKFace and CelebA come from <data>/<set>/images; FairFace is not in shared data: bring
+ * it from its public repository (README, "Training data") into --fairface (train/ and val/).
  *
  * For every image of the data set: landmarks, alignment, student crops and teacher outputs per
  * view (src/prepare.ts), written in chunks of 256 images to <out>/<dataset>/ (src/prepared.ts).
@@ -15,13 +19,16 @@ import { loadBundledModel } from '../src/assets.js';
 import { Engine } from '../src/engine.js';
 import { LandmarkNet, TeacherNet } from '../src/faces.js';
 import { decodeImage } from '../src/image.js';
-import { FacePreparer, PROFILES } from '../src/prepare.js';
+import { FacePreparer, PROFILES, type DatasetName } from '../src/prepare.js';
 import { chunkExists, readChunks, writeChunk, type Failure, type PreparedRecord } from '../src/prepared.js';
 import { startWorker } from '../src/node-worker.js';
 import { ProgressBar } from '../src/progress.js';
 
 const CHUNK = 256;
-type Dataset = keyof typeof PROFILES;
+type Dataset = DatasetName;
+const ALL: Dataset[] = ['lfw', 'utkface', 'fairface', 'celeba'];
+/** Folder of each set under --data (FairFace has its own option). */
+const SHARED_FOLDER: Record<Exclude<Dataset, 'fairface'>, string> = { lfw: 'lfw', utkface: 'utkface', celeba: 'celeba-ids' };
 
 interface Job {
   dataset: Dataset;
@@ -34,9 +41,12 @@ interface Job {
 
 type Message = { type: 'image'; failed: boolean } | { type: 'done' };
 
-/** Image keys and their files: LFW `<Name>/<Name>_NNNN`, UTKFace the file name. */
+/**
+ * Image keys and their files: LFW `<Name>/<Name>_NNNN`, CelebA `<identity>/<file>`, FairFace
+ * `<train|val>/<n>` (one folder level, extension dropped); UTKFace the file name.
+ */
 export function listImages(dataset: Dataset, imagesDir: string): { key: string; file: string }[] {
-  if (dataset === 'lfw') {
+  if (dataset !== 'utkface') {
     return readdirSync(imagesDir)
       .sort()
       .flatMap((person) =>
@@ -85,9 +95,12 @@ async function runWorker(job: Job): Promise<void> {
   parentPort!.postMessage({ type: 'done' } satisfies Message);
 }
 
-async function prepareDataset(dataset: Dataset, dataRoot: string, outRoot: string, workers: number, limit: number, passes: number): Promise<void> {
-  const imagesDir = path.join(dataRoot, dataset, 'images');
-  if (!existsSync(imagesDir)) throw new Error(`${imagesDir} not found (see ../shared/data/README.md)`);
+async function prepareDataset(dataset: Dataset, imagesDir: string, outRoot: string, workers: number, limit: number, passes: number): Promise<void> {
+  if (!existsSync(imagesDir)) {
+    const how = dataset === 'fairface' ? 'see the README, "Training data"' : 'see ../shared/data/README.md';
+    console.error(`${dataset}: ${imagesDir} not found (${how})`);
+    process.exit(2);
+  }
   const outDir = path.join(outRoot, dataset);
   const keys = listImages(dataset, imagesDir).map((f) => f.key).slice(0, limit);
   const chunkCount = Math.ceil(keys.length / CHUNK);
@@ -140,16 +153,23 @@ if (isMainThread) {
     options: {
       dataset: { type: 'string', default: 'all' },
       data: { type: 'string', default: '../shared/data' },
+      fairface: { type: 'string', default: '.cache/data/fairface/fair_face' },
       out: { type: 'string', default: '.cache/prepared' },
       workers: { type: 'string', default: '2' },
       limit: { type: 'string', default: String(Number.MAX_SAFE_INTEGER) },
       passes: { type: 'string' },
     },
   });
-  const datasets: Dataset[] = values.dataset === 'all' ? ['lfw', 'utkface'] : [values.dataset as Dataset];
+  const datasets: Dataset[] = values.dataset === 'all' ? ALL : (values.dataset!.split(',') as Dataset[]);
   for (const d of datasets) {
-    if (!(d in PROFILES)) throw new Error(`unknown dataset ${d}; use lfw, utkface or all`);
-    await prepareDataset(d, values.data!, values.out!, Number(values.workers), Number(values.limit), values.passes ? Number(values.passes) : PROFILES[d].passes);
+    if (!(d in PROFILES)) {
+      console.error(`prepare-data: unknown dataset "${d}"; use ${ALL.join(', ')} (comma-separated) or all`);
+      process.exit(2);
+    }
+  }
+  for (const d of datasets) {
+    const imagesDir = d === 'fairface' ? values.fairface! : path.join(values.data!, SHARED_FOLDER[d], 'images');
+    await prepareDataset(d, imagesDir, values.out!, Number(values.workers), Number(values.limit), values.passes ? Number(values.passes) : PROFILES[d].passes);
   }
 } else {
   await runWorker(workerData as Job);

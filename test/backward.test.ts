@@ -197,10 +197,10 @@ describe('ReLU backward', () => {
 });
 
 /** Whole network: analytic f32 gradients vs central differences of the f64 reference forward. */
-function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: number, samples: number): Record<string, number> {
+function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: number, samples: number, cosineWeight = 0): Record<string, number> {
   const [h, w, c] = graph.input.shape;
   const input = uniform(batch * h * w * c, 1.6);
-  const net = new TrainingNetwork(engine, graph, tensors, batch);
+  const net = new TrainingNetwork(engine, graph, tensors, batch, { cosineWeight });
   const targets = uniform(batch * net.outputSize, 0.5);
   net.zeroGradients();
   net.accumulate(input, targets, batch);
@@ -210,7 +210,15 @@ function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: num
     let sum = 0;
     for (let b = 0; b < batch; b++) {
       const [y] = referenceRun(graph, tensors, input.subarray(b * per, (b + 1) * per));
-      for (let j = 0; j < y.length; j++) sum += (y[j] - targets[b * y.length + j]) ** 2 / 2;
+      const t = targets.subarray(b * y.length, (b + 1) * y.length);
+      let yy = 0, tt = 0, yt = 0;
+      for (let j = 0; j < y.length; j++) {
+        sum += (y[j] - t[j]) ** 2 / 2;
+        yy += y[j] * y[j];
+        tt += t[j] * t[j];
+        yt += y[j] * t[j];
+      }
+      sum += cosineWeight * (1 - yt / Math.sqrt(yy * tt));
     }
     return sum;
   };
@@ -244,6 +252,13 @@ describe('whole networks vs f64 finite differences', () => {
     ];
     const shape: [number, number, number] = [13, 11, 3];
     const errors = networkCheck(graphOf(shape, layers), randomTensors(layers, shape), 3, 12);
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('squared error plus the cosine term (the descriptor objective)', () => {
+    const layers = [conv('x', 'c1', 5, 3, 1, [0, 0, 0, 0], true), dense('c1', 'f1', 11, true), dense('f1', 'f2', 7)];
+    const shape: [number, number, number] = [6, 5, 3];
+    const errors = networkCheck(graphOf(shape, layers), randomTensors(layers, shape), 3, 12, 4);
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 

@@ -116,6 +116,38 @@ describe('training the student', () => {
   });
 });
 
+describe('gradient clipping', () => {
+  it('rescales the averaged gradient to at most clipNorm and reports the norm before clipping', async () => {
+    const outputs = 8;
+    const images = uniform(16 * IMAGE, 1.6);
+    const targets = uniform(16 * outputs, 50); // far targets: a large gradient
+    const graph = trainingGraph(outputs, { kind: 'desc' }, true);
+    const run = async (clipNorm: number) => {
+      const computer = await BatchComputer.create({ graph, tensors: initWeights(graph, 9), maxBatch: 16, workers: 0 });
+      const optimizer = new Optimizer(computer.layout.size, { kind: 'sgd', weightDecay: 0, momentum: 0, decayMask: computer.layout.decayMask() });
+      const before = computer.weights.slice();
+      const trainer = new Trainer(computer, optimizer, { kind: 'step', baseRate: 1, totalSteps: 1, warmupSteps: 0 }, clipNorm);
+      let norm = 0;
+      await trainer.train(1, (slot) => {
+        slot.input.set(images);
+        slot.targets.set(targets);
+        return 16;
+      }, (step) => (norm = step.gradientNorm));
+      let squares = 0;
+      computer.weights.forEach((w, i) => (squares += (w - before[i]) ** 2));
+      const moved = Math.sqrt(squares);
+      await computer.close();
+      return { norm, moved };
+    };
+    const free = await run(0);
+    expect(free.norm).toBeGreaterThan(1);
+    expect(free.moved).toBeCloseTo(free.norm * learningRate(0, { kind: 'step', baseRate: 1, totalSteps: 1, warmupSteps: 0 }), 2);
+    const clipped = await run(0.5);
+    expect(clipped.norm).toBeCloseTo(free.norm, 4);
+    expect(clipped.moved).toBeCloseTo(0.5 * learningRate(0, { kind: 'step', baseRate: 1, totalSteps: 1, warmupSteps: 0 }), 3);
+  });
+});
+
 describe('optimisers and schedules', () => {
   it('AdamW: bias-corrected moments, decoupled decay on weights only', () => {
     const optimizer = new Optimizer(2, { kind: 'adam', weightDecay: 0.1, decayMask: Uint8Array.from([1, 0]) });
@@ -256,6 +288,36 @@ describe('prepared dataset', () => {
     expect(() => PreparedDataset.open(path.join(workDir, 'absent'))).toThrow(PreparedDataError);
   });
 
+  it('joins several prepared directories into one dataset, keys prefixed by folder', () => {
+    const second = path.join(workDir, 'prepared-second');
+    const secondKeys = writeSyntheticCache(second, 5, 3, 4);
+    const joined = PreparedDataset.open([dir, second]);
+    expect(joined.size).toBe(15);
+    expect(joined.keys).toEqual([...keys.map((k) => `prepared-small/${k}`), ...secondKeys.map((k) => `prepared-second/${k}`)]);
+    expect(Array.from(joined.crop(12, 2))).toEqual(Array.from(PreparedDataset.open(second).crop(2, 2)));
+    expect(() => PreparedDataset.open([dir, path.join(workDir, 'prepared-mixed')])).toThrow(PreparedDataError);
+  });
+
+  it('global standardisation: per-neuron means, one shared scale (distances only rescaled)', () => {
+    const dataset = PreparedDataset.open(dir);
+    const raw = new TargetReader(dataset, { kind: 'desc' }, null);
+    const images = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+    const perNeuron = computeStandardization(raw, images, 3, 'neuron');
+    const global = computeStandardization(raw, images, 3, 'global');
+    expect(Array.from(global.mean)).toEqual(Array.from(perNeuron.mean));
+    expect(new Set(global.std).size).toBe(1);
+    const meanVariance = perNeuron.std.reduce((a, s) => a + s * s, 0) / perNeuron.std.length;
+    expect(global.std[0]).toBeCloseTo(Math.sqrt(meanVariance), 4); // no floor hit: descriptors vary
+    const reader = new TargetReader(dataset, { kind: 'desc' }, global);
+    const [a, b, ra, rb] = [0, 1, 2, 3].map(() => new Float32Array(128));
+    reader.fill(0, 0, a);
+    reader.fill(1, 0, b);
+    raw.raw(0, 0, ra);
+    raw.raw(1, 0, rb);
+    const distance = (x: Float32Array, y: Float32Array) => Math.hypot(...Array.from(x, (v, i) => v - y[i]));
+    expect(distance(a, b)).toBeCloseTo(distance(ra, rb) / global.std[0], 4);
+  });
+
   it('splits by key: deterministic, about the fraction, independent of order', () => {
     const many = Array.from({ length: 4000 }, (_, i) => `${i % 90}_${i % 2}_${i % 5}_${i}.jpg`);
     const { train, validation } = splitByKey(many, 0.05, 7);
@@ -330,7 +392,7 @@ describe('distillation run', () => {
     const data = path.join(workDir, 'prepared');
     writeSyntheticCache(data, 36, 2, 16);
     const out = path.join(workDir, 'models', 'tiny.mobileid');
-    const base = { ...DISTILL_DEFAULTS, data, out, checkpointDir: path.join(workDir, 'ckpt'), batch: 12, lr: 2e-3, workers: 0, validationFraction: 0.2, targets: 'selected' as const, k: 20, log: () => {} };
+    const base = { ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, 'ckpt'), batch: 12, lr: 2e-3, workers: 0, validationFraction: 0.2, targets: 'selected' as const, k: 20, log: () => {} };
     const first = await runDistillation({ ...base, epochs: 2 });
     expect(first.history.map((e) => e.epoch)).toEqual([1, 2]);
     const lines: string[] = [];
@@ -357,11 +419,11 @@ describe('distillation run', () => {
   });
 
   it('rejects bad options before loading anything', async () => {
-    const base = { ...DISTILL_DEFAULTS, data: workDir, out: path.join(workDir, 'x.mobileid'), checkpointDir: workDir, log: () => {} };
+    const base = { ...DISTILL_DEFAULTS, data: [workDir], out: path.join(workDir, 'x.mobileid'), checkpointDir: workDir, log: () => {} };
     await expect(runDistillation({ ...base, out: 'x.bin' })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, batch: 0 })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, targets: 'selected', k: 300 })).rejects.toThrow(TrainingError);
-    await expect(runDistillation({ ...base, data: path.join(workDir, 'nothing') })).rejects.toThrow(TrainingError);
+    await expect(runDistillation({ ...base, data: [path.join(workDir, 'nothing')] })).rejects.toThrow(TrainingError);
     expect(existsSync(path.join(workDir, 'x.mobileid'))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
  * (readChunks) and records are addressed by offset, with no object per record (23,707 images
  * x 4 views is ~880 MB).
  */
+import path from 'node:path';
 import { CROP_BYTES, DESCRIPTOR_SIZE, HIDDEN_SIZE, PreparedDataError, readChunks, RECORD_BYTES } from '../prepared.js';
 
 /** Which teacher vector of a record. */
@@ -26,16 +27,26 @@ export class PreparedDataset {
     this.firstByte = firstByte;
   }
 
-  /** Reads every complete chunk of `dir` (a chunk still being written has no .json yet). */
-  static open(dir: string): PreparedDataset {
-    const chunks = readChunks(dir);
-    if (chunks.length === 0) throw new PreparedDataError(`no chunks in ${dir} yet`);
+  /**
+   * Reads every complete chunk of `dir` (a chunk still being written has no .json yet). Several
+   * directories (one per data set) form one dataset; their keys get the folder name as a prefix
+   * (`utkface/<file>`), and all must have the same number of views.
+   */
+  static open(dir: string | readonly string[]): PreparedDataset {
+    const dirs = typeof dir === 'string' ? [dir] : dir;
+    if (dirs.length === 0) throw new PreparedDataError('no prepared data directory given');
+    const chunks = dirs.flatMap((d) => {
+      const found = readChunks(d);
+      if (found.length === 0) throw new PreparedDataError(`no chunks in ${d} yet`);
+      const prefix = dirs.length > 1 ? `${path.basename(path.resolve(d))}/` : '';
+      return found.map((chunk) => ({ ...chunk, keys: chunk.keys.map((k) => prefix + k), dir: d }));
+    });
     const views = chunks[0].views;
     const keys: string[] = [];
     const chunkOf: number[] = [];
     const firstByte: number[] = [];
     chunks.forEach((chunk, c) => {
-      if (chunk.views !== views) throw new PreparedDataError(`${dir}: chunk ${c} has ${chunk.views} views, the first chunk ${views}`);
+      if (chunk.views !== views) throw new PreparedDataError(`${chunk.dir}: a chunk has ${chunk.views} views, ${chunks[0].dir} ${views}`);
       chunk.keys.forEach((key, i) => {
         keys.push(key);
         chunkOf.push(c);

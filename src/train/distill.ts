@@ -24,20 +24,24 @@ import { checkSchedule } from './schedule.js';
 import { scoreNeurons, selectTop, utkFaceAttributes, type NeuronScores } from './selection.js';
 import {
   computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph,
-  type Standardization, type TargetKind, type TargetSpec,
+  type Standardization, type StandardizeMode, type TargetKind, type TargetSpec,
 } from './targets.js';
 import { Trainer } from './trainer.js';
 
 export interface DistillOptions {
-  /** Prepared cache directory (.cache/prepared/utkface). */
-  data: string;
+  /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
+  data: string[];
   targets: TargetKind;
   /** Neurons kept with targets 'selected'. */
   k: number;
   /** Weight of the nuisance attribute (age) in the selection score. */
   nuisanceWeight: number;
-  /** Standardise targets per neuron (see targets.ts). */
-  standardize: boolean;
+  /** Target standardisation (see targets.ts): per neuron, one global scale, or none (raw). */
+  standardize: StandardizeMode;
+  /** Weight of the 1 - cos(output, target) term of the objective (0: squared error only). */
+  cosineWeight: number;
+  /** Largest global gradient norm (0: no clipping). */
+  clipNorm: number;
   epochs: number;
   batch: number;
   lr: number;
@@ -63,7 +67,7 @@ export interface DistillOptions {
 }
 
 export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
-  targets: 'hidden', k: 192, nuisanceWeight: 1, standardize: true, epochs: 30, batch: 128, lr: 1e-3,
+  targets: 'desc', k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
   optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
   resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
 };
@@ -76,6 +80,9 @@ export interface EpochRecord {
   /** 1 - validation loss / loss of predicting the training mean (standardised targets only). */
   validationR2: number | null;
   imagesPerSecond: number;
+  /** Mean global gradient norm (before clipping) and share of clipped steps (optional in older logs). */
+  gradientNorm?: number;
+  clippedSteps?: number;
   seconds: number;
   learningRate: number;
 }
@@ -104,7 +111,7 @@ export interface DistillResult {
 }
 
 /** The options that fix the model's outputs: a resumed run must keep them. */
-const MODEL_DEFINING = ['targets', 'k', 'nuisanceWeight', 'standardize', 'validationFraction', 'seed', 'maxImages'] as const;
+const MODEL_DEFINING = ['targets', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
 
 export async function runDistillation(options: DistillOptions): Promise<DistillResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -116,7 +123,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   if (split.train.length === 0 || split.validation.length === 0) {
     throw new TrainingError(`${imageCount} images give an empty training or validation split; prepare more data or change --val`);
   }
-  log(`data: ${imageCount} images x ${dataset.views} views (${split.train.length} train, ${split.validation.length} validation) from ${options.data}`);
+  log(`data: ${imageCount} images x ${dataset.views} views (${split.train.length} train, ${split.validation.length} validation) from ${options.data.join(', ')}`);
 
   mkdirSync(options.checkpointDir, { recursive: true });
   const checkpointPath = path.join(options.checkpointDir, 'checkpoint.bin');
@@ -136,14 +143,16 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   let standardization: Standardization | null = checkpoint?.meta.standardization
     ? { mean: Float32Array.from(checkpoint.meta.standardization.mean), std: Float32Array.from(checkpoint.meta.standardization.std) }
     : null;
-  if (options.standardize && !standardization) {
-    standardization = computeStandardization(new TargetReader(dataset, spec, null), split.train, dataset.views);
+  if (options.standardize !== 'none' && !standardization) {
+    standardization = computeStandardization(new TargetReader(dataset, spec, null), split.train, dataset.views, options.standardize);
   }
   const reader = new TargetReader(dataset, spec, standardization);
   const outputs = reader.size;
 
-  const graph = trainingGraph(outputs, spec, options.standardize);
-  const computer = await BatchComputer.create({ graph, tensors: initialWeights(graph, options.seed), maxBatch: options.batch, workers: options.workers });
+  const graph = trainingGraph(outputs, spec, options.standardize !== 'none');
+  const computer = await BatchComputer.create({
+    graph, tensors: initialWeights(graph, options.seed), maxBatch: options.batch, workers: options.workers, cosineWeight: options.cosineWeight,
+  });
   try {
     const optimizer = new Optimizer(computer.layout.size, {
       kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(),
@@ -159,7 +168,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       warmupSteps: Math.round(options.warmupEpochs * stepsPerEpoch),
     };
     checkSchedule(schedule);
-    const trainer = new Trainer(computer, optimizer, schedule);
+    const trainer = new Trainer(computer, optimizer, schedule, options.clipNorm);
     const preprocess = studentGraph().preprocess!;
     const inputSize = STUDENT_INPUT[0] * STUDENT_INPUT[1] * STUDENT_INPUT[2];
     const history = checkpoint?.meta.history ?? [];
@@ -173,7 +182,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       history,
       dataset: { images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length },
     });
-    log(`training ${outputs} outputs (${options.targets}${options.standardize ? ', standardised' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
+    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
 
     // validation batches: every (image, view) pair, plain crops
     const validationPairs = split.validation.length * dataset.views;
@@ -208,10 +217,16 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       const started = performance.now();
       let lossSum = 0;
       let images = 0;
+      let normSum = 0;
+      let clipped = 0;
+      let steps = 0;
       let lastRate = options.lr;
       let lastPrint = started;
       await trainer.train(stepsPerEpoch, fillTraining, (step) => {
         lossSum += step.loss * step.images;
+        normSum += step.gradientNorm;
+        if (options.clipNorm > 0 && step.gradientNorm > options.clipNorm) clipped++;
+        steps++;
         images += step.images;
         lastRate = step.learningRate;
         const now = performance.now();
@@ -231,11 +246,13 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         validationLoss: validation.loss,
         validationR2: standardization ? 1 - validation.loss / (outputs / 2) : null,
         imagesPerSecond: images / trainSeconds,
+        gradientNorm: normSum / steps,
+        clippedSteps: clipped / steps,
         seconds: (performance.now() - started) / 1000,
         learningRate: lastRate,
       };
       history.push(entry);
-      log(`epoch ${epoch + 1}/${options.epochs} train loss ${entry.trainLoss.toFixed(4)} val loss ${entry.validationLoss.toFixed(4)}${entry.validationR2 === null ? '' : ` (R2 ${entry.validationR2.toFixed(3)})`} ${entry.imagesPerSecond.toFixed(1)} img/s ${entry.seconds.toFixed(0)} s`);
+      log(`epoch ${epoch + 1}/${options.epochs} train loss ${entry.trainLoss.toFixed(4)} val loss ${entry.validationLoss.toFixed(4)}${entry.validationR2 === null ? '' : ` (R2 ${entry.validationR2.toFixed(3)})`} ${entry.imagesPerSecond.toFixed(1)} img/s, gradient norm ${entry.gradientNorm!.toFixed(2)} (${(100 * entry.clippedSteps!).toFixed(0)}% clipped) ${entry.seconds.toFixed(0)} s`);
       saveCheckpoint(checkpointPath, { meta: record(epoch + 1), weights: computer.weights, optimizer: optimizer.state() });
     }
 
@@ -281,7 +298,10 @@ function checkOptions(o: DistillOptions): void {
   if (!['f16', 'q8', 'f32'].includes(o.dtype)) throw new TrainingError(`dtype must be f16, q8 or f32, got ${o.dtype}`);
   if (!(o.warmupEpochs >= 0)) throw new TrainingError(`warm-up must be >= 0 epochs, got ${o.warmupEpochs}`);
   if (!o.out.endsWith('.mobileid')) throw new TrainingError(`--out must name a .mobileid file, got ${o.out}`);
-  if (!existsSync(o.data)) throw new TrainingError(`no prepared data at ${o.data} (run npm run prepare-data first)`);
+  if (!['neuron', 'global', 'none'].includes(o.standardize)) throw new TrainingError(`standardize must be neuron, global or none, got ${o.standardize}`);
+  if (!(o.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${o.cosineWeight}`);
+  if (!(o.clipNorm >= 0)) throw new TrainingError(`gradient clipping norm must be >= 0, got ${o.clipNorm}`);
+  for (const dir of o.data) if (!existsSync(dir)) throw new TrainingError(`no prepared data at ${dir} (run npm run prepare-data first)`);
 }
 
 function checkResumable(meta: RunRecord, options: DistillOptions): void {

@@ -9,8 +9,11 @@
  * whole batch as GEMMs.
  *
  * Loss of one image: 1/2 * sum_j (y_j - t_j)^2 (Caffe's EuclideanLoss per image, as in the
- * paper). `accumulate` returns the SUM over the images and adds the gradient of that sum, so
- * shards of a batch computed anywhere add up; the caller divides by the batch size.
+ * paper), optionally plus cosineWeight * (1 - cos(y, t)): the squared error fixes the scale and
+ * the cosine term the direction, which is what a cosine verifier reads. `accumulate` returns
+ * the SUM over the images of the squared-error part (so training and validation losses stay
+ * comparable whatever the objective) and adds the gradient of the whole objective, so shards of
+ * a batch computed anywhere add up; the caller divides by the batch size.
  */
 import type { Engine, Kernels } from '../engine.js';
 import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../graph.js';
@@ -95,6 +98,8 @@ function checkTrainable(graph: GraphSpec): void {
 export interface TrainingNetworkOptions {
   /** Also compute the gradient with respect to the network input (see inputGradient()). */
   inputGradient?: boolean;
+  /** Weight of the per-image 1 - cos(y, t) term of the objective (default 0). */
+  cosineWeight?: number;
 }
 
 export class TrainingNetwork {
@@ -114,6 +119,7 @@ export class TrainingNetwork {
   private readonly gridScratch: number;
   private readonly zeroBias: number;
   private readonly withInputGradient: boolean;
+  private readonly cosineWeight: number;
   private disposed = false;
 
   /**
@@ -134,6 +140,8 @@ export class TrainingNetwork {
     }
     this.kernels = kernels;
     this.withInputGradient = options.inputGradient ?? false;
+    this.cosineWeight = options.cosineWeight ?? 0;
+    if (!(this.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${options.cosineWeight}`);
     checkTrainable(graph);
     this.layout = ParameterLayout.of(graph, tensors);
     this.shapes = inferShapes(graph, tensors);
@@ -323,16 +331,43 @@ export class TrainingNetwork {
     }
   }
 
-  /** Loss of the batch; with `withGradient` also writes dLoss/dy = y - t into the output's gradient buffer. */
+  /**
+   * Squared-error loss of the batch; with `withGradient` also writes the objective's dLoss/dy
+   * (y - t, plus the cosine term's -w (t/(|y||t|) - (y.t) y/(|y|^3 |t|))) into the output's
+   * gradient buffer.
+   */
   private outputLoss(targets: Float32Array, count: number, withGradient: boolean): number {
     const f32 = this.engine.arena.f32;
     const y = this.activations.get(this.graph.outputs[0])!.base >> 2;
     const g = this.gradients.get(this.graph.outputs[0])!.base >> 2;
+    const n = this.outputSize;
     let loss = 0;
-    for (let i = 0; i < count * this.outputSize; i++) {
+    for (let i = 0; i < count * n; i++) {
       const d = f32[y + i] - targets[i];
       loss += d * d;
       if (withGradient) f32[g + i] = d;
+    }
+    if (withGradient && this.cosineWeight > 0) {
+      for (let image = 0; image < count; image++) {
+        const at = image * n;
+        let yy = 0;
+        let tt = 0;
+        let yt = 0;
+        for (let j = 0; j < n; j++) {
+          const a = f32[y + at + j];
+          const b = targets[at + j];
+          yy += a * a;
+          tt += b * b;
+          yt += a * b;
+        }
+        const ny = Math.sqrt(yy);
+        const nt = Math.sqrt(tt);
+        if (ny < 1e-12 || nt < 1e-12) continue; // direction undefined: the squared error alone pulls y
+        const w = this.cosineWeight;
+        for (let j = 0; j < n; j++) {
+          f32[g + at + j] -= w * (targets[at + j] / (ny * nt) - (yt * f32[y + at + j]) / (yy * ny * nt));
+        }
+      }
     }
     return loss / 2;
   }

@@ -30,6 +30,8 @@ export interface BatchComputerOptions {
   maxBatch: number;
   /** Worker threads; 0 computes on the calling thread. */
   workers: number;
+  /** Weight of the cosine term of the objective (TrainingNetworkOptions). */
+  cosineWeight?: number;
 }
 
 /** Messages to a worker. */
@@ -42,6 +44,7 @@ export interface WorkerSetup {
   graph: GraphSpec;
   layout: { name: string; shape: number[] }[];
   maxShard: number;
+  cosineWeight: number;
   weights: SharedArrayBuffer;
   gradient: SharedArrayBuffer;
   slots: { input: SharedArrayBuffer; targets: SharedArrayBuffer }[];
@@ -77,11 +80,12 @@ export class BatchComputer {
 
   static async create(options: BatchComputerOptions): Promise<BatchComputer> {
     const { graph, tensors, maxBatch, workers } = options;
+    const cosineWeight = options.cosineWeight ?? 0;
     if (!Number.isInteger(workers) || workers < 0) throw new TrainingError(`workers must be a non-negative integer, got ${workers}`);
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TrainingError(`batch must be a positive integer, got ${maxBatch}`);
     // a throw-away network validates the graph and gives the sizes before any thread starts
     const probeEngine = await Engine.create();
-    const probe = new TrainingNetwork(probeEngine, graph, tensors, 1);
+    const probe = new TrainingNetwork(probeEngine, graph, tensors, 1, { cosineWeight });
     const layout = probe.layout;
     const sizes: [number, number] = [probe.inputSize, probe.outputSize];
     const weights = shared(layout.size);
@@ -90,11 +94,11 @@ export class BatchComputer {
     let backend: Backend;
     if (workers === 0) {
       probe.dispose();
-      const network = new TrainingNetwork(probeEngine, graph, tensors, maxBatch);
+      const network = new TrainingNetwork(probeEngine, graph, tensors, maxBatch, { cosineWeight });
       backend = new InlineBackend(network, weights, slotBuffers);
     } else {
       probeEngine.dispose();
-      backend = await WorkerBackend.start(graph, layout, weights, slotBuffers, Math.ceil(maxBatch / workers), workers);
+      backend = await WorkerBackend.start(graph, layout, weights, slotBuffers, Math.ceil(maxBatch / workers), workers, cosineWeight);
     }
     return new BatchComputer(maxBatch, layout, weights, slotBuffers, sizes, backend);
   }
@@ -215,13 +219,16 @@ class WorkerBackend implements Backend {
     return this.workers.length;
   }
 
-  static async start(graph: GraphSpec, layout: ParameterLayout, weights: Float32Array, slots: BatchSlot[], maxShard: number, count: number): Promise<WorkerBackend> {
+  static async start(
+    graph: GraphSpec, layout: ParameterLayout, weights: Float32Array, slots: BatchSlot[], maxShard: number, count: number, cosineWeight: number,
+  ): Promise<WorkerBackend> {
     const gradients = Array.from({ length: count }, () => shared(layout.size));
     const workers = gradients.map((gradient) => {
       const setup: WorkerSetup = {
         graph,
         layout: layout.entries.map((e) => ({ name: e.name, shape: e.shape })),
         maxShard,
+        cosineWeight,
         weights: weights.buffer as SharedArrayBuffer,
         gradient: gradient.buffer as SharedArrayBuffer,
         slots: slots.map((s) => ({ input: s.input.buffer as SharedArrayBuffer, targets: s.targets.buffer as SharedArrayBuffer })),

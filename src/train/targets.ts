@@ -4,10 +4,14 @@
  * Kinds: 'hidden' (the teacher's 256 hidden neurons, ReLU outputs >= 0), 'selected' (a subset
  * of them, see selection.ts), 'desc' (the 128-d descriptor, signed).
  *
- * Targets are standardised per neuron during training ((t - mean) / std over the training
- * split, std floored at 5% of the mean std so near-constant neurons are not blown up): every
- * neuron then weighs the same in the L2 loss whatever its scale, and the last layer is linear
- * (standardised targets are signed), so the training graph has no final ReLU. At export the
+ * Targets are standardised during training: 'neuron' ((t - mean) / std per neuron over the
+ * training split, std floored at 5% of the mean std so near-constant neurons are not blown up)
+ * makes every neuron weigh the same in the L2 loss whatever its scale; 'global' subtracts the
+ * per-neuron mean but divides every neuron by ONE scale (the root mean variance), so the loss
+ * stays the teacher's own Euclidean metric, only centred and brought to unit size (dlib's
+ * descriptor was trained with Euclidean distances: re-weighting its axes would change what the
+ * student is asked to preserve). Standardised targets are signed, so the training graph's last
+ * layer is linear (no final ReLU). At export the
  * standardisation is folded into the last dense layer (W[:, j] *= std_j, b_j = b_j std_j +
  * mean_j), so the model file outputs teacher-scale values. For hidden/selected targets the
  * exported last layer gets the paper's final ReLU back: the targets are >= 0, so clamping
@@ -27,6 +31,8 @@ export interface TargetSpec {
   /** For 'selected': indices into the hidden layer. */
   neurons?: number[];
 }
+
+export type StandardizeMode = 'neuron' | 'global' | 'none';
 
 export interface Standardization {
   mean: Float32Array;
@@ -81,8 +87,11 @@ export class TargetReader {
   }
 }
 
-/** Per-neuron mean and (floored) standard deviation of the raw targets over `images`, all views. */
-export function computeStandardization(reader: TargetReader, images: Int32Array, views: number): Standardization {
+/**
+ * Per-neuron mean and standard deviation of the raw targets over `images`, all views: per neuron
+ * (floored) for 'neuron', one shared root mean variance for 'global'.
+ */
+export function computeStandardization(reader: TargetReader, images: Int32Array, views: number, mode: 'neuron' | 'global' = 'neuron'): Standardization {
   const n = reader.size;
   const sum = new Float64Array(n);
   const squares = new Float64Array(n);
@@ -100,6 +109,10 @@ export function computeStandardization(reader: TargetReader, images: Int32Array,
   if (count === 0) throw new TrainingError('cannot standardise targets over an empty training split');
   const mean = Float32Array.from(sum, (s) => s / count);
   const std = Float32Array.from(squares, (q, j) => Math.sqrt(Math.max(0, q / count - mean[j] * mean[j])));
+  if (mode === 'global') {
+    const shared = Math.sqrt(std.reduce((a, s) => a + s * s, 0) / n) || 1;
+    return { mean, std: std.fill(shared) };
+  }
   const floor = 0.05 * (std.reduce((a, b) => a + b, 0) / n) || 1;
   return { mean, std: std.map((s) => Math.max(s, floor)) };
 }

@@ -1,7 +1,9 @@
 /**
  * The training loop over a BatchComputer: fill a batch, compute the summed gradient (on the
  * workers), average, update the weights with the optimiser at the scheduled learning rate.
- * The next batch is filled while the workers compute the current one (two slots).
+ * The next batch is filled while the workers compute the current one (two slots). With
+ * `clipNorm` > 0 the averaged gradient is rescaled to at most that global L2 norm, so one
+ * unlucky batch early in a long run cannot throw the weights far.
  */
 import { TrainingError } from './errors.js';
 import type { Optimizer } from './optimizer.js';
@@ -18,6 +20,8 @@ export interface StepReport {
   loss: number;
   images: number;
   learningRate: number;
+  /** Global L2 norm of the averaged gradient, before clipping. */
+  gradientNorm: number;
 }
 
 export class Trainer {
@@ -27,7 +31,9 @@ export class Trainer {
     readonly computer: BatchComputer,
     readonly optimizer: Optimizer,
     readonly schedule: ScheduleOptions,
+    readonly clipNorm = 0,
   ) {
+    if (!(clipNorm >= 0)) throw new TrainingError(`gradient clipping norm must be >= 0, got ${clipNorm}`);
     if (optimizer.size !== computer.layout.size) throw new TrainingError('optimiser and network have different parameter counts');
     this.gradient = new Float32Array(computer.layout.size);
   }
@@ -42,12 +48,15 @@ export class Trainer {
       const next = i + 1 < batches ? this.filled(fill, 1 - slot, i + 1) : 0;
       const loss = (await pending) / count;
       if (!Number.isFinite(loss)) throw new TrainingError(`loss became ${loss} at step ${optimizer.steps + 1}; lower the learning rate`);
-      const scale = 1 / count;
+      let squares = 0;
+      for (let j = 0; j < this.gradient.length; j++) squares += this.gradient[j] * this.gradient[j];
+      const gradientNorm = Math.sqrt(squares) / count;
+      const scale = (this.clipNorm > 0 && gradientNorm > this.clipNorm ? this.clipNorm / gradientNorm : 1) / count;
       for (let j = 0; j < this.gradient.length; j++) this.gradient[j] *= scale;
       const rate = learningRate(optimizer.steps, this.schedule);
       optimizer.update(computer.weights, this.gradient, rate);
       computer.weightsChanged();
-      onStep?.({ step: optimizer.steps, loss, images: count, learningRate: rate });
+      onStep?.({ step: optimizer.steps, loss, images: count, learningRate: rate, gradientNorm });
       count = next;
     }
   }
