@@ -6,6 +6,8 @@
  *   dist/workerd.js              Cloudflare: `import wasm from './mobileid.wasm'`
  *   dist/edge-light.js           Vercel Edge: `import wasm from './mobileid.wasm?module'`
  *   dist/cli.js                  the CLI (bin/mobileid.js runs it in a published package)
+ *   dist/gallery-worker.js       the gallery's worker threads (never the CLI entry: a worker must not run main())
+ *   dist/samples/                the demo's sample photos and their licence (demo/samples)
  *   dist/mobileid.wasm, dist/models/*.mobileid (+ model cards), dist/types/** (.d.ts and .d.cts)
  *
  * Every build sets an explicit target: without one esbuild may emit syntax or helpers that
@@ -91,6 +93,7 @@ const BUNDLES: Bundle[] = [
   { entry: 'src/runtime/edge.ts', out: 'workerd.js', options: edge('./mobileid.wasm') },
   { entry: 'src/runtime/edge.ts', out: 'edge-light.js', options: edge('./mobileid.wasm?module') },
   { entry: 'src/cli.ts', out: 'cli.js', options: { ...node, format: 'esm' } },
+  { entry: 'src/commands/gallery-worker.ts', out: 'gallery-worker.js', options: { ...node, format: 'esm' } },
 ];
 
 async function bundle({ entry, out, options }: Bundle): Promise<void> {
@@ -106,6 +109,9 @@ async function bundle({ entry, out, options }: Bundle): Promise<void> {
   });
 }
 
+/** What `mobileid demo` reads when given no folder: small photos with their licence notice. */
+const SAMPLE_FILES = /\.(jpg|md)$/;
+
 function copyAssets(): void {
   const wasm = at('build/mobileid.wasm');
   if (!existsSync(wasm)) throw new BuildError('build/mobileid.wasm is missing: run `npm run build:wasm` first');
@@ -120,6 +126,10 @@ function copyAssets(): void {
     copyFileSync(at('models', file), path.join(dist, 'models', file));
     const card = file.replace(/\.mobileid$/, '.md');
     if (existsSync(at('models', card))) copyFileSync(at('models', card), path.join(dist, 'models', card));
+  }
+  mkdirSync(path.join(dist, 'samples'));
+  for (const file of readdirSync(at('demo/samples')).filter((f) => SAMPLE_FILES.test(f))) {
+    copyFileSync(at('demo/samples', file), path.join(dist, 'samples', file));
   }
 }
 

@@ -4,6 +4,8 @@
  * checkout). Runtimes with a file system read them; others fetch them by URL. Bundles for
  * runtimes that can do neither (edge functions) pass the bytes or a compiled Module instead.
  */
+import { AssetNotFoundError } from './errors.js';
+
 export const BUNDLED_MODELS = {
   /** The distilled MobileID student shipped by this project. */
   mobileid: 'mobileid-student.mobileid',
@@ -35,16 +37,24 @@ async function loadAsset(candidates: string[], what: string): Promise<Uint8Array
       errors.push(`${url}: ${(cause as Error).message}`);
     }
   }
-  throw new Error(`${what} not found. Tried: ${errors.join('; ')}`);
+  throw new AssetNotFoundError(`${what} not found. Tried: ${errors.join('; ')}`);
 }
 
 export function loadDefaultWasm(): Promise<Uint8Array> {
   return loadAsset(['./mobileid.wasm', '../build/mobileid.wasm'], 'mobileid.wasm (pass it to Engine.create())');
 }
 
-export function loadBundledModel(name: BundledModelName): Promise<Uint8Array> {
+export async function loadBundledModel(name: BundledModelName): Promise<Uint8Array> {
   const file = BUNDLED_MODELS[name];
-  if (!file) throw new Error(`unknown bundled model "${String(name)}"; known: ${Object.keys(BUNDLED_MODELS).join(', ')}`);
+  if (!file) throw new AssetNotFoundError(`unknown bundled model "${String(name)}"; known: ${Object.keys(BUNDLED_MODELS).join(', ')}`);
   const hint = name === 'teacher' ? ' (a checkout makes it with npm run convert-models; the published package has no teacher)' : '';
   return loadAsset([`./models/${file}`, `../models/${file}`], `model file ${file}${hint}`);
+}
+
+/**
+ * Where the sample photos may be (file: URLs): dist/samples in the package, demo/samples in a
+ * checkout. Small copies of face-api's MIT-licensed demo photos; the licence is in their README.md.
+ */
+export function samplePhotoFolders(): URL[] {
+  return ['./samples/', '../demo/samples/'].map((candidate) => new URL(candidate, import.meta.url));
 }

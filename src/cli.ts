@@ -1,46 +1,87 @@
 /**
- * mobileid <command> [options]
+ * mobileid [command] [options]; `mobileid --help` lists the commands, `mobileid <command> --help`
+ * their options. No command runs the demo.
  *
- *   demo                 the main job on built-in photos (default when no command is given)
- *   eval-lfw             LFW View 2 accuracy of a model + verifier
- *   gallery <folder>     t-SNE face gallery picture of a folder of photos
- *   detect <image>       faces, boxes and landmarks in a photo
- *   verify <a> <b>       same person or not
+ * Exit codes: 0 done; 2 the command line is wrong (unknown command or option, bad value, an
+ * input file that cannot be read); 1 the work failed (e.g. an image that does not decode). Every
+ * error is one line on stderr; --debug adds its stack trace.
  */
+import { readFileSync } from 'node:fs';
+import { type Command, formatHelp, orList } from './commands/args.js';
 import { CliError } from './commands/cli-error.js';
-import { MobileIdError } from './errors.js';
+import { FileReadError, MobileIdError } from './errors.js';
 
-const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<void>>> = {
-  'eval-lfw': async () => (await import('./commands/eval-lfw.js')).evalLfwCommand,
-  gallery: async () => (await import('./commands/gallery.js')).galleryCommand,
+const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   detect: async () => (await import('./commands/detect.js')).detectCommand,
   verify: async () => (await import('./commands/verify.js')).verifyCommand,
+  gallery: async () => (await import('./commands/gallery.js')).galleryCommand,
+  'eval-lfw': async () => (await import('./commands/eval-lfw.js')).evalLfwCommand,
 };
 
-const USAGE = `usage: mobileid <command> [options]
-commands: ${Object.keys(COMMANDS).join(', ')}`;
+/** package.json sits one level above both src/cli.ts and the bundled dist/cli.js. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2;
+  return [
+    'usage: mobileid [command] [options]',
+    '',
+    'Face detection, verification and t-SNE galleries in WebAssembly. Without a command: demo.',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    'options:',
+    '  --help      this list; mobileid <command> --help shows the options of a command',
+    '  --version   the version of mobileid',
+    '  --debug     on an error, print its stack trace too',
+    '',
+    'exit codes: 0 done, 1 the work failed, 2 the command line is wrong (each error is one line on stderr)',
+  ].join('\n');
+}
+
+/** One line for the user; the class name tells API users which typed error this is. */
+function describe(error: unknown): string {
+  if (error instanceof CliError || error instanceof FileReadError) return error.message;
+  if (error instanceof MobileIdError) return `${error.name}: ${error.message}`;
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return `internal error, please report it: ${what.split('\n')[0]} (--debug shows the stack trace)`;
+}
 
 export async function main(argv: string[]): Promise<number> {
-  const [command = 'demo', ...rest] = argv;
-  if (command === '--help' || command === '-h' || command === 'help') {
-    console.log(USAGE);
+  const debug = argv.includes('--debug');
+  const [first = 'demo'] = argv;
+  if (first === '--version') {
+    console.log(version());
     return 0;
   }
-  const load = COMMANDS[command];
+  if (first === '--help' || first === '-h' || first === 'help') {
+    console.log(await usage());
+    return 0;
+  }
+  // options without a command belong to the default command
+  const [name, rest] = first.startsWith('-') ? ['demo', argv] : [first, argv.slice(1)];
+  const load = COMMANDS[name];
   if (!load) {
-    console.error(`unknown command "${command}"\n${USAGE}`);
+    console.error(`mobileid: unknown command "${name}"; the commands are ${orList(Object.keys(COMMANDS))} (mobileid --help)`);
     return 2;
   }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(formatHelp(command.spec));
+    return 0;
+  }
   try {
-    await (await load())(rest);
+    await command.run(rest);
     return 0;
   } catch (error) {
-    if (error instanceof CliError || error instanceof MobileIdError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`mobileid ${command}: ${(error as Error).message}`);
-      return 2;
-    }
-    throw error;
+    console.error(`mobileid ${name}: ${describe(error).split('\n')[0]}`);
+    if (debug && error instanceof Error) console.error(error.stack);
+    return error instanceof CliError || error instanceof FileReadError ? 2 : 1;
   }
 }
 

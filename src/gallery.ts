@@ -22,6 +22,20 @@ export interface GalleryOptions {
    * free cell nearest its position among those at most r cells away in each direction.
    */
   freeCellRadius?: number;
+  /** Called after each pasted thumbnail with (pasted, faces to paste). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The paper's picture: 5000 x 5000 pixels. */
+export const MAX_CANVAS_SIZE = 5000;
+
+/**
+ * A canvas side for `count` faces: about 2 sqrt(count) cells per side (4 cells per face, so
+ * most faces find their cell free), at most MAX_CANVAS_SIZE rounded down to whole cells.
+ */
+export function canvasSizeFor(count: number, thumbSize: number): number {
+  const cells = Math.max(1, Math.min(Math.floor(MAX_CANVAS_SIZE / thumbSize), Math.ceil(2 * Math.sqrt(count))));
+  return cells * thumbSize;
 }
 
 export interface GalleryPlacement {
@@ -112,7 +126,8 @@ export function renderGallery(
   if (!(background in BACKGROUND)) throw new GalleryInputError(`background must be 'white' or 'dark', got ${background}`);
   const data = new Uint8Array(canvasSize * canvasSize * 3).fill(BACKGROUND[background]);
   const rowBytes = thumbSize * 3;
-  for (const { index, x, y } of layout.placements) {
+  const total = layout.placements.length;
+  for (const [done, { index, x, y }] of layout.placements.entries()) {
     const thumb = getThumb(index);
     if (thumb.width !== thumbSize || thumb.height !== thumbSize || thumb.data.length !== thumbSize * rowBytes) {
       throw new GalleryInputError(
@@ -122,6 +137,7 @@ export function renderGallery(
     for (let r = 0; r < thumbSize; r++) {
       data.set(thumb.data.subarray(r * rowBytes, (r + 1) * rowBytes), ((y + r) * canvasSize + x) * 3);
     }
+    opts.onProgress?.(done + 1, total);
   }
   return { ...layout, image: { width: canvasSize, height: canvasSize, data } };
 }

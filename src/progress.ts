@@ -5,13 +5,17 @@
 export class ProgressBar {
   private count = 0;
   private readonly start = performance.now();
-  private lastDraw = 0;
+  private lastDraw = performance.now();
+  /** The count of the last line written; done() does not repeat a line already written. */
+  private drawnCount = -1;
   private readonly tty: boolean;
 
   constructor(
     private readonly label: string,
     private readonly total: number,
     private readonly stream: { write(s: string): unknown; isTTY?: boolean } = globalThis.process?.stderr ?? { write: () => true },
+    /** Show the count as a percentage of the total, without a rate (for stages measured in fractions). */
+    private readonly percent = false,
   ) {
     this.tty = Boolean(this.stream.isTTY);
   }
@@ -26,11 +30,12 @@ export class ProgressBar {
 
   /** Final line with the total time. */
   done(note = ''): void {
-    this.draw(note);
+    if (this.tty || this.count !== this.drawnCount || note) this.draw(note);
     if (this.tty) this.stream.write('\n');
   }
 
   private draw(note: string): void {
+    this.drawnCount = this.count;
     const seconds = (performance.now() - this.start) / 1000;
     const rate = this.count / Math.max(seconds, 1e-9);
     const eta = rate > 0 ? (this.total - this.count) / rate : Infinity;
@@ -38,7 +43,8 @@ export class ProgressBar {
     const width = 24;
     const filled = Math.round(fraction * width);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    const line = `${this.label} ${bar} ${this.count}/${this.total} ${rate.toFixed(1)}/s ` +
+    const amount = this.percent ? `${Math.round(fraction * 100)}%` : `${this.count}/${this.total} ${rate.toFixed(1)}/s`;
+    const line = `${this.label} ${bar} ${amount} ` +
       `elapsed ${formatSeconds(seconds)} eta ${Number.isFinite(eta) ? formatSeconds(eta) : '?'}${note ? ` ${note}` : ''}`;
     this.stream.write(this.tty ? `\r${line}\x1b[K` : `${line}\n`);
   }

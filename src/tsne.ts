@@ -14,7 +14,7 @@ export class TsneInputError extends MobileIdError {}
 export type TsneStage = 'pca' | 'neighbours' | 'affinities' | 'optimise';
 
 export interface TsneOptions {
-  /** Effective number of neighbours; needs count - 1 >= 3 * perplexity. Default 30. */
+  /** Effective number of neighbours, 1 <= perplexity <= maxPerplexity(count). Default 30. */
   perplexity?: number;
   /** Barnes-Hut accuracy in [0, 1]: 0 is exact (slow), default 0.5. */
   theta?: number;
@@ -91,7 +91,9 @@ export function tsne(rows: Float32Array, count: number, dim: number, opts: TsneO
   }
 
   progress('neighbours', 0);
-  const neighbours = exactKnn(data, count, dataDim, Math.floor(3 * perplexity), (f) => progress('neighbours', f));
+  // fewer than 3 x perplexity neighbours only below 4 points, where maxPerplexity is 1
+  const k = Math.min(Math.floor(3 * perplexity), count - 1);
+  const neighbours = exactKnn(data, count, dataDim, k, (f) => progress('neighbours', f));
   progress('affinities', 0);
   const P = jointProbabilities(neighbours, count, perplexity);
   progress('affinities', 1);
@@ -135,13 +137,22 @@ function checkShape(rows: Float32Array, count: number, dim: number): void {
   }
 }
 
+/**
+ * The largest perplexity `count` points allow: each point's affinities come from its
+ * 3 x perplexity nearest neighbours, and there are count - 1 of them. Never below 1 (a point's
+ * single nearest neighbour), so that 2 points or more can always be embedded.
+ */
+export function maxPerplexity(count: number): number {
+  return Math.max(1, (count - 1) / 3);
+}
+
 function checkPerplexity(perplexity: number, count: number): void {
   if (!(perplexity >= 1 && Number.isFinite(perplexity))) {
     throw new TsneInputError(`perplexity must be a number >= 1, got ${perplexity}`);
   }
-  if (count - 1 < 3 * perplexity) {
+  if (perplexity > maxPerplexity(count)) {
     throw new TsneInputError(
-      `perplexity ${perplexity} is too large for ${count} points (needs count - 1 >= 3 * perplexity)`,
+      `perplexity ${perplexity} is too large for ${count} points (at most maxPerplexity(count) = ${maxPerplexity(count).toFixed(2)})`,
     );
   }
 }

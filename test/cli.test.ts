@@ -1,52 +1,185 @@
-// The CLI as a user runs it (node bin/mobileid.js ...): exit codes, one-line errors, the JSON
-// last line, and the files it writes.
+// The CLI as a user runs it (node bin/mobileid.js ...): exit codes, one-line errors, help and
+// version, the JSON last line, and the files it writes (and does not write).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PNG } from 'pngjs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { demoCommand } from '../src/commands/demo.js';
+import { detectCommand } from '../src/commands/detect.js';
+import { evalLfwCommand } from '../src/commands/eval-lfw.js';
+import { galleryCommand } from '../src/commands/gallery.js';
+import { verifyCommand } from '../src/commands/verify.js';
+import { decodeImage, sniffImageFormat } from '../src/image.js';
 import { faceApiDir } from './faceapi-reference.js';
+
+const repo = fileURLToPath(new URL('../', import.meta.url));
+const bin = path.join(repo, 'bin/mobileid.js');
+const samples = path.join(repo, 'demo/samples');
+const sample = (name: string) => path.join(samples, name);
+const COMMANDS = [demoCommand, detectCommand, verifyCommand, galleryCommand, evalLfwCommand];
 
 const out = mkdtempSync(path.join(tmpdir(), 'mobileid-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  const run = spawnSync(process.execPath, ['bin/mobileid.js', ...args], { encoding: 'utf8', timeout: 300_000 });
+/** A fresh empty folder to run in, so that every file a command writes can be seen. */
+function folder(name: string): string {
+  const dir = path.join(out, name);
+  mkdirSync(dir);
+  return dir;
+}
+
+function cli(args: string[], cwd = repo) {
+  const run = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
   const lines = run.stdout.trim().split('\n');
   return { code: run.status, stdout: run.stdout, stderr: run.stderr, last: lines[lines.length - 1] };
 }
 
-describe('mobileid CLI', () => {
-  it('rejects unknown commands and bad options with a one-line message', () => {
-    const unknown = cli('frobnicate');
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
-    const badVerifier = cli('eval-lfw', '--verifier', 'magic');
-    expect(badVerifier.code).toBe(2);
-    expect(badVerifier.stderr).toMatch(/--verifier must be jb, cosine or euclidean/);
-    expect(badVerifier.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+/** The command failed with exit `code` and exactly one line on stderr, without a stack trace. */
+function expectOneLineError(run: ReturnType<typeof cli>, code: number, message: RegExp): void {
+  expect(run.code, run.stderr).toBe(code);
+  const lines = run.stderr.trim().split('\n');
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(message);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('discovering the CLI', () => {
+  it('--version prints the package version', () => {
+    const run = cli(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version);
+  });
+
+  it('--help lists every command with its summary', () => {
+    const run = cli(['--help']);
+    expect(run.code).toBe(0);
+    for (const { spec } of COMMANDS) expect(run.stdout).toContain(`  ${spec.name}`);
+    expect(run.stdout).toMatch(/--version/);
+  });
+
+  it('<command> --help lists every option with its default, and examples', () => {
+    for (const { spec } of COMMANDS) {
+      const run = cli([spec.name, '--help']);
+      expect(run.code, spec.name).toBe(0);
+      expect(run.stdout).toContain(`usage: mobileid ${spec.name}`);
+      const help = run.stdout.replace(/\n +/g, ' '); // join wrapped lines
+      for (const name of [...Object.keys(spec.options), 'debug', 'help']) {
+        expect(help, `${spec.name} --${name}`).toMatch(new RegExp(`--${name}\\b[^\\n]*\\(default: [^)]+\\)`));
+      }
+      expect(run.stdout).toMatch(new RegExp(`examples:\\n  mobileid ${spec.name}`));
+    }
+  });
+});
+
+describe('command-line mistakes: one line naming the option, exit code 2', () => {
+  it('unknown commands and options', () => {
+    expectOneLineError(cli(['frobnicate']), 2, /unknown command "frobnicate"/);
+    expectOneLineError(cli(['detect', sample('a.jpg'), '--bogus']), 2, /unknown option --bogus/);
+    expectOneLineError(cli(['gallery', samples, '--out']), 2, /--out needs a value/);
+    expectOneLineError(cli(['detect']), 2, /expects <image>, got none/);
+    expectOneLineError(cli(['verify', sample('a.jpg')]), 2, /expects <a> <b>/);
+  });
+
+  it('bad values', () => {
+    expectOneLineError(cli(['eval-lfw', '--verifier', 'magic']), 2, /--verifier must be jb, cosine or euclidean, got "magic"/);
+    expectOneLineError(cli(['detect', sample('a.jpg'), '--input-size', 'big']), 2, /--input-size must be a number, got "big"/);
+    expectOneLineError(cli(['detect', sample('a.jpg'), '--input-size', '100']), 2, /--input-size must be a multiple of 32/);
+    expectOneLineError(cli(['detect', sample('a.jpg'), '--score-threshold', '1.5']), 2, /--score-threshold must be <= /);
+    expectOneLineError(cli(['gallery', samples, '--workers', '0']), 2, /--workers must be >= 1, got 0/);
+    expectOneLineError(cli(['gallery', samples, '--thumb', '2.5']), 2, /--thumb must be a whole number/);
+    expectOneLineError(cli(['gallery', samples, '--size', '50']), 2, /--size must be >= --thumb \(100\), got 50/);
+    expectOneLineError(cli(['gallery', samples, '--model', path.join(out, 'missing.mobileid')]), 2, /--model: cannot read .*missing\.mobileid: no such file/);
+  });
+
+  it('a folder or a missing file where a photo is expected', () => {
+    expectOneLineError(cli(['detect', samples]), 2, /cannot read .*samples: is a directory, not a file/);
+    expectOneLineError(cli(['detect', path.join(out, 'missing.jpg')]), 2, /cannot read .*missing\.jpg: no such file/);
+    expectOneLineError(cli(['gallery', path.join(out, 'nowhere')]), 2, /cannot read .*nowhere: no such file/);
+  });
+
+  it('--out with an extension it cannot write is refused before any work, and nothing is written', () => {
+    const dir = folder('bad-out');
+    expectOneLineError(cli(['detect', sample('a.jpg'), '--out', 'a.gif'], dir), 2, /--out must name a \.png, \.jpg or \.jpeg file, got "a\.gif"/);
+    expectOneLineError(cli(['gallery', samples, '--out', 'g.webp'], dir), 2, /--out must name a \.png, \.jpg or \.jpeg file/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('failures of the work: the typed error in one line, exit code 1', () => {
+  it('a file that is not an image names the file and the error class; --debug adds the stack', () => {
+    const notes = path.join(out, 'notes.jpg');
+    writeFileSync(notes, 'not an image');
+    expectOneLineError(cli(['detect', notes]), 1, /^mobileid detect: ImageDecodeError: .*notes\.jpg: not an image/);
+    const debug = cli(['detect', notes, '--debug']);
+    expect(debug.code).toBe(1);
+    expect(debug.stderr).toMatch(/ImageDecodeError[\s\S]*\n\s+at /);
   });
 
   it.skipIf(!existsSync('../shared/data/lfw/pairs.txt'))('eval-lfw says how to prepare data when the cache is missing (needs ../shared/data/lfw)', () => {
-    const run = cli('eval-lfw', '--model', 'teacher', '--prepared', path.join(out, 'nothing-here'));
+    const run = cli(['eval-lfw', '--model', 'teacher', '--prepared', path.join(out, 'nothing-here')]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/prepare-data/);
   });
+});
 
-  it('gallery lays out a folder of photos and reports its stages as JSON', () => {
-    const png = path.join(out, 'g.png');
-    const run = cli('gallery', path.join(faceApiDir, 'demo'), '--out', png, '--size', '400', '--thumb', '40',
-      '--model', 'teacher', '--workers', '1', '--json');
+describe('commands at work', () => {
+  it('detect --out x.jpg writes a JPEG, --out x.png a PNG, and --json prints the faces last', () => {
+    const dir = folder('detect');
+    for (const [file, format] of [['a.jpg', 'jpeg'], ['a.png', 'png']] as const) {
+      const run = cli(['detect', sample('group1.jpg'), '--out', file, '--json'], dir);
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.last).faces).toHaveLength(3);
+      const bytes = new Uint8Array(readFileSync(path.join(dir, file)));
+      expect(sniffImageFormat(bytes)).toBe(format);
+      expect(decodeImage(bytes).width).toBe(800);
+    }
+  });
+
+  it('demo without arguments runs on the sample photos and writes its pictures', () => {
+    const dir = folder('demo');
+    const run = cli([], dir);
+    expect(run.code, run.stderr).toBe(0);
+    const photos = readdirSync(samples).filter((f) => f.endsWith('.jpg'));
+    expect(run.stdout).toContain(`photos: ${photos.length} from`);
+    const written = readdirSync(path.join(dir, 'out/demo')).sort();
+    expect(written).toEqual([...photos.map((f) => f.replace('.jpg', '-faces.png')), 'aligned-crops.png', 'gallery.png'].sort());
+    // the two crops of one face (a.jpg and its mirrored variant) are called the same person
+    const rows = new Map(run.stdout.split('\n').map((l) => /^(\d+) (\S+#\d+) +(.*)$/.exec(l)).filter((m) => m !== null).map((m) => [m[2], { number: Number(m[1]), cells: m[3].trim().split(/\s+/) }]));
+    expect(rows.size).toBeGreaterThanOrEqual(photos.length);
+    expect(rows.get('a-variant#1')!.cells[rows.get('a#1')!.number - 1]).toMatch(/^[\d.]+\*$/);
+  });
+
+  it('gallery works from 3 photos, says it lowers the perplexity, sizes the canvas to the faces and writes only the picture', () => {
+    const dir = folder('gallery-3');
+    const run = cli(['gallery', sample('a.jpg'), sample('b.jpg'), sample('group1.jpg'), '--out', 'g.png', '--json'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/perplexity lowered from 30 to 1: 3 faces/);
+    const summary = JSON.parse(run.last);
+    expect(summary).toMatchObject({ images: 3, size: 400, out: 'g.png' }); // 4 x 4 cells of 100 px
+    expect(Object.keys(summary.seconds)).toEqual(['embed', 'tsne', 'render']);
+    expect(readdirSync(dir)).toEqual(['g.png']);
+    const image = decodeImage(new Uint8Array(readFileSync(path.join(dir, 'g.png'))));
+    expect([image.width, image.height]).toEqual([400, 400]);
+  });
+
+  it('gallery reports every stage once without a terminal, and --coords writes the positions', () => {
+    const dir = folder('gallery-teacher');
+    for (let i = 1; i <= 6; i++) copyFileSync(path.join(faceApiDir, 'demo', `sample${i}.jpg`), path.join(dir, `sample${i}.jpg`));
+    const run = cli(['gallery', dir, '--out', path.join(dir, 'g.jpg'), '--thumb', '40', '--model', 'teacher', '--workers', '2', '--coords', path.join(dir, 'xy.json'), '--json'], dir);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.last);
-    expect(summary.images).toBeGreaterThanOrEqual(6);
-    expect(Object.keys(summary.seconds)).toEqual(['embed', 'tsne', 'render']);
-    expect(summary.out).toBe(png);
-    const image = PNG.sync.read(readFileSync(png));
-    expect([image.width, image.height]).toEqual([400, 400]);
-    const coords = JSON.parse(readFileSync(`${png}.json`, 'utf8')).coordinates;
-    expect(coords).toHaveLength(summary.images);
-    expect(existsSync(png)).toBe(true);
+    expect(summary.images).toBe(6);
+    expect(summary.size).toBe(200); // ceil(2 sqrt(6)) = 5 cells of 40 px
+    expect(sniffImageFormat(new Uint8Array(readFileSync(path.join(dir, 'g.jpg'))))).toBe('jpeg');
+    const coords = JSON.parse(readFileSync(path.join(dir, 'xy.json'), 'utf8')).coordinates;
+    expect(coords).toHaveLength(6);
+    expect(coords.every((c: { x: number; y: number }) => Number.isFinite(c.x) && Number.isFinite(c.y))).toBe(true);
+    const lines = run.stderr.trim().split('\n');
+    for (const stage of ['decode/detect/embed', 'PCA', 'k-NN', 'affinities', 'optimisation', 'render']) {
+      expect(lines.filter((l) => l.startsWith(`${stage} [${'#'.repeat(24)}]`)), stage).toHaveLength(1);
+    }
+    expect(new Set(lines).size).toBe(lines.length);
   });
 });

@@ -15,7 +15,7 @@ import { detectCommand } from '../src/commands/detect.js';
 import { verifyCommand } from '../src/commands/verify.js';
 import { boxIou } from '../src/detector.js';
 import { Engine } from '../src/engine.js';
-import { DisposedError, ModelFormatError } from '../src/errors.js';
+import { DisposedError, FileReadError, ModelFormatError } from '../src/errors.js';
 import { StudentNet } from '../src/faces.js';
 import { cropImage, decodeImage, ImageDecodeError, ImageShapeError, type RgbImage } from '../src/image.js';
 import { landmarks68To5 } from '../src/landmarks.js';
@@ -209,7 +209,7 @@ describe('lifecycle', () => {
       expect(() => noStudent.embedFaces(photoBytes(2))).toThrow(StudentModelMissingError);
       expect(() => noStudent.verify(photoBytes(2), photoBytes(2))).toThrow(/models\.student/);
       noStudent.dispose();
-      await expect(verifyCommand([photoFile(2), photoFile(2)])).rejects.toThrow(/pass --model/);
+      await expect(verifyCommand.run([photoFile(2), photoFile(2)])).rejects.toThrow(/pass --model/);
     },
   );
 
@@ -246,7 +246,7 @@ describe('CLI', () => {
 
   it('detect --json prints the faces as its last line and --out writes the annotated PNG', async () => {
     const out = path.join(dir, 'annotated.png');
-    const lines = await stdout(() => detectCommand([photoFile(1), '--json', '--out', out]));
+    const lines = await stdout(() => detectCommand.run([photoFile(1), '--json', '--out', out]));
     const { faces } = JSON.parse(lines.at(-1)!);
     const expected = recognizer.detectFaces(photoBytes(1));
     expect(faces).toHaveLength(expected.length);
@@ -267,7 +267,7 @@ describe('CLI', () => {
   it('verify --json prints score, threshold, decision and timings as its last line; bad files are typed errors', async () => {
     const model = path.join(dir, 'student.mobileid');
     writeFileSync(model, studentBytes());
-    const lines = await stdout(() => verifyCommand([photoFile(2), photoFile(2), '--model', model, '--threshold', '0.5', '--json']));
+    const lines = await stdout(() => verifyCommand.run([photoFile(2), photoFile(2), '--model', model, '--threshold', '0.5', '--json']));
     const result = JSON.parse(lines.at(-1)!);
     expect(result).toMatchObject({ threshold: 0.5, same: true, verifier: 'cosine', facesFoundA: 1, facesFoundB: 1 });
     expect(result.score).toBeCloseTo(1, 6);
@@ -275,8 +275,8 @@ describe('CLI', () => {
     expect(result.faceA.box).toHaveLength(4);
     const text = path.join(dir, 'notes.txt');
     writeFileSync(text, 'not an image');
-    await expect(verifyCommand([photoFile(2), text, '--model', model])).rejects.toThrow(ImageDecodeError);
-    await expect(verifyCommand([photoFile(2), path.join(dir, 'missing.jpg'), '--model', model])).rejects.toThrow(/not found/);
+    await expect(verifyCommand.run([photoFile(2), text, '--model', model])).rejects.toThrow(ImageDecodeError);
+    await expect(verifyCommand.run([photoFile(2), path.join(dir, 'missing.jpg'), '--model', model])).rejects.toThrow(FileReadError);
   });
 });
 

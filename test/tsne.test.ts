@@ -6,6 +6,7 @@ import {
   conditionalProbabilities,
   exactGradient,
   jointProbabilities,
+  maxPerplexity,
   tsne,
   TsneInputError,
   type SparseAffinities,
@@ -258,6 +259,16 @@ describe('tsne', () => {
     for (let i = 30; i < 60; i++) rows.fill(5, i * 3, i * 3 + 3); // two groups of identical rows
     const layout = tsne(rows, 60, 3, { perplexity: 5, iterations: 300 });
     expect(layout.every(Number.isFinite)).toBe(true);
+  });
+
+  it('embeds as few as 2 and 3 points at the largest perplexity they allow', () => {
+    expect([2, 3, 4, 7, 100].map(maxPerplexity)).toEqual([1, 1, 1, 2, 33]);
+    for (const count of [2, 3]) {
+      const rows = Float32Array.from({ length: count * 4 }, (_, i) => Math.cos(i * 1.7));
+      const layout = tsne(rows, count, 4, { perplexity: maxPerplexity(count), iterations: 100 });
+      expect(layout.length).toBe(2 * count);
+      expect(layout.every(Number.isFinite)).toBe(true);
+    }
   });
 
   it('rejects bad input with TsneInputError', () => {

@@ -1,49 +1,29 @@
 /**
- * mobileid detect <image> [--out annotated.png] [--json] [--input-size N] [--score-threshold T] [--max-faces N]
- *
- * Faces in a JPEG/PNG photo: detector box, score and landmarks. --out writes a copy with the
- * boxes (green), the 68 landmarks (cyan) and the 5 alignment points (red) drawn on it; --json
- * prints {"faces":[{"box":[x,y,w,h],"score":s,"landmarks5":[[x,y],...]}]} as the LAST stdout line.
+ * mobileid detect <image>: faces in a JPEG/PNG photo, with detector box, score and landmarks.
+ * The options are in `detectCommand.spec` below (`mobileid detect --help` prints them).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DetectorOptions } from '../detector.js';
 import { drawPoints, drawRect } from '../draw.js';
-import { decodeImage, encodePng, type RgbImage } from '../image.js';
+import type { RgbImage } from '../image.js';
 import { FaceRecognizer, type DetectedFace } from '../pipeline.js';
-import { CliError } from './cli-error.js';
-
-/** Decodes an image file; a missing file is a usage error, bad bytes an ImageDecodeError naming the file. */
-export function readImageFile(file: string): RgbImage {
-  if (!existsSync(file)) throw new CliError(`image file ${file} not found`);
-  try {
-    return decodeImage(new Uint8Array(readFileSync(file)));
-  } catch (error) {
-    if (error instanceof Error) error.message = `${file}: ${error.message}`;
-    throw error;
-  }
-}
+import { defineCommand, type OptionSpec } from './args.js';
+import { imageFormatOf, readImageFile, writeImageFile } from './files.js';
 
 /** The detector options shared by detect and verify. */
-export const DETECTOR_CLI_OPTIONS = {
-  'input-size': { type: 'string' },
-  'score-threshold': { type: 'string' },
-  'max-faces': { type: 'string' },
-} as const;
+export const DETECTOR_OPTIONS = {
+  'input-size': {
+    type: 'integer', min: 32, max: 2048, multipleOf: 32, value: 'N', defaultText: "the detector model's 416",
+    description: 'side of the square detector input; larger finds smaller faces in big photos but is slower (time grows with N^2), smaller is faster for photos of one large face',
+  },
+  'score-threshold': {
+    type: 'number', min: 0, max: 0.999, value: 'T', defaultText: "the detector model's 0.5",
+    description: 'keep detections scoring above T (0..1); lower finds more faces (and more false ones), higher keeps only clear faces',
+  },
+  'max-faces': { type: 'integer', min: 1, value: 'N', defaultText: 'no limit', description: 'keep at most the N best faces' },
+} as const satisfies Record<string, OptionSpec>;
 
-export function detectorOptionsFrom(values: { 'input-size'?: string; 'score-threshold'?: string; 'max-faces'?: string }): DetectorOptions {
-  const number = (flag: string, text: string | undefined) => {
-    if (text === undefined) return undefined;
-    const value = Number(text);
-    if (text.trim() === '' || Number.isNaN(value)) throw new CliError(`--${flag} must be a number, got "${text}"`);
-    return value;
-  };
-  return {
-    inputSize: number('input-size', values['input-size']),
-    scoreThreshold: number('score-threshold', values['score-threshold']),
-    maxFaces: number('max-faces', values['max-faces']),
-  };
+export function detectorOptionsFrom(values: { 'input-size'?: number; 'score-threshold'?: number; 'max-faces'?: number }): DetectorOptions {
+  return { inputSize: values['input-size'], scoreThreshold: values['score-threshold'], maxFaces: values['max-faces'] };
 }
 
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
@@ -71,37 +51,41 @@ export function annotate(image: RgbImage, faces: DetectedFace[]): RgbImage {
   return out;
 }
 
-export async function detectCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { out: { type: 'string' }, json: { type: 'boolean', default: false }, ...DETECTOR_CLI_OPTIONS },
-  });
-  if (positionals.length !== 1) {
-    throw new CliError('usage: mobileid detect <image> [--out annotated.png] [--json] [--input-size N] [--score-threshold T] [--max-faces N]');
-  }
-  const [file] = positionals;
-  const options = detectorOptionsFrom(values);
-  const image = readImageFile(file);
-  const recognizer = await FaceRecognizer.create({ detector: options });
-  let faces: DetectedFace[];
-  const start = performance.now();
-  try {
-    faces = recognizer.detectFaces(image);
-  } finally {
-    recognizer.dispose();
-  }
-  const ms = performance.now() - start;
-  const say = values.json ? console.error : console.log;
-  say(`${file}: ${image.width}x${image.height}, ${faces.length} face${faces.length === 1 ? '' : 's'} (${ms.toFixed(0)} ms detection + landmarks)`);
-  faces.forEach((face, i) => {
-    const { box, score, landmarks5 } = faceJson(face);
-    say(`  face ${i + 1}: box x ${box[0]} y ${box[1]} w ${box[2]} h ${box[3]}, score ${score}, eyes ${JSON.stringify(landmarks5.slice(0, 2))}`);
-  });
-  if (values.out) {
-    mkdirSync(path.dirname(path.resolve(values.out)), { recursive: true });
-    writeFileSync(values.out, encodePng(annotate(image, faces)));
-    say(`annotated image: ${values.out}`);
-  }
-  if (values.json) console.log(JSON.stringify({ faces: faces.map(faceJson) }));
-}
+export const detectCommand = defineCommand(
+  {
+    name: 'detect',
+    summary: 'faces in a photo: boxes, scores, 5 and 68 landmarks',
+    args: ['<image>'],
+    description: 'Reads a JPEG or PNG photo and prints one line per face. --out draws the boxes (green), the 68\nlandmarks (cyan) and the 5 alignment points (red) on a copy of the photo.',
+    options: {
+      out: { type: 'string', value: 'FILE', defaultText: 'not written', description: 'write the annotated photo to FILE (.png, .jpg or .jpeg)' },
+      json: { type: 'boolean', default: false, description: 'print {"faces":[{"box":[x,y,w,h],"score","landmarks5"}]} as the last stdout line (the text goes to stderr)' },
+      ...DETECTOR_OPTIONS,
+    },
+    examples: ['mobileid detect photo.jpg', 'mobileid detect photo.jpg --out annotated.png --json', 'mobileid detect crowd.jpg --input-size 608 --score-threshold 0.3'],
+  },
+  async ({ values, positionals: [file] }) => {
+    if (values.out !== undefined) imageFormatOf('out', values.out);
+    const image = readImageFile(file);
+    const recognizer = await FaceRecognizer.create({ detector: detectorOptionsFrom(values) });
+    let faces: DetectedFace[];
+    const start = performance.now();
+    try {
+      faces = recognizer.detectFaces(image);
+    } finally {
+      recognizer.dispose();
+    }
+    const ms = performance.now() - start;
+    const say = values.json ? console.error : console.log;
+    say(`${file}: ${image.width}x${image.height}, ${faces.length} face${faces.length === 1 ? '' : 's'} (${ms.toFixed(0)} ms detection + landmarks)`);
+    faces.forEach((face, i) => {
+      const { box, score, landmarks5 } = faceJson(face);
+      say(`  face ${i + 1}: box x ${box[0]} y ${box[1]} w ${box[2]} h ${box[3]}, score ${score}, eyes ${JSON.stringify(landmarks5.slice(0, 2))}`);
+    });
+    if (values.out !== undefined) {
+      writeImageFile('out', values.out, annotate(image, faces));
+      say(`annotated image: ${values.out}`);
+    }
+    if (values.json) console.log(JSON.stringify({ faces: faces.map(faceJson) }));
+  },
+);

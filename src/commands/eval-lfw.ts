@@ -1,16 +1,11 @@
 /**
- * mobileid eval-lfw [--data ../shared/data/lfw] [--model mobileid|teacher|<file>] [--verifier jb|cosine|euclidean]
- *                   [--mirror] [--mirror-mode average|concat] [--teacher-layer descriptor|hidden]
- *                   [--pca N] [--prepared .cache/prepared/lfw] [--report-dir reports/lfw] [--json]
- *
- * LFW View 2: for each of the 10 folds the verifier (PCA / Joint Bayesian) is fitted on all
+ * mobileid eval-lfw: LFW View 2: for each of the 10 folds the verifier (PCA / Joint Bayesian) is fitted on all
  * images of the identities of the other 9 folds and the threshold is chosen on their pairs;
  * the held-out fold is scored once. Features come from the prepared cache (npm run prepare-data):
  * the teacher's stored outputs, or the student run on the stored aligned crops.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadBundledModel } from '../assets.js';
 import { Engine } from '../engine.js';
 import { StudentNet } from '../faces.js';
@@ -19,7 +14,9 @@ import { renderLinePlot } from '../plot.js';
 import { PreparedDataError, readChunks, readRecord } from '../prepared.js';
 import { ProgressBar } from '../progress.js';
 import { createVerifier, type VerifierKind } from '../verifier.js';
+import { defineCommand } from './args.js';
 import { CliError } from './cli-error.js';
+import { readModelFile } from './files.js';
 
 type MirrorMode = 'average' | 'concat';
 
@@ -43,7 +40,7 @@ async function loadFeatures(
     }
   } else {
     const engine = await Engine.create();
-    const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : new Uint8Array(readFileSync(model));
+    const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : readModelFile('model', model);
     const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
     const dim = student.dimension;
     for (const chunk of chunks) {
@@ -73,74 +70,81 @@ function combine([plain, mirrored]: [Float32Array, Float32Array], mirror: boolea
   return plain.map((v, i) => (v + mirrored[i]) / 2);
 }
 
-export async function evalLfwCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
+export const evalLfwCommand = defineCommand(
+  {
+    name: 'eval-lfw',
+    summary: 'LFW View 2 verification accuracy of a model and verifier (needs LFW and npm run prepare-data)',
+    args: [],
+    description: [
+      'For each of the 10 folds the verifier (PCA / Joint Bayesian) is fitted on the identities of the other',
+      '9 folds and the threshold chosen on their pairs; the held-out fold is scored once. Features come from',
+      'the prepared cache (npm run prepare-data in a checkout). Writes a ROC PNG and a JSON report.',
+    ].join('\n'),
     options: {
-      data: { type: 'string', default: '../shared/data/lfw' },
-      model: { type: 'string', default: 'mobileid' },
-      verifier: { type: 'string', default: 'jb' },
-      mirror: { type: 'boolean', default: false },
-      'mirror-mode': { type: 'string', default: 'average' },
-      'teacher-layer': { type: 'string', default: 'descriptor' },
-      pca: { type: 'string' },
-      prepared: { type: 'string', default: '.cache/prepared/lfw' },
-      'report-dir': { type: 'string', default: 'reports/lfw' },
-      json: { type: 'boolean', default: false },
+      data: { type: 'string', default: '../shared/data/lfw', value: 'FOLDER', description: 'the LFW folder (pairs.txt, images/)' },
+      model: { type: 'string', default: 'mobileid', value: 'mobileid|teacher|FILE', description: 'the shipped student, the teacher\'s stored outputs, or a student model file' },
+      verifier: { type: 'string', default: 'jb', choices: ['jb', 'cosine', 'euclidean'], description: 'Joint Bayesian, cosine or Euclidean' },
+      mirror: { type: 'boolean', default: false, description: 'combine each feature with that of the mirrored face' },
+      'mirror-mode': { type: 'string', default: 'average', choices: ['average', 'concat'], description: 'how --mirror combines the two features' },
+      'teacher-layer': { type: 'string', default: 'descriptor', choices: ['descriptor', 'hidden'], description: "the teacher's 128-d descriptor or 256-d hidden layer" },
+      pca: { type: 'integer', min: 1, value: 'N', defaultText: "the verifier's", description: 'PCA dimensions before the verifier' },
+      prepared: { type: 'string', default: '.cache/prepared/lfw', value: 'FOLDER', description: 'the prepared LFW cache' },
+      'report-dir': { type: 'string', default: 'reports/lfw', value: 'FOLDER', description: 'where the ROC PNG and the JSON report go' },
+      json: { type: 'boolean', default: false, description: 'print the summary as JSON on the last stdout line' },
     },
-  });
-  const kind = values.verifier as VerifierKind;
-  if (!['jb', 'cosine', 'euclidean'].includes(kind)) throw new CliError(`--verifier must be jb, cosine or euclidean, not ${kind}`);
-  const mode = values['mirror-mode'] as MirrorMode;
-  if (!['average', 'concat'].includes(mode)) throw new CliError('--mirror-mode must be average or concat');
-  const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
-  if (!['descriptor', 'hidden'].includes(layer)) throw new CliError('--teacher-layer must be descriptor or hidden');
-  const model = values.model!;
-  if (model !== 'teacher' && model !== 'mobileid' && !existsSync(model)) throw new CliError(`model file ${model} not found`);
-  const pairsFile = path.join(values.data!, 'pairs.txt');
-  if (!existsSync(pairsFile)) throw new CliError(`${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
+    examples: ['mobileid eval-lfw --verifier cosine --mirror', 'mobileid eval-lfw --model teacher --verifier jb --json'],
+  },
+  async ({ values }) => {
+    const kind = values.verifier as VerifierKind;
+    const mode = values['mirror-mode'] as MirrorMode;
+    const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
+    const model = values.model;
+    if (model !== 'teacher' && model !== 'mobileid' && !existsSync(model)) throw new CliError(`--model: cannot read ${model}: no such file`);
+    const pairsFile = path.join(values.data, 'pairs.txt');
+    if (!existsSync(pairsFile)) throw new CliError(`${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
 
-  const pairs = parsePairs(readFileSync(pairsFile, 'utf8'));
-  const imagesByPerson = await readLfwImageIndex(path.join(values.data!, 'images'));
-  let features: Map<ImageKey, [Float32Array, Float32Array]>;
-  try {
-    features = await loadFeatures(values.prepared!, model, layer);
-  } catch (error) {
-    if (error instanceof PreparedDataError) throw new CliError(`${error.message} (npm run prepare-data -- --dataset lfw)`);
-    throw error;
-  }
-  const missing = [...imagesByPerson.values()].flat().filter((k) => !features.has(k));
-  const missingInPairs = new Set(pairs.pairs.flatMap((p) => [p.a, p.b]).filter((k) => !features.has(k)));
-  if (missing.length) {
-    console.error(`warning: ${missing.length} LFW images have no prepared features (failed preparation); they are left out of fitting`);
-  }
-  if (missingInPairs.size) {
-    throw new CliError(`${missingInPairs.size} images used by pairs.txt have no features: ${[...missingInPairs].slice(0, 5).join(', ')}`);
-  }
-  const present = new Map([...imagesByPerson].map(([person, keys]) => [person, keys.filter((k) => features.has(k))]));
-  const pcaDim = values.pca ? Number(values.pca) : undefined;
-  const result = await evaluateLfw({
-    pairs,
-    imagesByPerson: present,
-    feature: (key) => combine(features.get(key)!, values.mirror!, mode),
-    verifier: () => createVerifier(kind, { pcaDim }),
-    onProgress: (p) => {
-      if (p.stage === 'fold') console.error(`fold ${p.fold + 1}/${p.folds}: accuracy ${(p.accuracy * 100).toFixed(2)}% (threshold ${p.threshold.toFixed(4)})`);
-    },
-  });
-  const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}`;
-  mkdirSync(values['report-dir']!, { recursive: true });
-  const rocFile = path.join(values['report-dir']!, `roc-${label}.png`);
-  writeFileSync(rocFile, renderLinePlot({
-    width: 640, height: 480, xLabel: 'false positive rate', yLabel: 'true positive rate', xRange: [0, 1], yRange: [0, 1],
-    series: [{ points: result.roc, color: '#1f77b4', label: `${label} AUC ${result.auc.toFixed(4)}` }, { points: [[0, 0], [1, 1]], color: '#bbbbbb' }],
-  }));
-  const summary = {
-    model, verifier: kind, mirror: values.mirror ? mode : false,
-    accuracy_mean: result.accuracyMean, accuracy_se: result.accuracySe, folds: result.folds, auc: result.auc,
-    thresholds: result.thresholds, roc_png: rocFile,
-  };
-  writeFileSync(path.join(values['report-dir']!, `${label}.json`), JSON.stringify(summary, null, 1));
-  console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over 10 folds), AUC ${result.auc.toFixed(4)}; ROC in ${rocFile}`);
-  if (values.json) console.log(JSON.stringify(summary));
-}
+    const pairs = parsePairs(readFileSync(pairsFile, 'utf8'));
+    const imagesByPerson = await readLfwImageIndex(path.join(values.data, 'images'));
+    let features: Map<ImageKey, [Float32Array, Float32Array]>;
+    try {
+      features = await loadFeatures(values.prepared, model, layer);
+    } catch (error) {
+      if (error instanceof PreparedDataError) throw new CliError(`${error.message} (npm run prepare-data -- --dataset lfw)`);
+      throw error;
+    }
+    const missing = [...imagesByPerson.values()].flat().filter((k) => !features.has(k));
+    const missingInPairs = new Set(pairs.pairs.flatMap((p) => [p.a, p.b]).filter((k) => !features.has(k)));
+    if (missing.length) {
+      console.error(`warning: ${missing.length} LFW images have no prepared features (failed preparation); they are left out of fitting`);
+    }
+    if (missingInPairs.size) {
+      throw new CliError(`${missingInPairs.size} images used by pairs.txt have no features: ${[...missingInPairs].slice(0, 5).join(', ')}`);
+    }
+    const present = new Map([...imagesByPerson].map(([person, keys]) => [person, keys.filter((k) => features.has(k))]));
+    const pcaDim = values.pca;
+    const result = await evaluateLfw({
+      pairs,
+      imagesByPerson: present,
+      feature: (key) => combine(features.get(key)!, values.mirror, mode),
+      verifier: () => createVerifier(kind, { pcaDim }),
+      onProgress: (p) => {
+        if (p.stage === 'fold') console.error(`fold ${p.fold + 1}/${p.folds}: accuracy ${(p.accuracy * 100).toFixed(2)}% (threshold ${p.threshold.toFixed(4)})`);
+      },
+    });
+    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}`;
+    mkdirSync(values['report-dir'], { recursive: true });
+    const rocFile = path.join(values['report-dir'], `roc-${label}.png`);
+    writeFileSync(rocFile, renderLinePlot({
+      width: 640, height: 480, xLabel: 'false positive rate', yLabel: 'true positive rate', xRange: [0, 1], yRange: [0, 1],
+      series: [{ points: result.roc, color: '#1f77b4', label: `${label} AUC ${result.auc.toFixed(4)}` }, { points: [[0, 0], [1, 1]], color: '#bbbbbb' }],
+    }));
+    const summary = {
+      model, verifier: kind, mirror: values.mirror ? mode : false,
+      accuracy_mean: result.accuracyMean, accuracy_se: result.accuracySe, folds: result.folds, auc: result.auc,
+      thresholds: result.thresholds, roc_png: rocFile,
+    };
+    writeFileSync(path.join(values['report-dir'], `${label}.json`), JSON.stringify(summary, null, 1));
+    console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over 10 folds), AUC ${result.auc.toFixed(4)}; ROC in ${rocFile}`);
+    if (values.json) console.log(JSON.stringify(summary));
+  },
+);

@@ -1,136 +1,91 @@
 /**
- * mobileid gallery <folder> --out gallery.png [--size 5000] [--thumb 100] [--model mobileid|teacher|<file>]
- *                  [--workers 2] [--limit N] [--perplexity 30] [--seed 1] [--json]
- *
- * Every JPEG/PNG under <folder>: largest detected face (or, when the detector finds none, the
- * image taken as a centred face crop, counted and reported) -> landmarks -> embedding;
- * Barnes-Hut t-SNE of the embeddings; faces pasted as thumbnails on a grid at their t-SNE
- * position, occupied cells skipped, as in the MobileID paper's picture. --json prints the 2-D
- * coordinates to <out>.json and, as the LAST stdout line, {"images", "seconds", "out"}.
+ * mobileid gallery <folder or photos...>: every photo -> its largest face -> embedding (in worker
+ * threads, gallery-worker.ts) -> Barnes-Hut t-SNE -> faces pasted as thumbnails on a grid at
+ * their t-SNE position, occupied cells skipped, as in the MobileID paper's picture.
  */
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { STUDENT_CROP_HEIGHT, dlibFaceChipTransform } from '../align.js';
+import { writeFileSync } from 'node:fs';
 import { loadBundledModel } from '../assets.js';
-import { TinyFaceDetector } from '../detector.js';
-import { Engine } from '../engine.js';
-import { LandmarkNet, StudentNet, TeacherNet, type Box } from '../faces.js';
-import { faceThumbnail, renderGallery } from '../gallery.js';
-import { decodeImage, encodePng } from '../image.js';
-import { startWorker } from '../node-worker.js';
+import { AssetNotFoundError } from '../errors.js';
+import type { Box } from '../faces.js';
+import { canvasSizeFor, faceThumbnail, renderGallery } from '../gallery.js';
+import { decodeModel } from '../model-format.js';
+import { siblingModule, startWorker } from '../node-worker.js';
 import { ProgressBar } from '../progress.js';
-import { tsne } from '../tsne.js';
+import { maxPerplexity, tsne, type TsneStage } from '../tsne.js';
+import { defineCommand } from './args.js';
 import { CliError } from './cli-error.js';
+import { imageFormatOf, listImageFiles, readImageFile, readModelFile, writeImageFile } from './files.js';
+import type { EmbedJob, EmbedMessage } from './gallery-worker.js';
 
-interface EmbedJob {
-  role: 'gallery-embed';
-  files: string[];
-  model: string;
-}
+/** A gallery needs this many faces: fewer cannot be laid out by similarity. */
+const MIN_FACES = 3;
 
-type EmbedMessage =
-  | { type: 'face'; index: number; embedding: Float32Array; box: Box; detected: boolean }
-  | { type: 'failed'; index: number; reason: string }
-  | { type: 'done' };
+const TSNE_STAGES: Record<TsneStage, string> = { pca: 'PCA', neighbours: 'k-NN', affinities: 'affinities', optimise: 'optimisation' };
 
-const IMAGE_FILE = /\.(jpe?g|png)$/i;
-
-export function listImageFiles(folder: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else if (IMAGE_FILE.test(name)) out.push(full);
-    }
-  };
-  walk(folder);
-  return out;
-}
-
-async function embedWorker(job: EmbedJob): Promise<void> {
-  const engine = await Engine.create();
-  const detector = new TinyFaceDetector(engine, await loadBundledModel('detector'));
-  const landmarks = new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68')));
-  const modelBytes = job.model === 'teacher' ? await loadBundledModel('teacher')
-    : job.model === 'mobileid' ? await loadBundledModel('mobileid') : new Uint8Array(readFileSync(job.model));
-  const loaded = engine.loadModel(modelBytes);
-  const embedder = loaded.inputShape[0] === STUDENT_CROP_HEIGHT ? new StudentNet(loaded) : new TeacherNet(loaded);
-  job.files.forEach((file, index) => {
+/** The embedding model's bytes, checked here so that a bad --model fails before any worker starts. */
+async function embeddingModel(model: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  if (model === 'mobileid' || model === 'teacher') {
     try {
-      const image = decodeImage(new Uint8Array(readFileSync(file)));
-      // small inputs (pre-cropped faces) get a matching detector size: cheaper, and faces stay large
-      const inputSize = Math.min(416, Math.max(128, Math.ceil(Math.max(image.width, image.height) / 32) * 32));
-      const found = detector.detect(image, { inputSize });
-      const largest = found.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height)[0];
-      const side = Math.min(image.width, image.height) * 0.6;
-      const box = largest?.box ?? { x: (image.width - side) / 2, y: (image.height - side) / 2, width: side, height: side };
-      const [points] = landmarks.detect([{ image, box }], 2);
-      const embedding = embedder instanceof StudentNet
-        ? embedder.embed([{ image, landmarks: points }])
-        : embedder.embedChips([{ image, chipToImage: dlibFaceChipTransform(points) }]).descriptor;
-      parentPort!.postMessage({ type: 'face', index, embedding, box, detected: Boolean(largest) } satisfies EmbedMessage);
+      bytes = await loadBundledModel(model);
     } catch (error) {
-      parentPort!.postMessage({ type: 'failed', index, reason: `${(error as Error).name}: ${(error as Error).message}` } satisfies EmbedMessage);
+      if (error instanceof AssetNotFoundError) {
+        throw new CliError(`--model ${model}: this installation has no ${model} model${model === 'teacher' ? ' (the published package does not ship it; a checkout makes it with npm run convert-models)' : ''}`);
+      }
+      throw error;
     }
-  });
-  parentPort!.postMessage({ type: 'done' } satisfies EmbedMessage);
+  } else {
+    bytes = readModelFile('model', model);
+  }
+  decodeModel(bytes); // a damaged file: ModelFormatError now rather than in every worker
+  return bytes;
 }
 
-export async function galleryCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string', default: 'gallery.png' },
-      size: { type: 'string', default: '5000' },
-      thumb: { type: 'string', default: '100' },
-      model: { type: 'string', default: 'mobileid' },
-      workers: { type: 'string', default: '2' },
-      limit: { type: 'string' },
-      perplexity: { type: 'string', default: '30' },
-      seed: { type: 'string', default: '1' },
-      json: { type: 'boolean', default: false },
+/** One progress bar per t-SNE stage, each finished when the next one starts. */
+function tsneProgress(): { onProgress: (stage: TsneStage, fraction: number) => void; finish: () => void } {
+  let current: { stage: TsneStage; bar: ProgressBar; percent: number } | undefined;
+  return {
+    onProgress(stage, fraction) {
+      if (current?.stage !== stage) {
+        current?.bar.done();
+        current = { stage, bar: new ProgressBar(TSNE_STAGES[stage], 100, undefined, true), percent: 0 };
+      }
+      const percent = Math.round(fraction * 100);
+      if (percent > current.percent) current.bar.tick('', percent - current.percent);
+      current.percent = Math.max(current.percent, percent);
     },
-  });
-  const folder = positionals[0];
-  if (!folder || !existsSync(folder) || !statSync(folder).isDirectory()) throw new CliError('usage: mobileid gallery <folder-of-images> --out gallery.png');
-  const model = values.model!;
-  if (!['mobileid', 'teacher'].includes(model) && !existsSync(model)) throw new CliError(`model file ${model} not found`);
-  const size = Number(values.size);
-  const thumb = Number(values.thumb);
-  if (!(size >= thumb && thumb >= 4)) throw new CliError('--size must be >= --thumb >= 4');
-  let files = listImageFiles(folder);
-  if (values.limit) files = files.slice(0, Number(values.limit));
-  if (files.length < 3) throw new CliError(`${folder} holds ${files.length} images; a gallery needs at least 3`);
-  const seconds = { embed: 0, tsne: 0, render: 0 };
+    finish: () => current?.bar.done(),
+  };
+}
 
-  // 1. embeddings, split over worker threads
-  let t0 = performance.now();
-  const workers = Math.max(1, Math.min(Number(values.workers) || 1, files.length));
-  const embeddings: (Float32Array | undefined)[] = new Array(files.length);
-  const boxes: (Box | undefined)[] = new Array(files.length);
-  const failures: string[] = [];
-  let undetected = 0;
-  const bar = new ProgressBar('embed', files.length);
+interface Embedded {
+  embeddings: (Float32Array | undefined)[];
+  boxes: (Box | undefined)[];
+  failures: string[];
+  undetected: number;
+}
+
+/** The photos split over worker threads, one progress bar over all of them. */
+async function embedAll(files: string[], model: Uint8Array, workerCount: number): Promise<Embedded> {
+  const result: Embedded = { embeddings: new Array(files.length), boxes: new Array(files.length), failures: [], undetected: 0 };
+  const workers = Math.max(1, Math.min(workerCount, files.length));
+  const bar = new ProgressBar('decode/detect/embed', files.length);
   await Promise.all(
     Array.from({ length: workers }, (_, w) => {
       const mine = files.map((_, i) => i).filter((i) => i % workers === w);
       const job: EmbedJob = { role: 'gallery-embed', files: mine.map((i) => files[i]), model };
-      const worker = startWorker(new URL(import.meta.url), job);
+      const worker = startWorker(siblingModule('gallery-worker', import.meta.url), job);
       return new Promise<void>((resolve, reject) => {
         worker.on('message', (m: EmbedMessage) => {
           if (m.type === 'done') return resolve();
           const index = mine[m.index];
-          if (m.type === 'failed') failures.push(`${files[index]}: ${m.reason}`);
+          if (m.type === 'failed') result.failures.push(`${files[index]}: ${m.reason}`);
           else {
-            embeddings[index] = m.embedding;
-            boxes[index] = m.box;
-            if (!m.detected) undetected++;
+            result.embeddings[index] = m.embedding;
+            result.boxes[index] = m.box;
+            if (!m.detected) result.undetected++;
           }
-          bar.tick(failures.length ? `${failures.length} failed` : '');
+          bar.tick(result.failures.length ? `${result.failures.length} failed` : '');
         });
         worker.on('error', reject);
         worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`embedding worker exited with code ${code}`))));
@@ -138,49 +93,99 @@ export async function galleryCommand(argv: string[]): Promise<void> {
     }),
   );
   bar.done();
-  seconds.embed = (performance.now() - t0) / 1000;
-  if (failures.length) console.error(`${failures.length} images failed and are left out:\n  ${failures.slice(0, 20).join('\n  ')}`);
-  if (undetected) console.error(`${undetected} images had no detected face and were taken as centred face crops`);
-  const kept = embeddings.map((e, i) => (e ? i : -1)).filter((i) => i >= 0);
-  if (kept.length < 3) throw new CliError('fewer than 3 faces could be embedded');
-  const dim = embeddings[kept[0]]!.length;
-  const rows = new Float32Array(kept.length * dim);
-  kept.forEach((i, k) => rows.set(embeddings[i]!, k * dim));
-
-  // 2. t-SNE
-  t0 = performance.now();
-  const perplexity = Math.min(Number(values.perplexity), Math.floor((kept.length - 1) / 3));
-  const tsneBar = new ProgressBar('t-SNE', 100);
-  let shown = 0;
-  const coords = tsne(rows, kept.length, dim, {
-    perplexity,
-    seed: Number(values.seed),
-    onProgress: (stage, fraction) => {
-      const now = Math.round(fraction * 100);
-      if (stage === 'optimise' && now > shown) {
-        tsneBar.tick(stage, now - shown);
-        shown = now;
-      }
-    },
-  });
-  tsneBar.done();
-  seconds.tsne = (performance.now() - t0) / 1000;
-
-  // 3. picture: only placed faces are decoded again
-  t0 = performance.now();
-  const gallery = renderGallery(coords, kept.length, (k) => {
-    const i = kept[k];
-    return faceThumbnail(decodeImage(new Uint8Array(readFileSync(files[i]))), boxes[i]!, thumb);
-  }, { canvasSize: size, thumbSize: thumb });
-  writeFileSync(values.out!, encodePng(gallery.image));
-  seconds.render = (performance.now() - t0) / 1000;
-  const round = (s: number) => Math.round(s * 10) / 10;
-  console.error(`${kept.length} faces embedded (${round(seconds.embed)} s), t-SNE ${round(seconds.tsne)} s, ${gallery.placements.length} placed, ${gallery.skipped.length} skipped (cell taken); wrote ${values.out}`);
-  if (values.json) {
-    const coordinates = kept.map((i, k) => ({ file: path.relative(folder, files[i]), x: coords[2 * k], y: coords[2 * k + 1] }));
-    writeFileSync(`${values.out}.json`, JSON.stringify({ model, coordinates }));
-    console.log(JSON.stringify({ images: kept.length, seconds: { embed: round(seconds.embed), tsne: round(seconds.tsne), render: round(seconds.render) }, out: values.out }));
-  }
+  return result;
 }
 
-if (!isMainThread && (workerData as EmbedJob | undefined)?.role === 'gallery-embed') await embedWorker(workerData as EmbedJob);
+export const galleryCommand = defineCommand(
+  {
+    name: 'gallery',
+    summary: 't-SNE gallery picture of a photo collection (similar faces end up close together)',
+    args: ['<folder-or-photo>', '[more...]'],
+    description: [
+      'Takes the largest face of every JPEG/PNG photo (folders are searched recursively; a photo where the',
+      'detector finds no face is taken as a centred face crop, and counted), embeds it, lays the faces out',
+      'with Barnes-Hut t-SNE and pastes them on a grid at their position; a face whose cell is taken is',
+      'skipped, as in the MobileID paper. Needs at least 3 photos. Progress goes to stderr.',
+    ].join('\n'),
+    options: {
+      out: { type: 'string', default: 'gallery.png', value: 'FILE', description: 'the picture (.png, .jpg or .jpeg)' },
+      size: {
+        type: 'integer', min: 4, value: 'PIXELS', defaultText: 'sized to the faces: about 2 x sqrt(faces) thumbnails per side, at most 5000',
+        description: 'side of the square picture',
+      },
+      thumb: { type: 'integer', default: 100, min: 4, value: 'PIXELS', description: 'side of each face thumbnail (and grid cell)' },
+      model: { type: 'string', default: 'mobileid', value: 'mobileid|teacher|FILE', description: 'the embedding: the shipped student, the dlib teacher (checkouts only) or a model file' },
+      workers: { type: 'integer', default: 2, min: 1, max: 64, value: 'N', description: 'worker threads for decoding, detection and embedding' },
+      limit: { type: 'integer', min: 1, value: 'N', defaultText: 'all photos', description: 'use only the first N photos (sorted by path)' },
+      perplexity: { type: 'number', default: 30, min: 1, value: 'P', description: "t-SNE's effective number of neighbours; lowered (with a note) when there are too few faces for it" },
+      seed: { type: 'integer', default: 1, value: 'N', description: 'seed of the t-SNE start; the same seed gives the same picture' },
+      coords: { type: 'string', value: 'FILE', defaultText: 'not written', description: 'write the 2-D t-SNE position of every face as JSON' },
+      json: { type: 'boolean', default: false, description: 'print a JSON summary (images, seconds per stage, placed, skipped, size, out) as the last stdout line' },
+    },
+    examples: [
+      'mobileid gallery photos/ --out gallery.png',
+      'mobileid gallery a.jpg b.jpg c.jpg d.jpg e.jpg --out g.png --json',
+      'mobileid gallery lfw/images --size 5000 --thumb 100 --coords lfw-tsne.json',
+    ],
+  },
+  async ({ values, positionals }) => {
+    imageFormatOf('out', values.out);
+    if (values.size !== undefined && values.size < values.thumb) throw new CliError(`--size must be >= --thumb (${values.thumb}), got ${values.size}`);
+    let files = listImageFiles(positionals);
+    if (values.limit !== undefined) files = files.slice(0, values.limit);
+    if (files.length < MIN_FACES) throw new CliError(`${positionals.join(' ')}: ${files.length} photo${files.length === 1 ? '' : 's'}; a gallery needs at least ${MIN_FACES}`);
+    const model = await embeddingModel(values.model);
+    const seconds = { embed: 0, tsne: 0, render: 0 };
+
+    let t0 = performance.now();
+    const { embeddings, boxes, failures, undetected } = await embedAll(files, model, values.workers);
+    seconds.embed = (performance.now() - t0) / 1000;
+    if (failures.length) console.error(`${failures.length} images failed and are left out:\n  ${failures.slice(0, 20).join('\n  ')}`);
+    if (undetected) console.error(`${undetected} images had no detected face and were taken as centred face crops`);
+    const kept = embeddings.flatMap((e, i) => (e ? [i] : []));
+    if (kept.length < MIN_FACES) throw new CliError(`only ${kept.length} of ${files.length} photos could be embedded; a gallery needs at least ${MIN_FACES}`);
+    const dim = embeddings[kept[0]]!.length;
+    const rows = new Float32Array(kept.length * dim);
+    kept.forEach((i, k) => rows.set(embeddings[i]!, k * dim));
+
+    t0 = performance.now();
+    const perplexity = Math.min(values.perplexity, maxPerplexity(kept.length));
+    if (perplexity < values.perplexity) {
+      console.error(`perplexity lowered from ${values.perplexity} to ${Number(perplexity.toFixed(2))}: ${kept.length} faces allow at most (faces - 1) / 3`);
+    }
+    const progress = tsneProgress();
+    const coords = tsne(rows, kept.length, dim, { perplexity, seed: values.seed, onProgress: progress.onProgress });
+    progress.finish();
+    seconds.tsne = (performance.now() - t0) / 1000;
+
+    // only placed faces are decoded again
+    t0 = performance.now();
+    const size = values.size ?? canvasSizeFor(kept.length, values.thumb);
+    let renderBar: ProgressBar | undefined;
+    const gallery = renderGallery(coords, kept.length, (k) => faceThumbnail(readImageFile(files[kept[k]]), boxes[kept[k]]!, values.thumb), {
+      canvasSize: size,
+      thumbSize: values.thumb,
+      onProgress: (_, total) => (renderBar ??= new ProgressBar('render', total)).tick(),
+    });
+    writeImageFile('out', values.out, gallery.image);
+    renderBar?.done();
+    seconds.render = (performance.now() - t0) / 1000;
+
+    const round = (s: number) => Math.round(s * 10) / 10;
+    console.error(`${kept.length} faces embedded (${round(seconds.embed)} s), t-SNE ${round(seconds.tsne)} s, ${size}x${size} picture: ${gallery.placements.length} placed, ${gallery.skipped.length} skipped (cell taken); wrote ${values.out}`);
+    if (values.coords !== undefined) {
+      const coordinates = kept.map((i, k) => ({ file: files[i], x: coords[2 * k], y: coords[2 * k + 1] }));
+      writeFileSync(values.coords, JSON.stringify({ model: values.model, perplexity, coordinates }));
+    }
+    if (values.json) {
+      console.log(JSON.stringify({
+        images: kept.length,
+        seconds: { embed: round(seconds.embed), tsne: round(seconds.tsne), render: round(seconds.render) },
+        placed: gallery.placements.length,
+        skipped: gallery.skipped.length,
+        size,
+        out: values.out,
+      }));
+    }
+  },
+);

@@ -7,6 +7,7 @@
  *   const image = await toRgbImage('photo.jpg');
  */
 import type { Engine, WasmSource } from '../engine.js';
+import { FileReadError } from '../errors.js';
 import { decodeImage, type RgbImage } from '../image.js';
 import { initWith } from './init.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
@@ -25,7 +26,10 @@ export function init(source?: WasmSource): Promise<Engine> {
 export async function toRgbImage(input: ImageSource): Promise<RgbImage> {
   if (typeof input === 'string' || input instanceof URL) {
     const { readFile } = await import('node:fs/promises');
-    return decodeImage(new Uint8Array(await readFile(input)));
+    const bytes = await readFile(input).catch((cause: unknown) => {
+      throw FileReadError.from(input instanceof URL ? input.href : input, cause);
+    });
+    return decodeImage(new Uint8Array(bytes));
   }
   const bytes = asBytes(input);
   if (bytes) return decodeImage(bytes);
