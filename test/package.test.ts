@@ -46,6 +46,7 @@ describe('npm pack', () => {
 
   it('ships the wasm, the runtime models and their cards, but not the distillation teacher', () => {
     expect(paths()).toContain('dist/mobileid.wasm');
+    expect(paths()).toContain('LICENSE');
     for (const name of ['landmarks68', 'detector'] as const) {
       expect(paths()).toContain(`dist/models/${BUNDLED_MODELS[name]}`);
       expect(paths()).toContain(`dist/models/${BUNDLED_MODELS[name].replace('.mobileid', '.md')}`);
@@ -57,7 +58,20 @@ describe('npm pack', () => {
     const allowed = /^(package\.json|README\.md|LICENSE(\.md)?|bin\/mobileid\.js|dist\/.+)$/;
     expect(paths().filter((p) => !allowed.test(p))).toEqual([]);
     expect(paths().filter((p) => /\.(ts|mts|cts)$/.test(p) && !/\.d\.c?ts$/.test(p))).toEqual([]);
-    expect(paths().filter((p) => /\.(jpg|png|wat|map)$/.test(p))).toEqual([]);
+    expect(paths().filter((p) => /\.(jpg|png|wat|map)$/.test(p) && !p.startsWith('dist/samples/'))).toEqual([]);
+  });
+
+  it('ships the sample photos the demo runs on, small, with their licence notice', () => {
+    const samples = files.filter((f) => f.path.startsWith('dist/samples/'));
+    expect(samples.filter((f) => f.path.endsWith('.jpg')).length).toBeGreaterThanOrEqual(3);
+    expect(samples.map((f) => f.path)).toContain('dist/samples/README.md');
+    expect(readFileSync(new URL('dist/samples/README.md', root), 'utf8')).toMatch(/MIT License[\s\S]*Permission is hereby granted/);
+    expect(samples.reduce((n, f) => n + f.size, 0)).toBeLessThan(300 * 1024);
+  });
+
+  it('runs gallery workers from their own module, not from the CLI entry', () => {
+    expect(paths()).toContain('dist/gallery-worker.js');
+    expect(dist('gallery-worker.js')).not.toContain('process.exitCode');
   });
 
   it('gives CommonJS consumers .d.cts declarations that import .d.cts files', () => {
