@@ -3,13 +3,14 @@
  * project outside the repository, and runs one probe (probe.mjs: FaceRecognizer, image -> face
  * -> student embedding) in Node ESM, Node CJS, Deno, Bun, Cloudflare workerd, Vercel's edge-runtime and
  * headless Chromium. Each runtime must load its own entry of the exports map and reproduce the
- * Node ESM embedding within 1e-5. Then: the installed CLI bin, the type declarations as Node
+ * Node ESM embedding within 1e-5. Then: every CLI command from the installed bin (exit code, JSON
+ * last line, the files written and no others), the type declarations as Node
  * (ESM, CJS) and bundler (browser, workerd) consumers resolve them, and the demo page in
  * Chromium (reports/demo.png is its screenshot; its result is checked). Prints `<runtime>: ok|FAIL ...` per runtime, writes
  * reports/runtimes.md, exits 1 on any failure.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -22,7 +23,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { DemoResult } from '../../demo/result.js';
 import { startDemoServer } from '../../demo/serve.js';
 import { sizeTable } from '../../scripts/build.js';
-import { decodeImage, encodePng } from '../../src/image.js';
+import { decodeImage, encodePng, sniffImageFormat } from '../../src/image.js';
 import { encodeModel } from '../../src/model-format.js';
 import { initWeights, studentGraph } from '../../src/networks/student.js';
 import { toRgba } from '../../src/runtime/pixels.js';
@@ -60,7 +61,15 @@ class RuntimeTestError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Processes, servers
 
-function exec(command: string, args: string[], options: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<string> {
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a process to its end (killed after the timeout) and reports how it ended. */
+function run(command: string, args: string[], options: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -71,10 +80,16 @@ function exec(command: string, args: string[], options: { cwd: string; timeoutMs
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new RuntimeTestError(`${path.basename(command)} ${args.join(' ')} exited with ${signal ?? code}: ${(stderr || stdout).trim().slice(-1500)}`));
+      resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** Runs a process that must succeed; its stdout. */
+async function exec(command: string, args: string[], options: { cwd: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<string> {
+  const { code, signal, stdout, stderr } = await run(command, args, options);
+  if (code === 0) return stdout;
+  throw new RuntimeTestError(`${path.basename(command)} ${args.join(' ')} exited with ${signal ?? code}: ${(stderr || stdout).trim().slice(-1500)}`);
 }
 
 /** The JSON object a harness printed as its last line. */
@@ -139,7 +154,8 @@ async function makeApp(tmp: string): Promise<App> {
     path.join(dir, 'package.json'),
     JSON.stringify({ name: 'mobileid-consumer', private: true, type: 'module', dependencies: { mobileid: `file:${path.join(tmp, packed[0].filename)}` } }),
   );
-  await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, timeoutMs: 300_000 });
+  // as a user of the package installs it: no development dependencies anywhere (no tsx, no face-api)
+  await exec('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, timeoutMs: 300_000 });
   for (const file of HARNESS) copyFileSync(path.join(here, file), path.join(dir, file));
 
   const dist = path.join(dir, 'node_modules/mobileid/dist');
@@ -440,11 +456,124 @@ async function typeCheck(app: App): Promise<Outcome> {
   return { runtime: 'types', ok: problems.length === 0, detail: problems.length ? problems.join('; ') : Object.keys(TYPE_CHECKS).join(', ') };
 }
 
-/** The bin of the installed package: bin/mobileid.js finds no src/ there and runs dist/cli.js. */
-async function cliCheck(app: App): Promise<Outcome> {
-  const usage = await exec(path.join(app.dir, 'node_modules/.bin/mobileid'), ['--help'], { cwd: app.dir });
-  const ok = usage.includes('usage: mobileid');
-  return { runtime: 'cli', ok, detail: ok ? 'mobileid --help from the installed bin' : `unexpected output: ${usage.slice(0, 300)}` };
+// ---------------------------------------------------------------------------------------------
+// The CLI of the installed package: bin/mobileid.js finds no src/ there and runs dist/cli.js
+
+interface CliCase {
+  name: string;
+  args: (app: App) => string[];
+  /** Problems with the run, [] when it did what it should. `dir` is the empty folder it ran in. */
+  check: (ran: Ran, dir: string, app: App) => string[];
+}
+
+/** The JSON object on the last stdout line, or undefined. */
+function lastJson(stdout: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Exit code 0 and a JSON last line; then the case's own checks on it. */
+const succeeds = (check: (json: Record<string, unknown>, dir: string, app: App) => string[]) => (ran: Ran, dir: string, app: App) => {
+  if (ran.code !== 0) return [`exit code ${ran.signal ?? ran.code}: ${ran.stderr.trim().slice(-500)}`];
+  const json = lastJson(ran.stdout);
+  return json ? check(json, dir, app) : [`no JSON last line: ${ran.stdout.slice(-300)}`];
+};
+
+/** Exit code 2 and one line on stderr matching `message`, no stack trace. */
+const refuses = (message: RegExp) => (ran: Ran) => {
+  const lines = ran.stderr.trim().split('\n');
+  const problems: string[] = [];
+  if (ran.code !== 2) problems.push(`exit code ${ran.signal ?? ran.code}, expected 2`);
+  if (lines.length !== 1 || !message.test(lines[0])) problems.push(`stderr is not one line matching ${message}: ${ran.stderr.slice(0, 500)}`);
+  return problems;
+};
+
+/** Problems unless exactly `expected` files were written in `dir`. */
+function wrote(dir: string, expected: string[]): string[] {
+  const found = readdirSync(dir).sort();
+  return JSON.stringify(found) === JSON.stringify([...expected].sort()) ? [] : [`wrote ${found.join(', ') || 'nothing'}, expected ${expected.join(', ')}`];
+}
+
+const samplesOf = (app: App) => path.join(app.dist, 'samples');
+
+const CLI_CASES: CliCase[] = [
+  {
+    name: '--version',
+    args: () => ['--version'],
+    check: (ran) => {
+      const version = (JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string }).version;
+      return ran.code === 0 && ran.stdout.trim() === version ? [] : [`exit ${ran.code}, printed "${ran.stdout.trim()}", expected ${version}`];
+    },
+  },
+  {
+    name: 'detect',
+    args: (app) => ['detect', path.join(samplesOf(app), 'group1.jpg'), '--out', 'faces.jpg', '--json'],
+    check: succeeds((json, dir) => {
+      const problems = wrote(dir, ['faces.jpg']);
+      if (!Array.isArray(json.faces) || json.faces.length !== 3) problems.push(`faces: ${JSON.stringify(json.faces)?.slice(0, 200)}`);
+      if (problems.length === 0 && sniffImageFormat(new Uint8Array(readFileSync(path.join(dir, 'faces.jpg')))) !== 'jpeg') problems.push('faces.jpg is not a JPEG');
+      return problems;
+    }),
+  },
+  {
+    name: 'verify',
+    args: (app) => ['verify', path.join(samplesOf(app), 'a.jpg'), path.join(samplesOf(app), 'a-variant.jpg'), '--json'],
+    check: succeeds((json, dir, app) => {
+      const problems = wrote(dir, []);
+      if (typeof json.score !== 'number' || !Number.isFinite(json.score)) problems.push(`score ${json.score}`);
+      // the trained student must call two crops of one face the same person
+      if (!app.usesFallbackStudent && json.same !== true) problems.push(`same: ${json.same} (score ${json.score}, threshold ${json.threshold})`);
+      return problems;
+    }),
+  },
+  {
+    name: 'gallery',
+    args: (app) => ['gallery', ...['a.jpg', 'b.jpg', 'group1.jpg', 'group3.jpg', 'group5.jpg'].map((f) => path.join(samplesOf(app), f)), '--out', 'g.png', '--workers', '2', '--json'],
+    check: succeeds((json, dir) => {
+      const problems = wrote(dir, ['g.png']);
+      if (json.images !== 5) problems.push(`images: ${json.images}, expected 5`);
+      if (problems.length) return problems;
+      const image = decodeImage(new Uint8Array(readFileSync(path.join(dir, 'g.png'))));
+      return image.width === json.size && image.height === json.size ? [] : [`g.png is ${image.width}x${image.height}, JSON says ${json.size}`];
+    }),
+  },
+  {
+    name: 'gallery --model teacher',
+    args: (app) => ['gallery', samplesOf(app), '--model', 'teacher'],
+    check: (ran, dir) => [...refuses(/^mobileid gallery: --model teacher: .*does not ship it/)(ran), ...wrote(dir, [])],
+  },
+  {
+    name: 'demo',
+    args: () => ['demo'],
+    check: (ran, dir) => {
+      if (ran.code !== 0) return [`exit code ${ran.signal ?? ran.code}: ${ran.stderr.trim().slice(-500)}`];
+      const written = existsSync(path.join(dir, 'out/demo')) ? readdirSync(path.join(dir, 'out/demo')) : [];
+      return ['gallery.png', 'aligned-crops.png', 'group1-faces.png'].filter((f) => !written.includes(f)).map((f) => `out/demo/${f} missing`);
+    },
+  },
+  {
+    name: 'errors',
+    args: () => ['detect', 'missing.jpg'],
+    check: (ran, dir) => [...refuses(/^mobileid detect: cannot read missing\.jpg: no such file$/)(ran), ...wrote(dir, [])],
+  },
+];
+
+/** One row per command line, each run in an empty folder of the consumer project. */
+async function cliChecks(app: App): Promise<Outcome[]> {
+  const mobileid = path.join(app.dir, 'node_modules/.bin/mobileid');
+  const outcomes: Outcome[] = [];
+  for (const test of CLI_CASES) {
+    const dir = mkdtempSync(path.join(app.dir, 'cli-'));
+    const args = test.args(app);
+    const ran = await run(mobileid, args, { cwd: dir, timeoutMs: 300_000 });
+    const problems = test.check(ran, dir, app);
+    const shown = args.map((a) => (path.isAbsolute(a) ? path.basename(a) : a)).join(' ');
+    outcomes.push({ runtime: `cli ${test.name}`, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `mobileid ${shown}` });
+  }
+  return outcomes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,15 +650,22 @@ async function main(): Promise<number> {
       const last = outcomes.at(-1)!;
       console.log(`${last.runtime}: ${last.ok ? 'ok' : 'FAIL'} (${last.detail})`);
     }
-    const checks: [string, () => Promise<Outcome>][] = [['cli', () => cliCheck(app)], ['types', () => typeCheck(app)], ['demo', demoCheck]];
-    for (const [name, run] of checks) {
+    const checks: [string, () => Promise<Outcome[]>][] = [
+      ['cli', () => cliChecks(app)],
+      ['types', async () => [await typeCheck(app)]],
+      ['demo', async () => [await demoCheck()]],
+    ];
+    for (const [name, check] of checks) {
+      let results: Outcome[];
       try {
-        outcomes.push(await run());
+        results = await check();
       } catch (error) {
-        outcomes.push({ runtime: name, ok: false, detail: (error as Error).message });
+        results = [{ runtime: name, ok: false, detail: (error as Error).message }];
       }
-      const last = outcomes.at(-1)!;
-      console.log(`${last.runtime}: ${last.ok ? 'ok' : 'FAIL'} (${last.detail})`);
+      for (const result of results) {
+        outcomes.push(result);
+        console.log(`${result.runtime}: ${result.ok ? 'ok' : 'FAIL'} (${result.detail})`);
+      }
     }
     writeReport(outcomes, app);
     const failed = outcomes.filter((o) => !o.ok).length;
