@@ -561,6 +561,17 @@ const CLI_CASES: CliCase[] = [
   },
 ];
 
+/** The installed package's API answers file and asset problems with its typed errors. */
+async function apiErrorsCheck(app: App): Promise<Outcome> {
+  const script = `import * as m from 'mobileid';
+const name = (p) => p.then(() => 'no error', (e) => (e instanceof m.MobileIdError ? e.name : 'untyped ' + e));
+console.log(JSON.stringify({ teacher: await name(m.loadBundledModel('teacher')), missing: await name(m.toRgbImage('missing.jpg')), folder: await name(m.toRgbImage('.')) }));`;
+  const result = JSON.parse((await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: app.dir })).trim());
+  const expected = { teacher: 'AssetNotFoundError', missing: 'FileReadError', folder: 'FileReadError' };
+  const ok = JSON.stringify(result) === JSON.stringify(expected);
+  return { runtime: 'api errors', ok, detail: ok ? "loadBundledModel('teacher'), toRgbImage(missing file / folder)" : `got ${JSON.stringify(result)}, expected ${JSON.stringify(expected)}` };
+}
+
 /** One row per command line, each run in an empty folder of the consumer project. */
 async function cliChecks(app: App): Promise<Outcome[]> {
   const mobileid = path.join(app.dir, 'node_modules/.bin/mobileid');
@@ -651,6 +662,7 @@ async function main(): Promise<number> {
       console.log(`${last.runtime}: ${last.ok ? 'ok' : 'FAIL'} (${last.detail})`);
     }
     const checks: [string, () => Promise<Outcome[]>][] = [
+      ['api errors', async () => [await apiErrorsCheck(app)]],
       ['cli', () => cliChecks(app)],
       ['types', async () => [await typeCheck(app)]],
       ['demo', async () => [await demoCheck()]],
