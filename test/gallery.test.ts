@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GalleryInputError, layoutGallery, renderGallery, type Gallery } from '../src/gallery.js';
+import { canvasSizeFor, GalleryInputError, layoutGallery, renderGallery, type Gallery } from '../src/gallery.js';
 import type { RgbImage } from '../src/image';
 import { seededRandom } from '../src/random.js';
 
@@ -127,3 +127,29 @@ describe('renderGallery', () => {
 });
 
 
+
+describe('canvasSizeFor', () => {
+  it('gives about 2 sqrt(faces) cells per side, whole cells, at most 5000 pixels', () => {
+    expect(canvasSizeFor(1, 100)).toBe(200);
+    expect(canvasSizeFor(3, 100)).toBe(400); // ceil(2 sqrt 3) = 4
+    expect(canvasSizeFor(20, 100)).toBe(900); // not the paper's 5000 for a handful of faces
+    expect(canvasSizeFor(13_233, 100)).toBe(5000);
+    expect(canvasSizeFor(13_233, 96)).toBe(4992); // 52 whole cells
+  });
+
+  it('leaves room for most faces of a random layout', () => {
+    const count = 200;
+    const size = canvasSizeFor(count, 10);
+    const { placements } = layoutGallery(randomCoords(count, 5), count, { canvasSize: size, thumbSize: 10 });
+    expect(placements.length / count).toBeGreaterThan(0.6);
+  });
+});
+
+describe('renderGallery progress', () => {
+  it('reports every pasted thumbnail out of the placed ones', () => {
+    const coords = Float32Array.from([0, 0, 0, 0, 1, 1]); // faces 0 and 1 share a cell: 2 placed
+    const seen: [number, number][] = [];
+    renderGallery(coords, 3, (i) => thumbnail(i, 10), { canvasSize: 40, thumbSize: 10, onProgress: (done, total) => seen.push([done, total]) });
+    expect(seen).toEqual([[1, 2], [2, 2]]);
+  });
+});
