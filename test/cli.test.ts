@@ -167,11 +167,12 @@ describe('commands at work', () => {
   it('gallery reports every stage once without a terminal, and --coords writes the positions', () => {
     const dir = folder('gallery-teacher');
     for (let i = 1; i <= 6; i++) copyFileSync(path.join(faceApiDir, 'demo', `sample${i}.jpg`), path.join(dir, `sample${i}.jpg`));
-    const run = cli(['gallery', dir, '--out', path.join(dir, 'g.jpg'), '--thumb', '40', '--model', 'teacher', '--workers', '2', '--coords', path.join(dir, 'xy.json'), '--json'], dir);
+    const run = cli(['gallery', dir, '--out', path.join(dir, 'g.jpg'), '--thumb', '40', '--model', 'teacher', '--workers', '2', '--free-cell-radius', '2', '--coords', path.join(dir, 'xy.json'), '--json'], dir);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.last);
     expect(summary.images).toBe(6);
     expect(summary.size).toBe(200); // ceil(2 sqrt(6)) = 5 cells of 40 px
+    expect(summary).toMatchObject({ placed: 6, skipped: 0 }); // a taken cell sends a face to a free one nearby
     expect(sniffImageFormat(new Uint8Array(readFileSync(path.join(dir, 'g.jpg'))))).toBe('jpeg');
     const coords = JSON.parse(readFileSync(path.join(dir, 'xy.json'), 'utf8')).coordinates;
     expect(coords).toHaveLength(6);

@@ -119,12 +119,16 @@ export const galleryCommand = defineCommand(
       limit: { type: 'integer', min: 1, value: 'N', defaultText: 'all photos', description: 'use only the first N photos (sorted by path)' },
       perplexity: { type: 'number', default: 30, min: 1, value: 'P', description: "t-SNE's effective number of neighbours; lowered (with a note) when there are too few faces for it" },
       seed: { type: 'integer', default: 1, value: 'N', description: 'seed of the t-SNE start; the same seed gives the same picture' },
+      'free-cell-radius': {
+        type: 'integer', default: 0, min: 0, value: 'R',
+        description: "0 skips a face whose grid cell is taken, as in the paper; R > 0 moves it to the nearest free cell at most R cells away",
+      },
       coords: { type: 'string', value: 'FILE', defaultText: 'not written', description: 'write the 2-D t-SNE position of every face as JSON' },
       json: { type: 'boolean', default: false, description: 'print a JSON summary (images, seconds per stage, placed, skipped, size, out) as the last stdout line' },
     },
     examples: [
       'mobileid gallery photos/ --out gallery.png',
-      'mobileid gallery a.jpg b.jpg c.jpg d.jpg e.jpg --out g.png --json',
+      'mobileid gallery a.jpg b.jpg c.jpg d.jpg e.jpg --out g.png --free-cell-radius 2 --json',
       'mobileid gallery lfw/images --size 5000 --thumb 100 --coords lfw-tsne.json',
     ],
   },
@@ -165,6 +169,7 @@ export const galleryCommand = defineCommand(
     const gallery = renderGallery(coords, kept.length, (k) => faceThumbnail(readImageFile(files[kept[k]]), boxes[kept[k]]!, values.thumb), {
       canvasSize: size,
       thumbSize: values.thumb,
+      freeCellRadius: values['free-cell-radius'],
       onProgress: (_, total) => (renderBar ??= new ProgressBar('render', total)).tick(),
     });
     writeImageFile('out', values.out, gallery.image);
