@@ -1,16 +1,14 @@
 /**
  * Starts a worker thread running a module of this package, whether the package runs from its
  * TypeScript sources (a checkout, through tsx) or as compiled JavaScript (dist/). Node cannot
- * load .ts in a worker by itself, so a .ts module is loaded after registering tsx's loader.
+ * load .ts in a worker by itself, so a .ts module is loaded by tsx-worker.mjs after registering
+ * tsx's loader.
  */
 import { Worker } from 'node:worker_threads';
 
 export function startWorker(moduleUrl: URL, workerData: unknown): Worker {
   if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl, { workerData });
-  // resolved here: an eval'd worker would look for tsx from the current directory instead
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(moduleUrl.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(new URL('./tsx-worker.mjs', import.meta.url), { workerData, argv: [moduleUrl.href] });
 }
 
 /**

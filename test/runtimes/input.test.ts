@@ -27,7 +27,7 @@ describe('server toRgbImage', () => {
   it('rejects what it cannot read with typed errors', async () => {
     await expect(toRgbImage(42 as never)).rejects.toThrow(ImageInputError);
     await expect(toRgbImage({ data: new Uint8Array(5), width: 2, height: 2 })).rejects.toThrow(ImageShapeError);
-    await expect(toRgbImage('/nonexistent/photo.jpg')).rejects.toThrow(/ENOENT/);
+    await expect(toRgbImage('/nonexistent/photo.jpg')).rejects.toMatchObject({ name: 'FileReadError', code: 'ENOENT' });
   });
 });
 
