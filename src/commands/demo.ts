@@ -55,7 +55,7 @@ export const demoCommand = defineCommand(
     ].join('\n'),
     options: {
       out: { type: 'string', default: 'out/demo', value: 'FOLDER', description: 'where the pictures go' },
-      mirror: { type: 'boolean', defaultText: "the model's (on for the shipped student)", description: 'average each embedding with that of the mirrored face' },
+      mirror: { type: 'boolean', defaultText: "the model's, on for the shipped student", description: 'average each embedding with that of the mirrored face' },
     },
     examples: ['mobileid demo', 'mobileid demo my-photos/ --out out/mine'],
   },
