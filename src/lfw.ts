@@ -121,6 +121,11 @@ export interface LfwEvaluationOptions {
   feature: (key: ImageKey) => Float32Array | Promise<Float32Array>;
   /** A fresh, unfitted verifier; one is made per fold. */
   verifier: () => Verifier;
+  /**
+   * Identity-labelled outside data to fit the verifier on instead of the 9 training folds
+   * ("unrestricted, labeled outside data"); the threshold is still chosen on the training folds.
+   */
+  outsideData?: { imagesByPerson: Map<string, ImageKey[]>; feature: LfwEvaluationOptions['feature'] };
   onProgress?: (progress: LfwProgress) => void;
 }
 
@@ -169,6 +174,11 @@ export async function evaluateLfw(opts: LfwEvaluationOptions): Promise<LfwEvalua
   const keys = people.flatMap((person) => imagesByPerson.get(person)!);
   const features = await extractFeatures(keys, opts.feature, onProgress);
   const pairKeys = [...new Set(pairs.pairs.flatMap((p) => [p.a, p.b]))];
+  const outside = opts.outsideData;
+  const outsidePeople = outside ? [...outside.imagesByPerson.keys()].sort() : [];
+  const outsideFeatures = outside
+    ? await extractFeatures(outsidePeople.flatMap((p) => outside.imagesByPerson.get(p)!), outside.feature, undefined)
+    : null;
 
   const scores = new Float64Array(pairs.pairs.length);
   const foldAccuracy: number[] = [];
@@ -176,7 +186,8 @@ export async function evaluateLfw(opts: LfwEvaluationOptions): Promise<LfwEvalua
   for (let fold = 0; fold < pairs.folds; fold++) {
     const trainPeople = people.filter((p) => foldOf.get(p) !== fold);
     const verifier = opts.verifier();
-    fitOnPeople(verifier, trainPeople, imagesByPerson, features);
+    if (outside) fitOnPeople(verifier, outsidePeople, outside.imagesByPerson, outsideFeatures!);
+    else fitOnPeople(verifier, trainPeople, imagesByPerson, features);
 
     const embedded = new Map<ImageKey, Float32Array>();
     for (const key of pairKeys) embedded.set(key, verifier.embed(features.of(key)));

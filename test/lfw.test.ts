@@ -112,6 +112,22 @@ describe('evaluateLfw: no test-fold leakage', () => {
     });
   });
 
+  it('with outside data, fits every fold on the outside identities only', async () => {
+    const lfw = syntheticLfw();
+    const outsideImages = new Map([['00001', ['00001/a', '00001/b']], ['00002', ['00002/c', '00002/d', '00002/e']]]);
+    const all = keyIds(new Map([...lfw.imagesByPerson, ...outsideImages]));
+    const fits: { keys: string[]; labels: number[] }[] = [];
+    await evaluateLfw({
+      ...lfw, feature: all.feature, verifier: spyingVerifier('euclidean', all.keys, fits),
+      outsideData: { imagesByPerson: outsideImages, feature: all.feature },
+    });
+    expect(fits).toHaveLength(10);
+    for (const fit of fits) {
+      expect([...fit.keys].sort()).toEqual(['00001/a', '00001/b', '00002/c', '00002/d', '00002/e']);
+      expect(fit.labels).toEqual([0, 0, 1, 1, 1]);
+    }
+  });
+
   it('a verifier that memorises its training identities learns nothing about the test fold', async () => {
     const lfw = syntheticLfw();
     const { feature } = keyIds(lfw.imagesByPerson);

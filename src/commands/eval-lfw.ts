@@ -1,6 +1,7 @@
 /**
  * mobileid eval-lfw: LFW View 2: for each of the 10 folds the verifier (PCA / Joint Bayesian) is fitted on all
- * images of the identities of the other 9 folds and the threshold is chosen on their pairs;
+ * images of the identities of the other 9 folds (or, with --fit-on, on identity-labelled outside
+ * data such as the CelebA identity set) and the threshold is chosen on their pairs;
  * the held-out fold is scored once. Features come from the prepared cache (npm run prepare-data):
  * the teacher's stored outputs, or the student run on the stored aligned crops.
  */
@@ -89,10 +90,18 @@ export const evalLfwCommand = defineCommand(
       'teacher-layer': { type: 'string', default: 'descriptor', choices: ['descriptor', 'hidden'], description: "the teacher's 128-d descriptor or 256-d hidden layer" },
       pca: { type: 'integer', min: 1, value: 'N', defaultText: "the verifier's", description: 'PCA dimensions before the verifier' },
       prepared: { type: 'string', default: '.cache/prepared/lfw', value: 'FOLDER', description: 'the prepared LFW cache' },
+      'fit-on': {
+        type: 'string', default: 'lfw', value: 'lfw|FOLDER',
+        description: 'fit the verifier on the 9 training folds, or on a prepared identity-labelled cache (<identity>/<file> keys, e.g. .cache/prepared/celeba: outside data)',
+      },
       'report-dir': { type: 'string', default: 'reports/lfw', value: 'FOLDER', description: 'where the ROC PNG and the JSON report go' },
       json: { type: 'boolean', default: false, description: 'print the summary as JSON on the last stdout line' },
     },
-    examples: ['mobileid eval-lfw --verifier cosine --mirror', 'mobileid eval-lfw --model teacher --verifier jb --json'],
+    examples: [
+      'mobileid eval-lfw --verifier cosine --mirror',
+      'mobileid eval-lfw --model teacher --verifier jb --json',
+      'mobileid eval-lfw --verifier jb --mirror --fit-on .cache/prepared/celeba',
+    ],
   },
   async ({ values }) => {
     const kind = values.verifier as VerifierKind;
@@ -121,17 +130,38 @@ export const evalLfwCommand = defineCommand(
       throw new CliError(`${missingInPairs.size} images used by pairs.txt have no features: ${[...missingInPairs].slice(0, 5).join(', ')}`);
     }
     const present = new Map([...imagesByPerson].map(([person, keys]) => [person, keys.filter((k) => features.has(k))]));
+    const fitOn = values['fit-on'];
+    let outsideData: Parameters<typeof evaluateLfw>[0]['outsideData'];
+    if (fitOn !== 'lfw') {
+      let outside: Map<string, [Float32Array, Float32Array]>;
+      try {
+        outside = await loadFeatures(fitOn, model, layer);
+      } catch (error) {
+        if (error instanceof PreparedDataError) throw new CliError(`--fit-on: ${error.message}`);
+        throw error;
+      }
+      const byIdentity = new Map<string, string[]>();
+      for (const key of outside.keys()) {
+        const identity = key.split('/')[0];
+        byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), key]);
+      }
+      if (byIdentity.size < 2) throw new CliError(`--fit-on: ${fitOn} holds ${byIdentity.size} identity folder(s); keys must be <identity>/<file>`);
+      outsideData = { imagesByPerson: byIdentity, feature: (key) => combine(outside.get(key)!, values.mirror, mode) };
+    }
     const pcaDim = values.pca;
     const result = await evaluateLfw({
       pairs,
       imagesByPerson: present,
       feature: (key) => combine(features.get(key)!, values.mirror, mode),
       verifier: () => createVerifier(kind, { pcaDim }),
+      outsideData,
       onProgress: (p) => {
         if (p.stage === 'fold') console.error(`fold ${p.fold + 1}/${p.folds}: accuracy ${(p.accuracy * 100).toFixed(2)}% (threshold ${p.threshold.toFixed(4)})`);
       },
     });
-    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}`;
+    const fitLabel = fitOn === 'lfw' ? '' : `-fit-${path.basename(path.resolve(fitOn))}`;
+    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}`;
+    const tarAt = (far: number) => Math.max(0, ...result.roc.filter(([fpr]) => fpr <= far).map(([, tpr]) => tpr));
     mkdirSync(values['report-dir'], { recursive: true });
     const rocFile = path.join(values['report-dir'], `roc-${label}.png`);
     writeFileSync(rocFile, renderLinePlot({
@@ -139,12 +169,13 @@ export const evalLfwCommand = defineCommand(
       series: [{ points: result.roc, color: '#1f77b4', label: `${label} AUC ${result.auc.toFixed(4)}` }, { points: [[0, 0], [1, 1]], color: '#bbbbbb' }],
     }));
     const summary = {
-      model, verifier: kind, mirror: values.mirror ? mode : false,
+      model, verifier: kind, mirror: values.mirror ? mode : false, fit_on: fitOn,
       accuracy_mean: result.accuracyMean, accuracy_se: result.accuracySe, folds: result.folds, auc: result.auc,
+      tar_at_far_1e2: tarAt(0.01), tar_at_far_1e3: tarAt(0.001),
       thresholds: result.thresholds, roc_png: rocFile,
     };
     writeFileSync(path.join(values['report-dir'], `${label}.json`), JSON.stringify(summary, null, 1));
-    console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over 10 folds), AUC ${result.auc.toFixed(4)}; ROC in ${rocFile}`);
+    console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over 10 folds), AUC ${result.auc.toFixed(4)}, true accepts ${(100 * tarAt(0.01)).toFixed(2)}% at 1% false accepts, ${(100 * tarAt(0.001)).toFixed(2)}% at 0.1%; ROC in ${rocFile}`);
     if (values.json) console.log(JSON.stringify(summary));
   },
 );
