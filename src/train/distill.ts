@@ -96,7 +96,8 @@ export interface RunRecord {
   standardization: { mean: number[]; std: number[] } | null;
   selection: { identity: number[]; nuisance: number[]; perAttribute: Record<string, number[]> } | null;
   history: EpochRecord[];
-  dataset: { images: number; views: number; train: number; validation: number };
+  /** sources: images per prepared directory (absent in older logs). */
+  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number> };
 }
 
 export interface DistillResult {
@@ -180,7 +181,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         perAttribute: Object.fromEntries(Object.entries(selection.perAttribute).map(([a, v]) => [a, Array.from(v)])),
       }),
       history,
-      dataset: { images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length },
+      dataset: { images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length, sources: countSources(keys, options.data) },
     });
     log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
 
@@ -375,6 +376,17 @@ function initialWeights(graph: GraphSpec, seed: number): Map<string, Tensor> {
     for (const name of [head.weights, head.bias]) if (name) tensors.get(name)!.data.forEach((v, i, a) => (a[i] = v * 0.1));
   }
   return tensors;
+}
+
+/** Images per source directory (keys carry the folder name when there are several). */
+function countSources(keys: string[], dirs: string[]): Record<string, number> {
+  if (dirs.length === 1) return { [path.basename(path.resolve(dirs[0]))]: keys.length };
+  const counts: Record<string, number> = {};
+  for (const key of keys) {
+    const source = key.split('/')[0];
+    counts[source] = (counts[source] ?? 0) + 1;
+  }
+  return counts;
 }
 
 function shuffled(values: Int32Array, random: () => number): Int32Array {

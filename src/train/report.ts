@@ -37,6 +37,21 @@ function lossCurve(run: RunRecord): Uint8Array {
   });
 }
 
+/** Older runs stored standardize as a boolean (true = per neuron). */
+const STANDARDIZATION: Record<string, string> = {
+  neuron: 'standardised per neuron (folded into the last layer at export)',
+  true: 'standardised per neuron (folded into the last layer at export)',
+  global: 'centred per neuron, one shared scale: the teacher\'s Euclidean metric (folded into the last layer at export)',
+  none: 'raw',
+  false: 'raw',
+};
+
+/** " (fairface 45000, celeba 5820)" when the run used several sources. */
+function sourceShares(run: RunRecord): string {
+  const sources = Object.entries(run.dataset.sources ?? {});
+  return sources.length > 1 ? ` (${sources.map(([name, n]) => `${name} ${n}`).join(', ')})` : '';
+}
+
 const fixed = (v: number | null, digits = 4) => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(digits));
 
 function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): string {
@@ -53,9 +68,10 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
     '',
     '| setting | value |',
     '|---|---|',
-    `| data | ${o.data}: ${run.dataset.images} images x ${run.dataset.views} views; ${run.dataset.train} train / ${run.dataset.validation} validation images (split by key, ${o.validationFraction * 100}%, seed ${o.seed}) |`,
-    `| targets | ${o.targets}${o.standardize ? ', standardised per neuron (folded into the last layer at export)' : ', raw'} |`,
-    `| loss | 1/2 sum_j (y_j - t_j)^2 per image, averaged over the batch |`,
+    `| data | ${[o.data].flat().join(', ')}: ${run.dataset.images} images${sourceShares(run)} x ${run.dataset.views} views; ${run.dataset.train} train / ${run.dataset.validation} validation images (split by key, ${o.validationFraction * 100}%, seed ${o.seed}) |`,
+    `| targets | ${o.targets}, ${STANDARDIZATION[String(o.standardize)] ?? String(o.standardize)} |`,
+    `| loss | 1/2 sum_j (y_j - t_j)^2 per image${o.cosineWeight ? ` + ${o.cosineWeight} (1 - cos(y, t))` : ''}, averaged over the batch; the losses below are the squared-error part |`,
+    `| gradient clipping | ${o.clipNorm ? `global norm ${o.clipNorm}` : 'none'} |`,
     `| optimiser | ${o.optimizer}, lr ${o.lr}, weight decay ${o.weightDecay}${o.optimizer === 'sgd' ? `, momentum ${o.momentum}` : ''} |`,
     `| schedule | ${o.schedule}, warm-up ${o.warmupEpochs} epoch(s), ${o.epochs} epochs of batch ${o.batch} |`,
     `| augmentation | random view per image and epoch${o.jitter ? `; brightness +-${o.jitter.brightness}, contrast +-${o.jitter.contrast}, colour gain +-${o.jitter.color}` : ''} |`,
@@ -72,9 +88,9 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
     '',
     '## Per epoch',
     '',
-    '| epoch | steps | train loss | val loss | val R2 | lr (end) | images/s | seconds |',
-    '|---|---|---|---|---|---|---|---|',
-    ...run.history.map((e) => `| ${e.epoch} | ${e.steps} | ${fixed(e.trainLoss)} | ${fixed(e.validationLoss)} | ${fixed(e.validationR2, 3)} | ${e.learningRate.toExponential(2)} | ${fixed(e.imagesPerSecond, 1)} | ${fixed(e.seconds, 0)} |`),
+    '| epoch | steps | train loss | val loss | val R2 | lr (end) | gradient norm | images/s | seconds |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...run.history.map((e) => `| ${e.epoch} | ${e.steps} | ${fixed(e.trainLoss)} | ${fixed(e.validationLoss)} | ${fixed(e.validationR2, 3)} | ${e.learningRate.toExponential(2)} | ${fixed(e.gradientNorm ?? null, 2)} | ${fixed(e.imagesPerSecond, 1)} | ${fixed(e.seconds, 0)} |`),
   ];
   if (run.selection && run.neurons) {
     const kept = new Set(run.neurons);
