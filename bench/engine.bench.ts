@@ -2,7 +2,7 @@
  * The MobileID student (same random weights) in this engine, @tensorflow/tfjs-backend-wasm and
  * onnxruntime-web (wasm), one thread each, batch 1 and 32, after warm-up. Runtimes alternate
  * within every round so machine noise hits them alike; medians over rounds are reported.
- * Also the share of wasm SIMD peak (REFERENCE.md: ~43.5 GFLOP/s per core here) each conv
+ * Also the share of wasm SIMD peak (~43.5 GFLOP/s per core on the development machine) each conv
  * layer reaches. Usage: npm run bench [-- --json] [--rounds N]
  */
 import { readFileSync } from 'node:fs';

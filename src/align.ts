@@ -408,7 +408,7 @@ export function alignForTeacher(img: RgbImage, landmarks68: readonly Point[]): A
  *
  * MobileID trained on CelebA "align&cropped" images: a non-reflective similarity fit of the
  * left eye, right eye and mouth-corner midpoint to (70.745, 112), (108.237, 112),
- * (89.432, 153.514) in a 178x218 canvas (REFERENCE.md section 1). We keep that fit exactly (same
+ * (89.432, 153.514) in a 178x218 canvas (the public MobileID release). We keep that fit exactly (same
  * three points, same target geometry) and cut a fixed 47x55 window out of the CelebA canvas:
  *
  *   window = canvas x 51.891 .. 127.091, y 92 .. 180  (1.6 canvas px per crop px)
