@@ -11,12 +11,12 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-web';
-import { loadBundledModel } from '../src/assets.js';
-import { Engine } from '../src/engine.js';
-import type { GraphSpec } from '../src/graph.js';
-import { encodeModel, type Tensor } from '../src/model-format.js';
-import { initWeights, studentGraph } from '../src/networks/student.js';
-import { seededRandom } from '../src/random.js';
+import { loadBundledModel } from '../src/engine/assets.js';
+import { Engine } from '../src/engine/engine.js';
+import type { GraphSpec } from '../src/engine/graph.js';
+import { encodeModel, type Tensor } from '../src/engine/model-format.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { seededRandom } from '../src/math/random.js';
 import { studentOnnx } from './onnx-student.js';
 
 const PEAK_GFLOPS = 43.5;

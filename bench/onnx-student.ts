@@ -3,7 +3,7 @@
  * copy, so onnxruntime-web runs the identical network in the benchmark. A minimal protobuf
  * writer: only the ONNX fields this graph needs.
  */
-import type { Tensor } from '../src/model-format.js';
+import type { Tensor } from '../src/engine/model-format.js';
 
 type Field = [number, number | bigint | string | Uint8Array | Field[] | Float32Array];
 

@@ -15,13 +15,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Tensor3D } from '@tensorflow/tfjs';
-import { loadBundledModel } from '../src/assets.js';
-import { Engine } from '../src/engine.js';
-import { TeacherNet } from '../src/faces.js';
+import { loadBundledModel } from '../src/engine/assets.js';
+import { Engine } from '../src/engine/engine.js';
+import { TeacherNet } from '../src/face/networks.js';
 import { decodeImage, type RgbImage } from '../src/image.js';
-import { encodeModel } from '../src/model-format.js';
-import { initWeights, studentGraph } from '../src/networks/student.js';
-import { FaceRecognizer } from '../src/pipeline.js';
+import { encodeModel } from '../src/engine/model-format.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { FaceRecognizer } from '../src/face/recognizer.js';
 import { faceApiDir, faceApiInput, loadFaceApi } from '../test/faceapi-reference.js';
 
 const args = process.argv.slice(2);

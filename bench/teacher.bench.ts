@@ -5,9 +5,9 @@
  *   npx tsx bench/teacher.bench.ts [--rounds N]
  */
 import os from 'node:os';
-import { loadBundledModel } from '../src/assets.js';
-import { Engine } from '../src/engine.js';
-import type { Model } from '../src/model.js';
+import { loadBundledModel } from '../src/engine/assets.js';
+import { Engine } from '../src/engine/engine.js';
+import type { Model } from '../src/engine/model.js';
 import { faceApiInput, loadFaceApi, preprocess, smoothImage } from '../test/faceapi-reference.js';
 
 const args = process.argv.slice(2);

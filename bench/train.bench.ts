@@ -9,12 +9,12 @@
  * The last line of output is JSON.
  */
 import os from 'node:os';
-import { initWeights } from '../src/networks/student.js';
-import { seededRandom } from '../src/random.js';
-import { Optimizer } from '../src/train/optimizer.js';
-import { BatchComputer, type BatchSlot } from '../src/train/parallel.js';
-import { trainingGraph } from '../src/train/targets.js';
-import { Trainer } from '../src/train/trainer.js';
+import { initWeights } from '../src/face/student-graph.js';
+import { seededRandom } from '../src/math/random.js';
+import { Optimizer } from '../src/tools/train/optimizer.js';
+import { BatchComputer, type BatchSlot } from '../src/tools/train/parallel.js';
+import { trainingGraph } from '../src/tools/train/targets.js';
+import { Trainer } from '../src/tools/train/trainer.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {

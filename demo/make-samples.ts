@@ -5,7 +5,7 @@
  * default photos, shipped in the package). Run: npx tsx demo/make-samples.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { encodeJpeg } from '../src/commands/files.js';
+import { encodeJpeg } from '../src/cli/files.js';
 import { cropImage, decodeImage, mirrorImage, resizeBilinear, type RgbImage } from '../src/image.js';
 
 const PHOTOS = new URL('../node_modules/@vladmandic/face-api/demo/', import.meta.url);

@@ -13,9 +13,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { BUNDLED_MODELS } from '../src/assets.js';
-import { encodeModel } from '../src/model-format.js';
-import { initWeights, studentGraph } from '../src/networks/student.js';
+import { BUNDLED_MODELS } from '../src/engine/assets.js';
+import { encodeModel } from '../src/engine/model-format.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
 
 const demo = fileURLToPath(new URL('.', import.meta.url));
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));

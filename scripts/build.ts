@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import ts from 'typescript';
-import { BUNDLED_MODELS, type BundledModelName } from '../src/assets.js';
+import { BUNDLED_MODELS, type BundledModelName } from '../src/engine/assets.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = path.join(root, 'dist');
@@ -93,7 +93,7 @@ const BUNDLES: Bundle[] = [
   { entry: 'src/runtime/edge.ts', out: 'workerd.js', options: edge('./mobileid.wasm') },
   { entry: 'src/runtime/edge.ts', out: 'edge-light.js', options: edge('./mobileid.wasm?module') },
   { entry: 'src/cli.ts', out: 'cli.js', options: { ...node, format: 'esm' } },
-  { entry: 'src/commands/gallery-worker.ts', out: 'gallery-worker.js', options: { ...node, format: 'esm' } },
+  { entry: 'src/cli/gallery-worker.ts', out: 'gallery-worker.js', options: { ...node, format: 'esm' } },
 ];
 
 async function bundle({ entry, out, options }: Bundle): Promise<void> {

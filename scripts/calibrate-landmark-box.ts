@@ -1,9 +1,9 @@
 /**
  * Measures how face-api's SSD face boxes relate to the 68 landmarks found inside them, so the
  * pipeline can derive, from a first landmark pass, the box a detector would have given (the
- * "second landmark pass" of src/pipeline.ts). Runs face-api (tfjs-wasm) on UTKFace
+ * "second landmark pass" of src/face/recognizer.ts). Runs face-api (tfjs-wasm) on UTKFace
  * training images zero-padded by 96 px (the SSD misses tight crops otherwise); never on LFW.
- * Prints the medians that src/faces.ts hard-codes as LANDMARK_BOX.
+ * Prints the medians that src/face/networks.ts hard-codes as LANDMARK_BOX.
  * Usage: npx tsx scripts/calibrate-landmark-box.ts [--count 300]
  */
 import { readdirSync, readFileSync } from 'node:fs';

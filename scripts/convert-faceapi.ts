@@ -18,7 +18,7 @@ import {
   encodeConvertedNet,
   type ConvertedNet,
   type FaceApiManifest,
-} from '../src/nets/faceapi.js';
+} from '../src/tools/faceapi-convert.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const faceApiModelDir = path.join(path.dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'model');

@@ -1,7 +1,7 @@
 /**
  * npm run distill -- --out models/<name>.mobileid [options]
  *
- * Distils the MobileID student from the prepared cache (src/train/distill.ts): progress lines
+ * Distils the MobileID student from the prepared cache (src/tools/train/distill.ts): progress lines
  * with epoch, step, loss, validation loss and images/s; a checkpoint every epoch in
  * --checkpoint-dir (resume with --resume); at the end the model file, <name>.train.json (per-epoch
  * losses), <name>.loss.png and <name>.train.md next to it.
@@ -33,8 +33,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MobileIdError } from '../src/errors.js';
-import { PreparedDataError } from '../src/prepared.js';
-import { DISTILL_DEFAULTS, runDistillation, type DistillOptions } from '../src/train/distill.js';
+import { PreparedDataError } from '../src/tools/data/cache.js';
+import { DISTILL_DEFAULTS, runDistillation, type DistillOptions } from '../src/tools/train/distill.js';
 
 const { values } = parseArgs({
   options: {

@@ -7,7 +7,7 @@
  * it from its public repository (README, "Training data") into --fairface (train/ and val/).
  *
  * For every image of the data set: landmarks, alignment, student crops and teacher outputs per
- * view (src/prepare.ts), written in chunks of 256 images to <out>/<dataset>/ (src/prepared.ts).
+ * view (src/tools/data/prepare.ts), written in chunks of 256 images to <out>/<dataset>/ (src/tools/data/cache.ts).
  * Resumable: complete chunks are skipped. Every failure is counted, named and listed in
  * <out>/<dataset>/failures.json; nothing is dropped silently.
  */
@@ -15,14 +15,14 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { loadBundledModel } from '../src/assets.js';
-import { Engine } from '../src/engine.js';
-import { LandmarkNet, TeacherNet } from '../src/faces.js';
+import { loadBundledModel } from '../src/engine/assets.js';
+import { Engine } from '../src/engine/engine.js';
+import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { decodeImage } from '../src/image.js';
-import { FacePreparer, PROFILES, type DatasetName } from '../src/prepare.js';
-import { chunkExists, readChunks, writeChunk, type Failure, type PreparedRecord } from '../src/prepared.js';
+import { FacePreparer, PROFILES, type DatasetName } from '../src/tools/data/prepare.js';
+import { chunkExists, readChunks, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { startWorker } from '../src/node-worker.js';
-import { ProgressBar } from '../src/progress.js';
+import { ProgressBar } from '../src/cli/progress.js';
 
 const CHUNK = 256;
 type Dataset = DatasetName;

@@ -12,13 +12,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Engine } from '../src/engine.js';
-import { StudentNet } from '../src/faces.js';
-import { bestThreshold } from '../src/lfw.js';
-import { decodeModel, encodeModel, type StorageDtype } from '../src/model-format.js';
-import { readChunks, readRecord } from '../src/prepared.js';
-import { seededRandom } from '../src/random.js';
-import { createVerifier } from '../src/verifier.js';
+import { Engine } from '../src/engine/engine.js';
+import { StudentNet } from '../src/face/networks.js';
+import { bestThreshold } from '../src/tools/lfw.js';
+import { decodeModel, encodeModel, type StorageDtype } from '../src/engine/model-format.js';
+import { readChunks, readRecord } from '../src/tools/data/cache.js';
+import { seededRandom } from '../src/math/random.js';
+import { createVerifier } from '../src/verify/verifier.js';
 
 const { values } = parseArgs({
   options: {

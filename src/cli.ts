@@ -7,16 +7,16 @@
  * error is one line on stderr; --debug adds its stack trace.
  */
 import { readFileSync } from 'node:fs';
-import { type Command, formatHelp, orList } from './commands/args.js';
-import { CliError } from './commands/cli-error.js';
+import { type Command, formatHelp, orList } from './cli/args.js';
+import { CliError } from './cli/cli-error.js';
 import { FileReadError, MobileIdError } from './errors.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  demo: async () => (await import('./commands/demo.js')).demoCommand,
-  detect: async () => (await import('./commands/detect.js')).detectCommand,
-  verify: async () => (await import('./commands/verify.js')).verifyCommand,
-  gallery: async () => (await import('./commands/gallery.js')).galleryCommand,
-  'eval-lfw': async () => (await import('./commands/eval-lfw.js')).evalLfwCommand,
+  demo: async () => (await import('./cli/demo.js')).demoCommand,
+  detect: async () => (await import('./cli/detect.js')).detectCommand,
+  verify: async () => (await import('./cli/verify.js')).verifyCommand,
+  gallery: async () => (await import('./cli/gallery.js')).galleryCommand,
+  'eval-lfw': async () => (await import('./tools/eval-lfw.js')).evalLfwCommand,
 };
 
 /** package.json sits one level above both src/cli.ts and the bundled dist/cli.js. */

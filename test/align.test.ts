@@ -22,11 +22,11 @@ import {
   type BorderMode,
   type Point,
   type Similarity,
-} from '../src/align.js';
-import type { Preprocess } from '../src/graph.js';
+} from '../src/face/align.js';
+import type { Preprocess } from '../src/engine/graph.js';
 import { ImageShapeError, mirrorImage, type RgbImage } from '../src/image.js';
-import { landmarks68To5 } from '../src/landmarks.js';
-import { seededRandom } from '../src/random.js';
+import { landmarks68To5 } from '../src/face/landmarks.js';
+import { seededRandom } from '../src/math/random.js';
 
 function similarity(scale: number, degrees: number, tx: number, ty: number): Similarity {
   const r = (degrees * Math.PI) / 180;

@@ -1,8 +1,8 @@
 // The CLI's shared argument parser: typed values, defaults, one-line errors naming the option,
 // positional counts, and help generated from the same option table.
 import { describe, expect, it } from 'vitest';
-import { formatHelp, parseCommand, type CommandSpec } from '../src/commands/args.js';
-import { CliError } from '../src/commands/cli-error.js';
+import { formatHelp, parseCommand, type CommandSpec } from '../src/cli/args.js';
+import { CliError } from '../src/cli/cli-error.js';
 import { MobileIdError } from '../src/errors.js';
 
 const spec = {

@@ -8,13 +8,13 @@
 // reference forward (test/reference.ts) with a tiny step, exact in f32 storage.
 // Error measure: max |analytic - numeric| / max |numeric| over the checked coordinates.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine.js';
-import type { GraphSpec, Layer, Padding } from '../src/graph.js';
-import { encodeModel, type Tensor } from '../src/model-format.js';
-import { initWeights, studentGraph } from '../src/networks/student.js';
-import { seededRandom } from '../src/random.js';
-import { UnsupportedLayerError } from '../src/train/errors.js';
-import { TrainingNetwork } from '../src/train/network.js';
+import { Engine } from '../src/engine/engine.js';
+import type { GraphSpec, Layer, Padding } from '../src/engine/graph.js';
+import { encodeModel, type Tensor } from '../src/engine/model-format.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { seededRandom } from '../src/math/random.js';
+import { UnsupportedLayerError } from '../src/tools/train/errors.js';
+import { TrainingNetwork } from '../src/tools/train/network.js';
 import { maxRelativeError, referenceRun } from './reference.js';
 
 let engine: Engine;

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demoCommand } from '../src/commands/demo.js';
-import { detectCommand } from '../src/commands/detect.js';
-import { evalLfwCommand } from '../src/commands/eval-lfw.js';
-import { galleryCommand } from '../src/commands/gallery.js';
-import { verifyCommand } from '../src/commands/verify.js';
+import { demoCommand } from '../src/cli/demo.js';
+import { detectCommand } from '../src/cli/detect.js';
+import { evalLfwCommand } from '../src/tools/eval-lfw.js';
+import { galleryCommand } from '../src/cli/gallery.js';
+import { verifyCommand } from '../src/cli/verify.js';
 import { decodeImage, sniffImageFormat } from '../src/image.js';
 import { faceApiDir } from './faceapi-reference.js';
 

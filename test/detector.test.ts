@@ -18,12 +18,12 @@ import {
   letterboxToTensor,
   nonMaxSuppression,
   type Detection,
-} from '../src/detector.js';
-import { Engine } from '../src/engine.js';
+} from '../src/face/detector.js';
+import { Engine } from '../src/engine/engine.js';
 import { decodeImage, type RgbImage } from '../src/image.js';
-import { decodeModel, encodeModel } from '../src/model-format.js';
-import { convertTinyFaceDetector } from '../src/nets/faceapi.js';
-import { initWeights, studentGraph } from '../src/networks/student.js';
+import { decodeModel, encodeModel } from '../src/engine/model-format.js';
+import { convertTinyFaceDetector } from '../src/tools/faceapi-convert.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { faceApiDir, faceApiInput, loadFaceApi, maxAbsDiff, preprocess, type FaceApi, type Tf } from './faceapi-reference.js';
 
 const detectorBytes = new Uint8Array(

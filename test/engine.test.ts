@@ -1,10 +1,10 @@
 // Model format round trips and the engine's behaviour on bad input: every failure is a typed
 // error with a clear message, and the engine keeps working afterwards.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine.js';
+import { Engine } from '../src/engine/engine.js';
 import { DisposedError, InputError, ModelFormatError } from '../src/errors.js';
-import { decodeModel, encodeModel, fromHalf, toHalf } from '../src/model-format.js';
-import { initWeights, studentGraph } from '../src/networks/student.js';
+import { decodeModel, encodeModel, fromHalf, toHalf } from '../src/engine/model-format.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
 
 let engine: Engine;
 const graph = studentGraph();

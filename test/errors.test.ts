@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadBundledModel, type BundledModelName } from '../src/assets.js';
+import { loadBundledModel, type BundledModelName } from '../src/engine/assets.js';
 import { AssetNotFoundError, FileReadError, MobileIdError } from '../src/errors.js';
 import * as api from '../src/runtime/server.js';
 

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Activation, GraphSpec, PoolLayer } from '../src/graph.js';
-import { decodeModel, type Tensor } from '../src/model-format.js';
+import type { Activation, GraphSpec, PoolLayer } from '../src/engine/graph.js';
+import { decodeModel, type Tensor } from '../src/engine/model-format.js';
 import {
   convertFaceLandmark68Net,
   convertFaceRecognitionNet,
@@ -18,7 +18,7 @@ import {
   readFaceApiWeights,
   samePadding,
   type ConvertedNet,
-} from '../src/nets/faceapi.js';
+} from '../src/tools/faceapi-convert.js';
 import { readFaceApiModel } from '../scripts/convert-faceapi.js';
 import type { Tensor as TfTensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { faceApiInput, loadFaceApi, maxAbsDiff, preprocess, smoothImage, type FaceApi, type Tf } from './faceapi-reference.js';
@@ -157,7 +157,7 @@ describe('converted graphs', () => {
   });
 });
 
-/** Executes a graph with plain tfjs ops, following the layer semantics documented in src/graph.ts. */
+/** Executes a graph with plain tfjs ops, following the layer semantics documented in src/engine/graph.ts. */
 function runGraphWithTf(tf: Tf, graph: GraphSpec, tensors: Map<string, Tensor>, input: Float32Array, batch: number): Float32Array[] {
   return tf.tidy(() => {
     const values = new Map<string, Tensor4D>();
@@ -196,7 +196,7 @@ function runGraphWithTf(tf: Tf, graph: GraphSpec, tensors: Map<string, Tensor>, 
         const [, bh, bw, bc] = b.shape;
         out = act(tf.add(a, pad4(b, [0, 0, ah - bh, aw - bw], ac - bc)), layer.activation);
       } else if (layer.op === 'pad') {
-        // channels: the output's channel count (src/plan.ts)
+        // channels: the output's channel count (src/engine/plan.ts)
         out = pad4(get(layer.input), layer.pad, layer.channels - get(layer.input).shape[3]);
       } else if (layer.op === 'activation') {
         out = act(get(layer.input), layer.activation);

@@ -8,10 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine.js';
-import type { Model } from '../src/model.js';
-import { decodeModel } from '../src/model-format.js';
-import { landmarksToImage } from '../src/nets/faceapi.js';
+import { Engine } from '../src/engine/engine.js';
+import type { Model } from '../src/engine/model.js';
+import { decodeModel } from '../src/engine/model-format.js';
+import { landmarksToImage } from '../src/tools/faceapi-convert.js';
 import { demoPhoto, faceApiInput, loadFaceApi, maxAbsDiff, preprocess, smoothImage, type FaceApi, type Tf } from './faceapi-reference.js';
 
 const modelsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'models');

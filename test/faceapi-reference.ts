@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
-import type { Preprocess } from '../src/graph.js';
-import { seededRandom } from '../src/random.js';
+import type { Preprocess } from '../src/engine/graph.js';
+import { seededRandom } from '../src/math/random.js';
 
 const require = createRequire(import.meta.url);
 export type Tf = typeof import('@tensorflow/tfjs');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canvasSizeFor, GalleryInputError, layoutGallery, renderGallery, type Gallery } from '../src/gallery.js';
+import { canvasSizeFor, GalleryInputError, layoutGallery, renderGallery, type Gallery } from '../src/gallery/layout.js';
 import type { RgbImage } from '../src/image';
-import { seededRandom } from '../src/random.js';
+import { seededRandom } from '../src/math/random.js';
 
 /** A thumbnail whose pixels encode its face index and position (every byte distinct per face). */
 function thumbnail(index: number, size: number): RgbImage {

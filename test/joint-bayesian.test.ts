@@ -3,9 +3,9 @@ import {
   JointBayesianModel,
   fitJointBayesian,
   type JointBayesianFit,
-} from '../src/joint-bayesian.js';
-import { cholesky, inverseSpd, matMul, transpose } from '../src/linalg.js';
-import { gaussian, seededRandom } from '../src/random.js';
+} from '../src/verify/joint-bayesian.js';
+import { cholesky, inverseSpd, matMul, transpose } from '../src/math/linalg.js';
+import { gaussian, seededRandom } from '../src/math/random.js';
 import {
   CosineVerifier,
   EuclideanVerifier,
@@ -17,7 +17,7 @@ import {
   VerifierFormatError,
   VerifierInputError,
   createVerifier,
-} from '../src/verifier.js';
+} from '../src/verify/verifier.js';
 
 /** Deterministic standard normal samples. */
 function normalSamples(seed: number): () => number {

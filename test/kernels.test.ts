@@ -2,10 +2,10 @@
 // odd sizes, stride 2, padding, 1 / 3 / 64 channels, channel counts that are not multiples
 // of 4 or 8, batch > 1. Error measure: max |engine - reference| / max |reference| <= 1e-5.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine.js';
-import type { Activation, GraphSpec, Layer } from '../src/graph.js';
-import type { Tensor } from '../src/model-format.js';
-import { seededRandom } from '../src/random.js';
+import { Engine } from '../src/engine/engine.js';
+import type { Activation, GraphSpec, Layer } from '../src/engine/graph.js';
+import type { Tensor } from '../src/engine/model-format.js';
+import { seededRandom } from '../src/math/random.js';
 import { maxRelativeError, referenceRun } from './reference.js';
 
 let engine: Engine;

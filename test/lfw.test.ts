@@ -12,8 +12,8 @@ import {
   readLfwImageIndex,
   rocCurve,
   type LfwProgress,
-} from '../src/lfw.js';
-import { createVerifier, type Verifier, type VerifierKind } from '../src/verifier.js';
+} from '../src/tools/lfw.js';
+import { createVerifier, type Verifier, type VerifierKind } from '../src/verify/verifier.js';
 
 const LFW = '../shared/data/lfw';
 

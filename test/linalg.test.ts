@@ -11,9 +11,9 @@ import {
   symmetrise,
   symmetricEigen,
   transpose,
-} from '../src/linalg.js';
-import { Pca, PcaError, fitPca } from '../src/pca.js';
-import { seededRandom } from '../src/random.js';
+} from '../src/math/linalg.js';
+import { Pca, PcaError, fitPca } from '../src/math/pca.js';
+import { seededRandom } from '../src/math/random.js';
 
 /** Uniform(-0.5, 0.5) entries, the same for the same seed. */
 function randomMatrix(rows: number, cols: number, seed: number): Float64Array {

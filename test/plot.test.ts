@@ -1,6 +1,6 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { PlotError, renderLinePlot, type LinePlotOptions } from '../src/plot.js';
+import { PlotError, renderLinePlot, type LinePlotOptions } from '../src/tools/plot.js';
 
 function decode(bytes: Uint8Array): PNG {
   return PNG.sync.read(Buffer.from(bytes));

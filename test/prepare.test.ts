@@ -4,12 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBundledModel } from '../src/assets.js';
-import { Engine } from '../src/engine.js';
-import { LandmarkNet, TeacherNet } from '../src/faces.js';
+import { loadBundledModel } from '../src/engine/assets.js';
+import { Engine } from '../src/engine/engine.js';
+import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
-import { FacePreparer, PROFILES, centralBox } from '../src/prepare.js';
-import { CROP_BYTES, chunkExists, readChunks, readRecord, writeChunk } from '../src/prepared.js';
+import { FacePreparer, PROFILES, centralBox } from '../src/tools/data/prepare.js';
+import { CROP_BYTES, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
 import { faceApiDir } from './faceapi-reference.js';
 
 let engine: Engine;

@@ -1,7 +1,7 @@
 // ProgressBar output without a terminal (logs, CI): no carriage returns, and the last line is
 // written once, not repeated by done().
 import { describe, expect, it } from 'vitest';
-import { ProgressBar } from '../src/progress.js';
+import { ProgressBar } from '../src/cli/progress.js';
 
 function recorder(isTTY: boolean) {
   const chunks: string[] = [];

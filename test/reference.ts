@@ -2,8 +2,8 @@
  * Plain TypeScript reference implementations of every layer (NHWC, f64 accumulation, no
  * packing, no SIMD), used to check the wasm kernels. Deliberately written the obvious way.
  */
-import type { Activation, GraphSpec, Layer } from '../src/graph.js';
-import type { Tensor } from '../src/model-format.js';
+import type { Activation, GraphSpec, Layer } from '../src/engine/graph.js';
+import type { Tensor } from '../src/engine/model-format.js';
 
 type Shape = [number, number, number];
 interface Value { shape: Shape; data: Float64Array }

@@ -2,9 +2,9 @@
 // synthetic teacher neurons where the planted identity neurons (driven by gender and race) must
 // be chosen over age-driven, mixed, pure-noise and dead neurons.
 import { describe, expect, it } from 'vitest';
-import { gaussian, seededRandom } from '../src/random.js';
-import { TrainingError } from '../src/train/errors.js';
-import { ageGroup, correlationRatio, parseUtkFaceKey, scoreNeurons, selectTop, utkFaceAttributes } from '../src/train/selection.js';
+import { gaussian, seededRandom } from '../src/math/random.js';
+import { TrainingError } from '../src/tools/train/errors.js';
+import { ageGroup, correlationRatio, parseUtkFaceKey, scoreNeurons, selectTop, utkFaceAttributes } from '../src/tools/train/selection.js';
 
 describe('correlationRatio', () => {
   it('is the between-class share of the variance, skipping unlabelled samples', () => {

@@ -3,9 +3,9 @@
 // executor on the decoded weights).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine.js';
-import { decodeModel } from '../src/model-format.js';
-import { seededRandom } from '../src/random.js';
+import { Engine } from '../src/engine/engine.js';
+import { decodeModel } from '../src/engine/model-format.js';
+import { seededRandom } from '../src/math/random.js';
 import { maxRelativeError, referenceRun } from './reference.js';
 
 const bytes = new Uint8Array(readFileSync(new URL('../models/mobileid-student.mobileid', import.meta.url)));

@@ -1,10 +1,10 @@
 // The MobileID student in this engine vs the same network, same weights, in @tensorflow/tfjs.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine.js';
-import { encodeModel } from '../src/model-format.js';
-import { initWeights, studentGraph } from '../src/networks/student.js';
-import { seededRandom } from '../src/random.js';
+import { Engine } from '../src/engine/engine.js';
+import { encodeModel } from '../src/engine/model-format.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { seededRandom } from '../src/math/random.js';
 import { maxRelativeError } from './reference.js';
 
 function tfjsStudent(weights: ReturnType<typeof initWeights>, x: Float32Array, batch: number): Float32Array {

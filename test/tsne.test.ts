@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exactKnn, KnnInputError } from '../src/knn';
-import { gaussian, seededRandom } from '../src/random';
+import { exactKnn, KnnInputError } from '../src/math/knn';
+import { gaussian, seededRandom } from '../src/math/random';
 import {
   barnesHutGradient,
   conditionalProbabilities,
@@ -11,7 +11,7 @@ import {
   TsneInputError,
   type SparseAffinities,
   type TsneStage,
-} from '../src/tsne';
+} from '../src/gallery/tsne';
 
 /** `clusters` Gaussian blobs (unit spread) whose centres are `separation` apart on average. */
 function blobs(count: number, dim: number, clusters: number, separation: number, seed: number) {

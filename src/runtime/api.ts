@@ -17,6 +17,6 @@ export {
   type VerificationDefaults,
   type VerifyOptions,
   type VerifyResult,
-} from '../pipeline.js';
-export { TinyFaceDetector, DetectorModelError, DetectorOptionError, type Detection, type DetectorOptions } from '../detector.js';
+} from '../face/recognizer.js';
+export { TinyFaceDetector, DetectorModelError, DetectorOptionError, type Detection, type DetectorOptions } from '../face/detector.js';
 export { ImageInputError, toRgba, type RawPixels } from './pixels.js';

@@ -10,7 +10,7 @@
  *
  * Images are decoded by the browser (drawn to a canvas and read back), never by jpeg-js.
  */
-import type { Engine, WasmSource } from '../engine.js';
+import type { Engine, WasmSource } from '../engine/engine.js';
 import type { RgbImage } from '../image.js';
 import { initWith } from './init.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';

@@ -10,7 +10,7 @@
  *   const student = new StudentNet(engine.loadModel(new Uint8Array(studentBytes)));
  *   const image = await toRgbImage(await request.arrayBuffer());
  */
-import type { Engine, WasmSource } from '../engine.js';
+import type { Engine, WasmSource } from '../engine/engine.js';
 import { decodeImage, type RgbImage } from '../image.js';
 import { initWith } from './init.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';

@@ -4,7 +4,7 @@
  * locate mobileid.wasm by itself, e.g. when a bundler moved it or the platform only accepts
  * wasm imported as a module. The first call decides the source; a failed call can be retried.
  */
-import { Engine, type WasmSource } from '../engine.js';
+import { Engine, type WasmSource } from '../engine/engine.js';
 
 let shared: Promise<Engine> | undefined;
 

@@ -6,7 +6,7 @@
  *   const engine = await init();
  *   const image = await toRgbImage('photo.jpg');
  */
-import type { Engine, WasmSource } from '../engine.js';
+import type { Engine, WasmSource } from '../engine/engine.js';
 import { FileReadError } from '../errors.js';
 import { decodeImage, type RgbImage } from '../image.js';
 import { initWith } from './init.js';

@@ -1,0 +1,96 @@
+/**
+ * The engine: one instantiated wasm module, one arena over its memory, any number of models.
+ *
+ *   const engine = await Engine.create();        // or Engine.create(moduleOrBytes)
+ *   const model = engine.loadModel(bytes);
+ *   const out = model.run(input, batch);
+ */
+import { Arena } from './arena.js';
+import { DisposedError, EngineError } from '../errors.js';
+import { decodeModel, type DecodedModel } from './model-format.js';
+import { Model, type LoadOptions } from './model.js';
+import { loadDefaultWasm } from './assets.js';
+
+/** The kernels exported by assembly/index.ts (raw bindings: plain numbers, byte pointers). */
+export interface Kernels {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  activation(x: number, pixels: number, channels: number, act: number, alpha: number, slope: number): void;
+  affine(x: number, out: number, pixels: number, channels: number, scale: number, shift: number, act: number, alpha: number, slope: number): void;
+  add(a: number, h: number, w: number, c: number, b: number, bh: number, bw: number, bc: number, out: number, act: number, alpha: number, slope: number): void;
+  pad(x: number, h: number, w: number, c: number, out: number, oh: number, ow: number, oc: number, top: number, left: number): void;
+  conv2d(
+    input: number, inWidth: number, inStride: number, cin: number,
+    output: number, outHeight: number, outWidth: number, outStride: number, cout: number,
+    packed: number, bias: number, kh: number, kw: number, sh: number, sw: number,
+    act: number, alpha: number, slope: number,
+  ): void;
+  depthwiseConv2d(
+    input: number, inWidth: number, channels: number,
+    output: number, outHeight: number, outWidth: number,
+    weights: number, bias: number, kh: number, kw: number, sh: number, sw: number,
+    act: number, alpha: number, slope: number,
+  ): void;
+  maxPool(input: number, inHeight: number, inWidth: number, channels: number, output: number, outHeight: number, outWidth: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
+  avgPool(input: number, inHeight: number, inWidth: number, channels: number, output: number, outHeight: number, outWidth: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
+  globalAvgPool(input: number, pixels: number, channels: number, output: number): void;
+  dense(input: number, batch: number, inputs: number, output: number, units: number, packed: number, bias: number, act: number, alpha: number, slope: number): void;
+}
+
+/** Compiled module, raw bytes of mobileid.wasm, or nothing (the runtime's default location). */
+export type WasmSource = WebAssembly.Module | BufferSource;
+
+export class Engine {
+  private readonly models = new Set<Model>();
+  private disposed = false;
+
+  private constructor(
+    readonly kernels: Kernels,
+    readonly arena: Arena,
+  ) {}
+
+  static async create(source?: WasmSource): Promise<Engine> {
+    // toString tag, not instanceof: a Module compiled in another realm (bundler sandboxes) is still one
+    const isModule = Object.prototype.toString.call(source) === '[object WebAssembly.Module]';
+    const module = isModule ? (source as WebAssembly.Module) : await compile((source as BufferSource | undefined) ?? ((await loadDefaultWasm()) as BufferSource));
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(module, { env: { abort: () => { throw new EngineError('wasm abort'); } } });
+    } catch (cause) {
+      throw new EngineError(`cannot instantiate the mobileid wasm module: ${(cause as Error).message}`);
+    }
+    const kernels = instance.exports as unknown as Kernels;
+    return new Engine(kernels, new Arena(kernels.memory, kernels.heapBase()));
+  }
+
+  /** Loads a model file (bytes) or an already decoded model into this engine's memory. */
+  loadModel(model: Uint8Array | DecodedModel, options: LoadOptions = {}): Model {
+    this.assertUsable();
+    const decoded = model instanceof Uint8Array ? decodeModel(model) : model;
+    const loaded = new Model(this, decoded, options, () => this.models.delete(loaded));
+    this.models.add(loaded);
+    return loaded;
+  }
+
+  /** Bytes of wasm memory in use by loaded models (weights + activation buffers). */
+  get memoryBytes(): number {
+    return this.arena.usedBytes - this.kernels.heapBase();
+  }
+
+  assertUsable(): void {
+    if (this.disposed) throw new DisposedError('this Engine has been disposed');
+  }
+
+  dispose(): void {
+    for (const model of [...this.models]) model.dispose();
+    this.disposed = true;
+  }
+}
+
+async function compile(bytes: BufferSource): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (cause) {
+    throw new EngineError(`mobileid wasm does not compile (is WebAssembly SIMD supported here?): ${(cause as Error).message}`);
+  }
+}

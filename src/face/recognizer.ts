@@ -1,0 +1,353 @@
+/**
+ * Raw photos in, faces and decisions out:
+ *
+ *   const recognizer = await FaceRecognizer.create();       // bundled models, own engine
+ *   const faces = recognizer.detectFaces(jpegBytes);        // boxes, scores, 68 + 5 landmarks
+ *   const result = recognizer.verify(photoA, photoB);       // largest face of each, compared
+ *   recognizer.dispose();
+ *
+ * Stages: TinyFaceDetector box -> 68 landmarks (a second pass on the box the first pass
+ * implies, which gave the teacher better LFW accuracy than the detector box alone) -> the student's 47x55 crop
+ * aligned on 5 points -> embedding -> verifier. Runtime-neutral: no file system; images are
+ * RgbImages or the bytes of a JPEG/PNG file (a Node Buffer is such bytes).
+ */
+import { loadBundledModel } from '../engine/assets.js';
+import { TinyFaceDetector, checkDetectorOptions, type Detection, type DetectorOptions } from './detector.js';
+import { Engine } from '../engine/engine.js';
+import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
+import { LandmarkNet, StudentNet, type Box } from './networks.js';
+import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
+import { landmarks68To5, type Point } from './landmarks.js';
+import type { Model } from '../engine/model.js';
+import { createVerifier, type Verifier } from '../verify/verifier.js';
+
+/** embedFaces/verify were called but no student model was given and none is bundled. */
+export class StudentModelMissingError extends MobileIdError {}
+
+/** A verify() option out of range (unknown verifier name, non-finite threshold). */
+export class VerifyOptionError extends MobileIdError {}
+
+/** A decoded image, or the bytes of a JPEG or PNG file (decoded with its Exif orientation). */
+export type ImageInput = RgbImage | Uint8Array;
+
+export interface RecognizerModels {
+  /** Model file bytes; each defaults to the bundled file (see assets.ts). */
+  detector?: Uint8Array;
+  landmarks?: Uint8Array;
+  student?: Uint8Array;
+}
+
+export interface RecognizerOptions {
+  /** Engine to load the models into (kept alive by dispose()); default: a new one, owned. */
+  engine?: Engine;
+  models?: RecognizerModels;
+  /** Detector options for every call that does not pass its own. */
+  detector?: DetectorOptions;
+}
+
+export interface DetectedFace {
+  /** Detector box in image pixels (may reach past the image edges). */
+  box: Box;
+  /** Detector confidence, 0..1. */
+  score: number;
+  /** iBUG 68 points, pixel centres at integer coordinates. */
+  landmarks68: Point[];
+  /** Eye centres, nose tip, mouth corners (left/right as seen in the image). */
+  landmarks5: Point[];
+}
+
+export interface EmbeddedFace {
+  face: DetectedFace;
+  embedding: Float32Array;
+}
+
+export interface EmbedOptions {
+  /** Average the embedding with the mirrored crop's. Default false. */
+  mirror?: boolean;
+  detector?: DetectorOptions;
+}
+
+/** What a student model file may declare in graph.meta.verification. */
+export interface VerificationDefaults {
+  /** The verifier the threshold belongs to. */
+  verifier: 'cosine' | 'euclidean';
+  /** same = score >= threshold, on that verifier's scale (euclidean scores are -distance). */
+  threshold: number;
+  /** Whether the threshold was fitted on mirror-averaged embeddings; verify()'s default. */
+  mirror: boolean;
+}
+
+export interface VerifyOptions {
+  /** Default: the model's meta.verification.mirror, else false. */
+  mirror?: boolean;
+  /** A metric by name, or any (fitted) Verifier. Default: the model's meta.verification.verifier, else cosine. */
+  verifier?: 'cosine' | 'euclidean' | Verifier;
+  /** Decision threshold; default the model's meta.verification.threshold when it is for the same verifier. */
+  threshold?: number;
+  detector?: DetectorOptions;
+}
+
+export interface Timings {
+  decodeMs: number;
+  detectMs: number;
+  landmarksMs: number;
+  embedMs: number;
+  totalMs: number;
+}
+
+export interface VerifyResult {
+  /** Verifier score, higher = more alike; null when an image has no face. */
+  score: number | null;
+  threshold: number | null;
+  /** score >= threshold; null when there is no score or no threshold. */
+  same: boolean | null;
+  verifier: string;
+  mirror: boolean;
+  /** The face compared in each image: the largest detector box. */
+  faceA: DetectedFace | null;
+  faceB: DetectedFace | null;
+  facesFoundA: number;
+  facesFoundB: number;
+  /** Plain-language remarks: which faces were compared, missing faces, missing threshold. */
+  note: string;
+  timings: Timings;
+}
+
+/** First landmark pass on the detector box, second on the box the first pass implies. */
+const LANDMARK_PASSES = 2;
+const VERIFIERS = ['cosine', 'euclidean'] as const;
+
+const now = () => performance.now();
+
+function newTimings(): Timings {
+  return { decodeMs: 0, detectMs: 0, landmarksMs: 0, embedMs: 0, totalMs: 0 };
+}
+
+/** meta.verification of a student model, validated; null when absent. */
+function readVerificationDefaults(meta: Record<string, unknown> | undefined): VerificationDefaults | null {
+  const value = meta?.verification;
+  if (value === undefined) return null;
+  const v = value as Partial<VerificationDefaults>;
+  const valid = typeof v === 'object' && v !== null && VERIFIERS.includes(v.verifier as 'cosine') && Number.isFinite(v.threshold) &&
+    (v.mirror === undefined || typeof v.mirror === 'boolean');
+  if (!valid) {
+    throw new ModelFormatError(
+      `student model meta.verification must be {verifier: "cosine" | "euclidean", threshold: number, mirror?: boolean}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return { verifier: v.verifier!, threshold: v.threshold!, mirror: v.mirror ?? false };
+}
+
+const area = (box: Box) => box.width * box.height;
+
+export class FaceRecognizer {
+  /** The student model's meta.verification, or null. */
+  readonly verification: VerificationDefaults | null;
+  private readonly landmarks: LandmarkNet;
+  private readonly student: StudentNet | null;
+  private disposed = false;
+
+  private constructor(
+    private readonly engine: Engine,
+    private readonly ownsEngine: boolean,
+    private readonly detector: TinyFaceDetector,
+    private readonly landmarkModel: Model,
+    private readonly studentModel: Model | null,
+    /** Why there is no student, for the error embedFaces/verify throw. */
+    private readonly studentMissing: string,
+    private readonly detectorDefaults: DetectorOptions,
+  ) {
+    this.landmarks = new LandmarkNet(landmarkModel);
+    this.student = studentModel && new StudentNet(studentModel);
+    this.verification = studentModel ? readVerificationDefaults(studentModel.graph.meta) : null;
+  }
+
+  /**
+   * Loads the models (given bytes, else the bundled files). A missing bundled student is not an
+   * error here: detection works without it, and embedFaces/verify say what is missing.
+   */
+  static async create(options: RecognizerOptions = {}): Promise<FaceRecognizer> {
+    checkDetectorOptions(options.detector ?? {});
+    const models = options.models ?? {};
+    const [detectorBytes, landmarkBytes] = await Promise.all([
+      models.detector ?? loadBundledModel('detector'),
+      models.landmarks ?? loadBundledModel('landmarks68'),
+    ]);
+    let studentBytes = models.student;
+    let studentMissing = '';
+    if (!studentBytes) {
+      try {
+        studentBytes = await loadBundledModel('mobileid');
+      } catch (cause) {
+        studentMissing = `no student model was given (models.student) and the bundled one is unavailable: ${(cause as Error).message}`;
+      }
+    }
+    const engine = options.engine ?? (await Engine.create());
+    const loaded: Array<{ dispose(): void }> = [];
+    try {
+      const detector = new TinyFaceDetector(engine, detectorBytes);
+      loaded.push(detector);
+      const landmarkModel = engine.loadModel(landmarkBytes);
+      loaded.push(landmarkModel);
+      const studentModel = studentBytes ? engine.loadModel(studentBytes) : null;
+      if (studentModel) loaded.push(studentModel);
+      return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {});
+    } catch (error) {
+      for (const item of loaded) item.dispose();
+      if (!options.engine) engine.dispose();
+      throw error;
+    }
+  }
+
+  /** Length of the embeddings embedFaces returns (0 without a student model). */
+  get embeddingSize(): number {
+    return this.student?.dimension ?? 0;
+  }
+
+  /** Every face the detector finds, best score first, with landmarks. [] when there is none. */
+  detectFaces(image: ImageInput, options: DetectorOptions = {}): DetectedFace[] {
+    const timings = newTimings();
+    const rgb = this.toImage(image, timings);
+    return this.locate(rgb, this.detect(rgb, options, timings), timings);
+  }
+
+  /** Every face with its student embedding (see EmbedOptions.mirror). */
+  embedFaces(image: ImageInput, options: EmbedOptions = {}): EmbeddedFace[] {
+    const student = this.requireStudent();
+    const timings = newTimings();
+    const rgb = this.toImage(image, timings);
+    const faces = this.locate(rgb, this.detect(rgb, options.detector ?? {}, timings), timings);
+    const embeddings = this.embed(student, rgb, faces, options.mirror ?? false, timings);
+    return faces.map((face, i) => ({ face, embedding: embeddings[i] }));
+  }
+
+  /**
+   * Same person or not: the largest face (detector box area) of each image, embedded and
+   * compared. An image without a face gives score/same null and says so in `note`.
+   */
+  verify(imageA: ImageInput, imageB: ImageInput, options: VerifyOptions = {}): VerifyResult {
+    const student = this.requireStudent();
+    const start = now();
+    const { verifier, threshold, mirror, thresholdNote } = this.resolveVerification(options);
+    const timings = newTimings();
+    const sides = [imageA, imageB].map((input) => {
+      const image = this.toImage(input, timings);
+      const detections = this.detect(image, options.detector ?? {}, timings);
+      const largest = detections.reduce<Detection | null>((best, d) => (!best || area(d.box) > area(best.box) ? d : best), null);
+      const [face = null] = this.locate(image, largest ? [largest] : [], timings);
+      const [embedding = null] = face ? this.embed(student, image, [face], mirror, timings) : [];
+      return { face, found: detections.length, embedding };
+    });
+    const [a, b] = sides;
+    const notes: string[] = [];
+    sides.forEach((side, i) => {
+      const name = i === 0 ? 'A' : 'B';
+      if (side.found === 0) notes.push(`no face in image ${name}`);
+      if (side.found > 1) notes.push(`image ${name} has ${side.found} faces: compared the largest`);
+    });
+    const score = a.embedding && b.embedding ? verifier.score(a.embedding, b.embedding) : null;
+    if (score !== null && thresholdNote) notes.push(thresholdNote);
+    timings.totalMs = now() - start;
+    return {
+      score,
+      threshold,
+      same: score !== null && threshold !== null ? score >= threshold : null,
+      verifier: verifier.name,
+      mirror,
+      faceA: a.face,
+      faceB: b.face,
+      facesFoundA: a.found,
+      facesFoundB: b.found,
+      note: notes.length ? notes.join('; ') : 'one face in each image',
+      timings,
+    };
+  }
+
+  /** Releases the models (and the engine, if this recognizer created it). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.detector.dispose();
+    this.landmarkModel.dispose();
+    this.studentModel?.dispose();
+    if (this.ownsEngine) this.engine.dispose();
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new DisposedError('this FaceRecognizer has been disposed');
+  }
+
+  private requireStudent(): StudentNet {
+    this.assertUsable();
+    if (!this.student) throw new StudentModelMissingError(this.studentMissing);
+    return this.student;
+  }
+
+  private toImage(input: ImageInput, timings: Timings): RgbImage {
+    this.assertUsable();
+    if (input instanceof Uint8Array) {
+      const start = now();
+      const image = decodeImage(input);
+      timings.decodeMs += now() - start;
+      return image;
+    }
+    if (typeof input !== 'object' || input === null) {
+      throw new ImageDecodeError(`expected an RgbImage or the bytes of a JPEG/PNG file, got ${input === null ? 'null' : typeof input}`);
+    }
+    assertRgbImage(input);
+    return input;
+  }
+
+  private detect(image: RgbImage, options: DetectorOptions, timings: Timings): Detection[] {
+    const start = now();
+    const detections = this.detector.detect(image, { ...this.detectorDefaults, ...options });
+    timings.detectMs += now() - start;
+    return detections;
+  }
+
+  private locate(image: RgbImage, detections: Detection[], timings: Timings): DetectedFace[] {
+    const start = now();
+    const points = this.landmarks.detect(detections.map((d) => ({ image, box: d.box })), LANDMARK_PASSES);
+    timings.landmarksMs += now() - start;
+    return detections.map((d, i) => ({ box: d.box, score: d.score, landmarks68: points[i], landmarks5: landmarks68To5(points[i]) }));
+  }
+
+  private embed(student: StudentNet, image: RgbImage, faces: DetectedFace[], mirror: boolean, timings: Timings): Float32Array[] {
+    const start = now();
+    const input = faces.map((f) => ({ image, landmarks: f.landmarks5 }));
+    const dim = student.dimension;
+    const plain = student.embed(input);
+    const mirrored = mirror ? student.embed(input, true) : null;
+    const embeddings = faces.map((_, i) => {
+      const e = plain.slice(i * dim, (i + 1) * dim);
+      if (mirrored) for (let k = 0; k < dim; k++) e[k] = (e[k] + mirrored[i * dim + k]) / 2;
+      return e;
+    });
+    timings.embedMs += now() - start;
+    return embeddings;
+  }
+
+  private resolveVerification(options: VerifyOptions): { verifier: Verifier; threshold: number | null; mirror: boolean; thresholdNote: string } {
+    const defaults = this.verification;
+    const choice = options.verifier ?? defaults?.verifier ?? 'cosine';
+    if (typeof choice === 'string' && !VERIFIERS.includes(choice)) {
+      throw new VerifyOptionError(`verifier must be ${VERIFIERS.join(' or ')} or a Verifier, got ${JSON.stringify(choice)}`);
+    }
+    if (options.threshold !== undefined && !Number.isFinite(options.threshold)) {
+      throw new VerifyOptionError(`threshold must be a finite number, got ${options.threshold}`);
+    }
+    const verifier = typeof choice === 'string' ? createVerifier(choice) : choice;
+    const mirror = options.mirror ?? defaults?.mirror ?? false;
+    const fromModel = defaults && defaults.verifier === verifier.name ? defaults : null;
+    const threshold = options.threshold ?? fromModel?.threshold ?? null;
+    let thresholdNote = '';
+    if (threshold === null) {
+      thresholdNote = defaults
+        ? `no decision: the model's threshold is for ${defaults.verifier}, not ${verifier.name}; pass a threshold`
+        : 'no decision: the student model declares no threshold (meta.verification); pass one';
+    } else if (options.threshold === undefined && fromModel && fromModel.mirror !== mirror) {
+      thresholdNote = `the model's threshold was fitted with mirror ${fromModel.mirror ? 'on' : 'off'}`;
+    }
+    return { verifier, threshold, mirror, thresholdNote };
+  }
+}

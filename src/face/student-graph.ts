@@ -1,0 +1,68 @@
+/**
+ * The MobileID student (Luo et al., AAAI 2016, public prototxt): no padding, ReLU after every
+ * layer. Input 55x47 (HxW, the DeepID patch size) BGR scaled as x*3.2/255 - 1.6.
+ *   conv1 64@4x4 -> maxpool 2/2 -> conv2 64@3x3 -> maxpool 2/2 -> conv3 64@3x3 -> maxpool 2/2
+ *   -> fc 500 -> fc 500 -> fc <outputs> (422 selected teacher neurons in the paper)
+ * Shapes: 55x47 -> 52x44 -> 26x22 -> 24x20 -> 12x10 -> 10x8 -> 5x4 (x64 = 1280 into fc1).
+ */
+import type { GraphSpec, Layer } from '../engine/graph.js';
+import type { Tensor } from '../engine/model-format.js';
+import { inferShapes } from '../engine/plan.js';
+import { seededRandom } from '../math/random.js';
+
+export const STUDENT_INPUT: [number, number, number] = [55, 47, 3];
+
+export interface StudentOptions {
+  /** Width of the regressed representation (the last fc). Default 422 as in the paper. */
+  outputs?: number;
+  name?: string;
+}
+
+const relu = { kind: 'relu' } as const;
+
+export function studentGraph(options: StudentOptions = {}): GraphSpec {
+  const outputs = options.outputs ?? 422;
+  const conv = (input: string, output: string, k: number): Layer => ({
+    op: 'conv', input, output, weights: `${output}.w`, bias: `${output}.b`, cout: 64,
+    kernel: [k, k], stride: [1, 1], pad: [0, 0, 0, 0], groups: 1, activation: relu,
+  });
+  const pool = (input: string, output: string): Layer => ({
+    op: 'maxpool', input, output, kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0],
+  });
+  const fc = (input: string, output: string, units: number): Layer => ({
+    op: 'dense', input, output, weights: `${output}.w`, bias: `${output}.b`, units, activation: relu,
+  });
+  return {
+    name: options.name ?? 'mobileid-student',
+    input: { name: 'image', shape: STUDENT_INPUT },
+    outputs: ['fc3'],
+    layers: [
+      conv('image', 'conv1', 4), pool('conv1', 'pool1'),
+      conv('pool1', 'conv2', 3), pool('conv2', 'pool2'),
+      conv('pool2', 'conv3', 3), pool('conv3', 'pool3'),
+      fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500), fc('fc2', 'fc3', outputs),
+    ],
+    preprocess: { channelOrder: 'bgr', mean: [127.5, 127.5, 127.5], scale: [3.2 / 255, 3.2 / 255, 3.2 / 255] },
+  };
+}
+
+/** He-uniform weights and small biases for every conv and dense layer of `graph`. */
+export function initWeights(graph: GraphSpec, seed = 1): Map<string, Tensor> {
+  const random = seededRandom(seed);
+  const tensors = new Map<string, Tensor>();
+  const uniform = (count: number, limit: number) => Float32Array.from({ length: count }, () => (random() * 2 - 1) * limit);
+  graph.layers.forEach((layer, i) => {
+    if (layer.op !== 'conv' && layer.op !== 'dense') return;
+    // shapes of the layers before this one, whose weights already exist
+    const before = inferShapes({ ...graph, layers: graph.layers.slice(0, i), outputs: [layer.input] }, tensors);
+    const [h, w, c] = before.get(layer.input)!;
+    const shape = layer.op === 'conv'
+      ? [layer.kernel[0], layer.kernel[1], c / layer.groups, layer.cout]
+      : [h * w * c, layer.units];
+    const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const units = shape[shape.length - 1];
+    tensors.set(layer.weights, { shape, data: uniform(fanIn * units, Math.sqrt(6 / fanIn)) });
+    if (layer.bias) tensors.set(layer.bias, { shape: [units], data: uniform(units, 0.02) });
+  });
+  return tensors;
+}

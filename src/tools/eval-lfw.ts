@@ -1,0 +1,181 @@
+/**
+ * mobileid eval-lfw: LFW View 2: for each of the 10 folds the verifier (PCA / Joint Bayesian) is fitted on all
+ * images of the identities of the other 9 folds (or, with --fit-on, on identity-labelled outside
+ * data such as the CelebA identity set) and the threshold is chosen on their pairs;
+ * the held-out fold is scored once. Features come from the prepared cache (npm run prepare-data):
+ * the teacher's stored outputs, or the student run on the stored aligned crops.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadBundledModel } from '../engine/assets.js';
+import { Engine } from '../engine/engine.js';
+import { StudentNet } from '../face/networks.js';
+import { evaluateLfw, parsePairs, readLfwImageIndex, type ImageKey } from './lfw.js';
+import { renderLinePlot } from './plot.js';
+import { PreparedDataError, readChunks, readRecord } from './data/cache.js';
+import { ProgressBar } from '../cli/progress.js';
+import { createVerifier, type VerifierKind } from '../verify/verifier.js';
+import { defineCommand } from '../cli/args.js';
+import { CliError } from '../cli/cli-error.js';
+import { readModelFile } from '../cli/files.js';
+
+type MirrorMode = 'average' | 'concat';
+
+/** view-0 and mirrored (view-1) features of every prepared LFW image. */
+async function loadFeatures(
+  prepared: string,
+  model: string,
+  teacherLayer: 'descriptor' | 'hidden',
+): Promise<Map<ImageKey, [Float32Array, Float32Array]>> {
+  const chunks = readChunks(prepared);
+  const total = chunks.reduce((n, c) => n + c.keys.length, 0);
+  const features = new Map<ImageKey, [Float32Array, Float32Array]>();
+  const bar = new ProgressBar('features', total);
+  if (model === 'teacher') {
+    for (const chunk of chunks) {
+      chunk.keys.forEach((key, i) => {
+        const pick = (v: number) => readRecord(chunk, i, v)[teacherLayer].slice();
+        features.set(key, [pick(0), pick(1)]);
+      });
+      bar.tick('', chunk.keys.length);
+    }
+  } else {
+    const engine = await Engine.create();
+    const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : readModelFile('model', model);
+    const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
+    const dim = student.dimension;
+    for (const chunk of chunks) {
+      for (let start = 0; start < chunk.keys.length; start += 64) {
+        const keys = chunk.keys.slice(start, start + 64);
+        const crops = keys.map((_, i) => ({ width: 47, height: 55, data: readRecord(chunk, start + i, 0).crop }));
+        const plain = student.embedCrops(crops);
+        const mirrored = student.embedCrops(crops, true);
+        keys.forEach((key, i) => features.set(key, [plain.slice(i * dim, (i + 1) * dim), mirrored.slice(i * dim, (i + 1) * dim)]));
+        bar.tick('', keys.length);
+      }
+    }
+    engine.dispose();
+  }
+  bar.done();
+  return features;
+}
+
+function combine([plain, mirrored]: [Float32Array, Float32Array], mirror: boolean, mode: MirrorMode): Float32Array {
+  if (!mirror) return plain;
+  if (mode === 'concat') {
+    const out = new Float32Array(plain.length * 2);
+    out.set(plain);
+    out.set(mirrored, plain.length);
+    return out;
+  }
+  return plain.map((v, i) => (v + mirrored[i]) / 2);
+}
+
+export const evalLfwCommand = defineCommand(
+  {
+    name: 'eval-lfw',
+    summary: 'LFW View 2 verification accuracy of a model and verifier (needs LFW and npm run prepare-data)',
+    args: [],
+    description: [
+      'For each of the 10 folds the verifier (PCA / Joint Bayesian) is fitted on the identities of the other',
+      '9 folds and the threshold chosen on their pairs; the held-out fold is scored once. Features come from',
+      'the prepared cache (npm run prepare-data in a checkout). Writes a ROC PNG and a JSON report.',
+    ].join('\n'),
+    options: {
+      data: { type: 'string', default: '../shared/data/lfw', value: 'FOLDER', description: 'the LFW folder (pairs.txt, images/)' },
+      model: { type: 'string', default: 'mobileid', value: 'mobileid|teacher|FILE', description: 'the shipped student, the teacher\'s stored outputs, or a student model file' },
+      verifier: { type: 'string', default: 'jb', choices: ['jb', 'cosine', 'euclidean'], description: 'Joint Bayesian, cosine or Euclidean' },
+      mirror: { type: 'boolean', default: false, description: 'combine each feature with that of the mirrored face' },
+      'mirror-mode': { type: 'string', default: 'average', choices: ['average', 'concat'], description: 'how --mirror combines the two features' },
+      'teacher-layer': { type: 'string', default: 'descriptor', choices: ['descriptor', 'hidden'], description: "the teacher's 128-d descriptor or 256-d hidden layer" },
+      pca: { type: 'integer', min: 1, value: 'N', defaultText: "the verifier's", description: 'PCA dimensions before the verifier' },
+      prepared: { type: 'string', default: '.cache/prepared/lfw', value: 'FOLDER', description: 'the prepared LFW cache' },
+      'fit-on': {
+        type: 'string', default: 'lfw', value: 'lfw|FOLDER',
+        description: 'fit the verifier on the 9 training folds, or on a prepared identity-labelled cache (<identity>/<file> keys, e.g. .cache/prepared/celeba: outside data)',
+      },
+      'report-dir': { type: 'string', default: 'reports/lfw', value: 'FOLDER', description: 'where the ROC PNG and the JSON report go' },
+      json: { type: 'boolean', default: false, description: 'print the summary as JSON on the last stdout line' },
+    },
+    examples: [
+      'mobileid eval-lfw --verifier cosine --mirror',
+      'mobileid eval-lfw --model teacher --verifier jb --json',
+      'mobileid eval-lfw --verifier jb --mirror --fit-on .cache/prepared/celeba',
+    ],
+  },
+  async ({ values }) => {
+    const kind = values.verifier as VerifierKind;
+    const mode = values['mirror-mode'] as MirrorMode;
+    const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
+    const model = values.model;
+    if (model !== 'teacher' && model !== 'mobileid' && !existsSync(model)) throw new CliError(`--model: cannot read ${model}: no such file`);
+    const pairsFile = path.join(values.data, 'pairs.txt');
+    if (!existsSync(pairsFile)) throw new CliError(`${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
+
+    const pairs = parsePairs(readFileSync(pairsFile, 'utf8'));
+    const imagesByPerson = await readLfwImageIndex(path.join(values.data, 'images'));
+    let features: Map<ImageKey, [Float32Array, Float32Array]>;
+    try {
+      features = await loadFeatures(values.prepared, model, layer);
+    } catch (error) {
+      if (error instanceof PreparedDataError) throw new CliError(`${error.message} (npm run prepare-data -- --dataset lfw)`);
+      throw error;
+    }
+    const missing = [...imagesByPerson.values()].flat().filter((k) => !features.has(k));
+    const missingInPairs = new Set(pairs.pairs.flatMap((p) => [p.a, p.b]).filter((k) => !features.has(k)));
+    if (missing.length) {
+      console.error(`warning: ${missing.length} LFW images have no prepared features (failed preparation); they are left out of fitting`);
+    }
+    if (missingInPairs.size) {
+      throw new CliError(`${missingInPairs.size} images used by pairs.txt have no features: ${[...missingInPairs].slice(0, 5).join(', ')}`);
+    }
+    const present = new Map([...imagesByPerson].map(([person, keys]) => [person, keys.filter((k) => features.has(k))]));
+    const fitOn = values['fit-on'];
+    let outsideData: Parameters<typeof evaluateLfw>[0]['outsideData'];
+    if (fitOn !== 'lfw') {
+      let outside: Map<string, [Float32Array, Float32Array]>;
+      try {
+        outside = await loadFeatures(fitOn, model, layer);
+      } catch (error) {
+        if (error instanceof PreparedDataError) throw new CliError(`--fit-on: ${error.message}`);
+        throw error;
+      }
+      const byIdentity = new Map<string, string[]>();
+      for (const key of outside.keys()) {
+        const identity = key.split('/')[0];
+        byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), key]);
+      }
+      if (byIdentity.size < 2) throw new CliError(`--fit-on: ${fitOn} holds ${byIdentity.size} identity folder(s); keys must be <identity>/<file>`);
+      outsideData = { imagesByPerson: byIdentity, feature: (key) => combine(outside.get(key)!, values.mirror, mode) };
+    }
+    const pcaDim = values.pca;
+    const result = await evaluateLfw({
+      pairs,
+      imagesByPerson: present,
+      feature: (key) => combine(features.get(key)!, values.mirror, mode),
+      verifier: () => createVerifier(kind, { pcaDim }),
+      outsideData,
+      onProgress: (p) => {
+        if (p.stage === 'fold') console.error(`fold ${p.fold + 1}/${p.folds}: accuracy ${(p.accuracy * 100).toFixed(2)}% (threshold ${p.threshold.toFixed(4)})`);
+      },
+    });
+    const fitLabel = fitOn === 'lfw' ? '' : `-fit-${path.basename(path.resolve(fitOn))}`;
+    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}`;
+    const tarAt = (far: number) => Math.max(0, ...result.roc.filter(([fpr]) => fpr <= far).map(([, tpr]) => tpr));
+    mkdirSync(values['report-dir'], { recursive: true });
+    const rocFile = path.join(values['report-dir'], `roc-${label}.png`);
+    writeFileSync(rocFile, renderLinePlot({
+      width: 640, height: 480, xLabel: 'false positive rate', yLabel: 'true positive rate', xRange: [0, 1], yRange: [0, 1],
+      series: [{ points: result.roc, color: '#1f77b4', label: `${label} AUC ${result.auc.toFixed(4)}` }, { points: [[0, 0], [1, 1]], color: '#bbbbbb' }],
+    }));
+    const summary = {
+      model, verifier: kind, mirror: values.mirror ? mode : false, fit_on: fitOn,
+      accuracy_mean: result.accuracyMean, accuracy_se: result.accuracySe, folds: result.folds, auc: result.auc,
+      tar_at_far_1e2: tarAt(0.01), tar_at_far_1e3: tarAt(0.001),
+      thresholds: result.thresholds, roc_png: rocFile,
+    };
+    writeFileSync(path.join(values['report-dir'], `${label}.json`), JSON.stringify(summary, null, 1));
+    console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over 10 folds), AUC ${result.auc.toFixed(4)}, true accepts ${(100 * tarAt(0.01)).toFixed(2)}% at 1% false accepts, ${(100 * tarAt(0.001)).toFixed(2)}% at 0.1%; ROC in ${rocFile}`);
+    if (values.json) console.log(JSON.stringify(summary));
+  },
+);

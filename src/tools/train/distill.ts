@@ -1,0 +1,403 @@
+/**
+ * Distillation of the MobileID student from the prepared cache: targets (teacher hidden
+ * neurons, a selection of them, or the descriptor), data-parallel training with per-epoch
+ * validation and checkpoints, then the model file, a JSON log, a loss curve and a report.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Engine } from '../../engine/engine.js';
+import type { GraphSpec } from '../../engine/graph.js';
+import { encodeModel, type StorageDtype, type Tensor } from '../../engine/model-format.js';
+import { initWeights, STUDENT_INPUT, studentGraph } from '../../face/student-graph.js';
+import { HIDDEN_SIZE } from '../data/cache.js';
+import { seededRandom } from '../../math/random.js';
+import { DEFAULT_JITTER, preprocessCrop, sampleJitter, type JitterOptions } from './augment.js';
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { PreparedDataset, splitByKey } from './dataset.js';
+import { TrainingError } from './errors.js';
+import { TrainingNetwork } from './network.js';
+import { Optimizer, type OptimizerKind } from './optimizer.js';
+import { BatchComputer, type BatchSlot } from './parallel.js';
+import { writeTrainingReport } from './report.js';
+import type { ScheduleKind, ScheduleOptions } from './schedule.js';
+import { checkSchedule } from './schedule.js';
+import { scoreNeurons, selectTop, utkFaceAttributes, type NeuronScores } from './selection.js';
+import {
+  computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph,
+  type Standardization, type StandardizeMode, type TargetKind, type TargetSpec,
+} from './targets.js';
+import { Trainer } from './trainer.js';
+
+export interface DistillOptions {
+  /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
+  data: string[];
+  targets: TargetKind;
+  /** Neurons kept with targets 'selected'. */
+  k: number;
+  /** Weight of the nuisance attribute (age) in the selection score. */
+  nuisanceWeight: number;
+  /** Target standardisation (see targets.ts): per neuron, one global scale, or none (raw). */
+  standardize: StandardizeMode;
+  /** Weight of the 1 - cos(output, target) term of the objective (0: squared error only). */
+  cosineWeight: number;
+  /** Largest global gradient norm (0: no clipping). */
+  clipNorm: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: OptimizerKind;
+  weightDecay: number;
+  momentum: number;
+  schedule: ScheduleKind;
+  /** Warm-up length in epochs (may be fractional). */
+  warmupEpochs: number;
+  workers: number;
+  /** Model file to write (models/<name>.mobileid); the log, plot and report go next to it. */
+  out: string;
+  checkpointDir: string;
+  resume: boolean;
+  dtype: StorageDtype;
+  validationFraction: number;
+  seed: number;
+  /** Photometric jitter of the student crop; null disables it. */
+  jitter: JitterOptions | null;
+  /** Use only the first N images of the cache (quick trials). */
+  maxImages?: number;
+  log?: (line: string) => void;
+}
+
+export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
+  targets: 'desc', k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
+  optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
+  resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  steps: number;
+  trainLoss: number;
+  validationLoss: number;
+  /** 1 - validation loss / loss of predicting the training mean (standardised targets only). */
+  validationR2: number | null;
+  imagesPerSecond: number;
+  /** Mean global gradient norm (before clipping) and share of clipped steps (optional in older logs). */
+  gradientNorm?: number;
+  clippedSteps?: number;
+  seconds: number;
+  learningRate: number;
+}
+
+/** What a checkpoint records about the run (JSON). */
+export interface RunRecord {
+  format: 1;
+  epoch: number;
+  options: Omit<DistillOptions, 'log' | 'resume'>;
+  neurons: number[] | null;
+  standardization: { mean: number[]; std: number[] } | null;
+  selection: { identity: number[]; nuisance: number[]; perAttribute: Record<string, number[]> } | null;
+  history: EpochRecord[];
+  /** sources: images per prepared directory (absent in older logs). */
+  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number> };
+}
+
+export interface DistillResult {
+  modelPath: string;
+  modelBytes: number;
+  logPath: string;
+  reportPath: string;
+  plotPath: string;
+  history: EpochRecord[];
+  /** Largest |model file output - training network output| / largest |output| on validation images. */
+  exportError: number;
+}
+
+/** The options that fix the model's outputs: a resumed run must keep them. */
+const MODEL_DEFINING = ['targets', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
+
+export async function runDistillation(options: DistillOptions): Promise<DistillResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  checkOptions(options);
+  const dataset = PreparedDataset.open(options.data);
+  const imageCount = Math.min(dataset.size, options.maxImages ?? Infinity);
+  const keys = dataset.keys.slice(0, imageCount);
+  const split = splitByKey(keys, options.validationFraction, options.seed);
+  if (split.train.length === 0 || split.validation.length === 0) {
+    throw new TrainingError(`${imageCount} images give an empty training or validation split; prepare more data or change --val`);
+  }
+  log(`data: ${imageCount} images x ${dataset.views} views (${split.train.length} train, ${split.validation.length} validation) from ${options.data.join(', ')}`);
+
+  mkdirSync(options.checkpointDir, { recursive: true });
+  const checkpointPath = path.join(options.checkpointDir, 'checkpoint.bin');
+  const checkpoint = options.resume ? loadCheckpoint<RunRecord>(checkpointPath) : null;
+  if (options.resume && !checkpoint) log(`no checkpoint in ${options.checkpointDir}: starting from scratch`);
+  if (checkpoint) checkResumable(checkpoint.meta, options);
+
+  // targets: which neurons, and their standardisation over the training split
+  let neurons: number[] | null = checkpoint?.meta.neurons ?? null;
+  let selection: NeuronScores | null = null;
+  if (options.targets === 'selected' && !neurons) {
+    selection = selectIdentityNeurons(dataset, keys, split.train, options.k, options.nuisanceWeight);
+    neurons = selectTop(selection.score, options.k);
+    log(`selected ${neurons.length} of ${HIDDEN_SIZE} hidden neurons (identity eta2 ${mean(neurons.map((j) => selection!.identity[j])).toFixed(4)} vs ${mean(Array.from(selection.identity)).toFixed(4)} over all)`);
+  }
+  const spec: TargetSpec = { kind: options.targets, neurons: neurons ?? undefined };
+  let standardization: Standardization | null = checkpoint?.meta.standardization
+    ? { mean: Float32Array.from(checkpoint.meta.standardization.mean), std: Float32Array.from(checkpoint.meta.standardization.std) }
+    : null;
+  if (options.standardize !== 'none' && !standardization) {
+    standardization = computeStandardization(new TargetReader(dataset, spec, null), split.train, dataset.views, options.standardize);
+  }
+  const reader = new TargetReader(dataset, spec, standardization);
+  const outputs = reader.size;
+
+  const graph = trainingGraph(outputs, spec, options.standardize !== 'none');
+  const computer = await BatchComputer.create({
+    graph, tensors: initialWeights(graph, options.seed), maxBatch: options.batch, workers: options.workers, cosineWeight: options.cosineWeight,
+  });
+  try {
+    const optimizer = new Optimizer(computer.layout.size, {
+      kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(),
+    });
+    if (checkpoint) {
+      computer.weights.set(checkpoint.weights);
+      computer.weightsChanged();
+      optimizer.restore(checkpoint.optimizer);
+    }
+    const stepsPerEpoch = Math.ceil(split.train.length / options.batch);
+    const schedule: ScheduleOptions = {
+      kind: options.schedule, baseRate: options.lr, totalSteps: options.epochs * stepsPerEpoch,
+      warmupSteps: Math.round(options.warmupEpochs * stepsPerEpoch),
+    };
+    checkSchedule(schedule);
+    const trainer = new Trainer(computer, optimizer, schedule, options.clipNorm);
+    const preprocess = studentGraph().preprocess!;
+    const inputSize = STUDENT_INPUT[0] * STUDENT_INPUT[1] * STUDENT_INPUT[2];
+    const history = checkpoint?.meta.history ?? [];
+    const record = (epoch: number): RunRecord => ({
+      format: 1, epoch, options: withoutCallbacks(options), neurons,
+      standardization: standardization && { mean: Array.from(standardization.mean), std: Array.from(standardization.std) },
+      selection: checkpoint?.meta.selection ?? (selection && {
+        identity: Array.from(selection.identity), nuisance: Array.from(selection.nuisance),
+        perAttribute: Object.fromEntries(Object.entries(selection.perAttribute).map(([a, v]) => [a, Array.from(v)])),
+      }),
+      history,
+      dataset: { images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length, sources: countSources(keys, options.data) },
+    });
+    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
+
+    // validation batches: every (image, view) pair, plain crops
+    const validationPairs = split.validation.length * dataset.views;
+    const fillValidation = (slot: BatchSlot, index: number) => {
+      const first = index * options.batch;
+      const count = Math.min(options.batch, validationPairs - first);
+      for (let i = 0; i < count; i++) {
+        const pair = first + i;
+        const image = split.validation[Math.floor(pair / dataset.views)];
+        const view = pair % dataset.views;
+        preprocessCrop(dataset.crop(image, view), preprocess, slot.input, i * inputSize);
+        reader.fill(image, view, slot.targets, i * outputs);
+      }
+      return count;
+    };
+
+    for (let epoch = checkpoint?.meta.epoch ?? 0; epoch < options.epochs; epoch++) {
+      const random = seededRandom((options.seed * 1_000_003 + epoch * 7919) >>> 0);
+      const order = shuffled(split.train, random);
+      const fillTraining = (slot: BatchSlot, index: number) => {
+        const first = index * options.batch;
+        const count = Math.min(options.batch, order.length - first);
+        for (let i = 0; i < count; i++) {
+          const image = order[first + i];
+          const view = Math.floor(random() * dataset.views);
+          const jitter = options.jitter ? sampleJitter(random, options.jitter) : undefined;
+          preprocessCrop(dataset.crop(image, view), preprocess, slot.input, i * inputSize, jitter);
+          reader.fill(image, view, slot.targets, i * outputs);
+        }
+        return count;
+      };
+      const started = performance.now();
+      let lossSum = 0;
+      let images = 0;
+      let normSum = 0;
+      let clipped = 0;
+      let steps = 0;
+      let lastRate = options.lr;
+      let lastPrint = started;
+      await trainer.train(stepsPerEpoch, fillTraining, (step) => {
+        lossSum += step.loss * step.images;
+        normSum += step.gradientNorm;
+        if (options.clipNorm > 0 && step.gradientNorm > options.clipNorm) clipped++;
+        steps++;
+        images += step.images;
+        lastRate = step.learningRate;
+        const now = performance.now();
+        const inEpoch = step.step - epoch * stepsPerEpoch;
+        if (now - lastPrint > 10_000 || inEpoch === stepsPerEpoch) {
+          lastPrint = now;
+          const lastValidation = history.at(-1)?.validationLoss;
+          log(`epoch ${epoch + 1}/${options.epochs} step ${inEpoch}/${stepsPerEpoch} loss ${(lossSum / images).toFixed(4)} val ${lastValidation === undefined ? '-' : lastValidation.toFixed(4)} lr ${step.learningRate.toExponential(2)} ${(images / ((now - started) / 1000)).toFixed(1)} img/s`);
+        }
+      });
+      const trainSeconds = (performance.now() - started) / 1000;
+      const validation = await trainer.evaluate(Math.ceil(validationPairs / options.batch), fillValidation);
+      const entry: EpochRecord = {
+        epoch: epoch + 1,
+        steps: optimizer.steps,
+        trainLoss: lossSum / images,
+        validationLoss: validation.loss,
+        validationR2: standardization ? 1 - validation.loss / (outputs / 2) : null,
+        imagesPerSecond: images / trainSeconds,
+        gradientNorm: normSum / steps,
+        clippedSteps: clipped / steps,
+        seconds: (performance.now() - started) / 1000,
+        learningRate: lastRate,
+      };
+      history.push(entry);
+      log(`epoch ${epoch + 1}/${options.epochs} train loss ${entry.trainLoss.toFixed(4)} val loss ${entry.validationLoss.toFixed(4)}${entry.validationR2 === null ? '' : ` (R2 ${entry.validationR2.toFixed(3)})`} ${entry.imagesPerSecond.toFixed(1)} img/s, gradient norm ${entry.gradientNorm!.toFixed(2)} (${(100 * entry.clippedSteps!).toFixed(0)}% clipped) ${entry.seconds.toFixed(0)} s`);
+      saveCheckpoint(checkpointPath, { meta: record(epoch + 1), weights: computer.weights, optimizer: optimizer.state() });
+    }
+
+    // export: fold the standardisation into the last layer, write the model, check it
+    let tensors = computer.layout.tensors(computer.weights);
+    if (standardization) tensors = foldStandardization(graph, tensors, standardization);
+    const finalGraph = {
+      ...exportGraph(outputs, spec),
+      name: path.basename(options.out).replace(/\.mobileid$/, ''),
+      meta: {
+        distilled: { teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs: options.epochs, validationLoss: history.at(-1)?.validationLoss ?? null },
+      },
+    };
+    const bytes = encodeModel(finalGraph, tensors, { dtype: options.dtype });
+    mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+    writeFileAtomic(options.out, bytes);
+    if (options.dtype === 'f16' && outputs <= 422 && bytes.length > 2.4e6) log(`warning: model file is ${bytes.length} bytes (> 2.4 MB)`);
+    const exportError = await checkExport(bytes, graph, computer, dataset, split.validation, standardization, spec.kind !== 'desc');
+    log(`wrote ${options.out} (${bytes.length} bytes, ${options.dtype}); model file vs training network on validation crops: max relative difference ${exportError.toExponential(2)}`);
+
+    const base = options.out.replace(/\.mobileid$/, '');
+    const logPath = `${base}.train.json`;
+    writeFileAtomic(logPath, JSON.stringify(record(options.epochs), null, 1));
+    const { reportPath, plotPath } = writeTrainingReport(base, record(options.epochs), { modelPath: options.out, modelBytes: bytes.length, exportError });
+    log(`wrote ${logPath}, ${plotPath}, ${reportPath}`);
+    return { modelPath: options.out, modelBytes: bytes.length, logPath, reportPath, plotPath, history, exportError };
+  } finally {
+    await computer.close();
+  }
+}
+
+function checkOptions(o: DistillOptions): void {
+  const positiveInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new TrainingError(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt('epochs', o.epochs);
+  positiveInt('batch', o.batch);
+  if (!['hidden', 'desc', 'selected'].includes(o.targets)) throw new TrainingError(`targets must be hidden, desc or selected, got ${o.targets}`);
+  if (o.targets === 'selected') positiveInt('k', o.k);
+  if (o.targets === 'selected' && o.k > HIDDEN_SIZE) throw new TrainingError(`k must be at most ${HIDDEN_SIZE}, got ${o.k}`);
+  if (!['adam', 'sgd'].includes(o.optimizer)) throw new TrainingError(`optimizer must be adam or sgd, got ${o.optimizer}`);
+  if (!['cosine', 'step'].includes(o.schedule)) throw new TrainingError(`schedule must be cosine or step, got ${o.schedule}`);
+  if (!['f16', 'q8', 'f32'].includes(o.dtype)) throw new TrainingError(`dtype must be f16, q8 or f32, got ${o.dtype}`);
+  if (!(o.warmupEpochs >= 0)) throw new TrainingError(`warm-up must be >= 0 epochs, got ${o.warmupEpochs}`);
+  if (!o.out.endsWith('.mobileid')) throw new TrainingError(`--out must name a .mobileid file, got ${o.out}`);
+  if (!['neuron', 'global', 'none'].includes(o.standardize)) throw new TrainingError(`standardize must be neuron, global or none, got ${o.standardize}`);
+  if (!(o.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${o.cosineWeight}`);
+  if (!(o.clipNorm >= 0)) throw new TrainingError(`gradient clipping norm must be >= 0, got ${o.clipNorm}`);
+  for (const dir of o.data) if (!existsSync(dir)) throw new TrainingError(`no prepared data at ${dir} (run npm run prepare-data first)`);
+}
+
+function checkResumable(meta: RunRecord, options: DistillOptions): void {
+  if (meta.format !== 1) throw new TrainingError(`checkpoint format ${meta.format} is not supported`);
+  for (const key of MODEL_DEFINING) {
+    if (meta.options[key] !== options[key]) {
+      throw new TrainingError(`cannot resume: the checkpoint was trained with ${key} = ${meta.options[key]}, now ${options[key]}`);
+    }
+  }
+}
+
+function withoutCallbacks(options: DistillOptions): RunRecord['options'] {
+  const { log: _log, resume: _resume, ...rest } = options;
+  return rest;
+}
+
+/** Gender/race (identity) vs age (nuisance) scores of the hidden neurons on view 0 of the training split. */
+function selectIdentityNeurons(dataset: PreparedDataset, keys: string[], train: Int32Array, k: number, nuisanceWeight: number): NeuronScores {
+  const features = new Float32Array(train.length * HIDDEN_SIZE);
+  train.forEach((image, i) => dataset.teacher('hidden', image, 0, features, i * HIDDEN_SIZE));
+  const attributes = utkFaceAttributes(Array.from(train, (image) => keys[image]));
+  const labelled = attributes[0].labels.filter((l) => l >= 0).length;
+  if (labelled < Math.max(10, k)) {
+    throw new TrainingError(`neuron selection needs UTKFace keys (<age>_<gender>_<race>_<date>.jpg); only ${labelled} of ${train.length} training keys parse`);
+  }
+  return scoreNeurons(features, HIDDEN_SIZE, attributes, nuisanceWeight);
+}
+
+/**
+ * The written model file against the training network on a few validation crops: the file's
+ * outputs must equal the network's, de-standardised (and clamped at 0 under a final ReLU), up
+ * to the storage precision. Returns max |difference| / max |output|.
+ */
+async function checkExport(
+  bytes: Uint8Array, graph: GraphSpec, computer: BatchComputer, dataset: PreparedDataset, images: Int32Array,
+  standardization: Standardization | null, finalRelu: boolean,
+): Promise<number> {
+  const count = Math.min(images.length, 16);
+  const preprocess = studentGraph().preprocess!;
+  const input = new Float32Array(count * computer.inputSize);
+  for (let i = 0; i < count; i++) preprocessCrop(dataset.crop(images[i], 0), preprocess, input, i * computer.inputSize);
+  const engine = await Engine.create();
+  try {
+    const fromFile = engine.loadModel(bytes, { batch: count }).run(input, count);
+    const trained = new TrainingNetwork(engine, graph, computer.layout.tensors(computer.weights), count).forward(input, count);
+    const outputs = trained.length / count;
+    let diff = 0;
+    let scale = 1e-12;
+    for (let i = 0; i < trained.length; i++) {
+      const j = i % outputs;
+      let expected = standardization ? trained[i] * standardization.std[j] + standardization.mean[j] : trained[i];
+      if (finalRelu) expected = Math.max(0, expected);
+      diff = Math.max(diff, Math.abs(fromFile[i] - expected));
+      scale = Math.max(scale, Math.abs(expected));
+    }
+    return diff / scale;
+  } finally {
+    engine.dispose();
+  }
+}
+
+/**
+ * He-uniform weights (initWeights), with the regression head scaled down 10x: the first
+ * predictions are then close to 0, i.e. to the (standardised) target mean, instead of large
+ * random values that the first hundred steps would only spend undoing.
+ */
+function initialWeights(graph: GraphSpec, seed: number): Map<string, Tensor> {
+  const tensors = initWeights(graph, seed);
+  const head = graph.layers[graph.layers.length - 1];
+  if (head.op === 'dense') {
+    for (const name of [head.weights, head.bias]) if (name) tensors.get(name)!.data.forEach((v, i, a) => (a[i] = v * 0.1));
+  }
+  return tensors;
+}
+
+/** Images per source directory (keys carry the folder name when there are several). */
+function countSources(keys: string[], dirs: string[]): Record<string, number> {
+  if (dirs.length === 1) return { [path.basename(path.resolve(dirs[0]))]: keys.length };
+  const counts: Record<string, number> = {};
+  for (const key of keys) {
+    const source = key.split('/')[0];
+    counts[source] = (counts[source] ?? 0) + 1;
+  }
+  return counts;
+}
+
+function shuffled(values: Int32Array, random: () => number): Int32Array {
+  const out = values.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);

@@ -1,0 +1,478 @@
+/**
+ * A sequential conv / maxpool / dense / ReLU graph, differentiable: forward pass keeping every
+ * activation of the batch, L2 loss, backward pass accumulating the gradient of the weights.
+ * Runs on the engine's wasm kernels (forward: the inference kernels themselves; backward:
+ * assembly/*_backward.ts), in the engine's arena, in one block laid out at construction.
+ *
+ * Like inference (src/engine/model.ts), layers before the first dense layer run image by image (their
+ * gradient buffers hold one image, so they stay cache-resident) and dense layers run over the
+ * whole batch as GEMMs.
+ *
+ * Loss of one image: 1/2 * sum_j (y_j - t_j)^2 (Caffe's EuclideanLoss per image, as in the
+ * paper), optionally plus cosineWeight * (1 - cos(y, t)): the squared error fixes the scale and
+ * the cosine term the direction, which is what a cosine verifier reads. `accumulate` returns
+ * the SUM over the images of the squared-error part (so training and validation losses stay
+ * comparable whatever the objective) and adds the gradient of the whole objective, so shards of
+ * a batch computed anywhere add up; the caller divides by the batch size.
+ */
+import type { Engine, Kernels } from '../../engine/engine.js';
+import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../../engine/graph.js';
+import type { Tensor } from '../../engine/model-format.js';
+import { elements, inferShapes, type Shape } from '../../engine/plan.js';
+import { TrainingError, UnsupportedLayerError } from './errors.js';
+import { packPanels, packTransposedPanels, panelsLength } from './packing.js';
+import { ParameterLayout } from './parameters.js';
+
+/** The backward kernels of assembly/index.ts (raw pointers, like Kernels). */
+export type TrainingKernels = Kernels & {
+  conv2dBackwardWeights(
+    input: number, inWidth: number, cin: number, gradOut: number, outHeight: number, outWidth: number, cout: number,
+    gradWeights: number, kh: number, kw: number, sh: number, sw: number,
+  ): void;
+  conv2dBackwardInput(
+    gradOut: number, outHeight: number, outWidth: number, cout: number, grid: number, gridHeight: number, gridWidth: number,
+    gradIn: number, inHeight: number, inWidth: number, cin: number, packedT: number, zeroBias: number,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number,
+  ): void;
+  biasBackward(gradOut: number, pixels: number, channels: number, gradBias: number): void;
+  maxPoolBackward(
+    input: number, inHeight: number, inWidth: number, channels: number, gradOut: number, outHeight: number, outWidth: number,
+    gradIn: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number,
+  ): void;
+  denseBackwardWeights(input: number, batch: number, inputs: number, gradOut: number, units: number, gradWeights: number): void;
+  denseBackwardInput(gradOut: number, batch: number, units: number, gradIn: number, inputs: number, packedT: number, zeroBias: number): void;
+  reluBackward(grad: number, output: number, count: number): void;
+};
+
+/** Every layer but add: one input, the previous layer's output. */
+type SequentialLayer = Exclude<Layer, AddLayer>;
+
+const ACT_NONE = 0;
+const ACT_RELU = 1;
+const ceil8 = (n: number) => Math.ceil(n / 8) * 8;
+
+/** Byte address of one image's slice of a tensor buffer (stride 0: a one-image buffer). */
+interface Buffer {
+  base: number;
+  stride: number;
+}
+const at = (buffer: Buffer, image: number) => buffer.base + image * buffer.stride;
+
+/** What a layer needs from the arena besides activations: packed weights and gradient slots. */
+interface LayerWeights {
+  packed: number;
+  bias: number;
+  packedT: number;
+  gradWeights: number;
+  gradBias: number;
+}
+
+/** Lays out the pieces of the network's arena block: byte offsets from its start, 16-byte aligned. */
+class BlockPlanner {
+  bytes = 0;
+  take(floats: number): number {
+    const offset = this.bytes;
+    this.bytes += Math.ceil((floats * 4) / 16) * 16;
+    return offset;
+  }
+}
+
+function checkTrainable(graph: GraphSpec): void {
+  let previous = graph.input.name;
+  for (const layer of graph.layers) {
+    const where = `layer "${layer.output}" (${layer.op})`;
+    if (layer.op === 'add') throw new UnsupportedLayerError(`${where}: only sequential graphs can be trained`);
+    if (layer.input !== previous) throw new UnsupportedLayerError(`${where}: reads "${layer.input}", not the previous layer's output; only sequential graphs can be trained`);
+    if (!['conv', 'maxpool', 'dense', 'activation'].includes(layer.op)) throw new UnsupportedLayerError(`${where}: no backward pass for this op`);
+    if ((layer.op === 'conv' || layer.op === 'dense' || layer.op === 'activation') && !['none', 'relu'].includes(layer.activation.kind)) {
+      throw new UnsupportedLayerError(`${where}: activation ${layer.activation.kind} is not supported in training (none or relu)`);
+    }
+    if (layer.op === 'conv' && layer.groups !== 1) throw new UnsupportedLayerError(`${where}: grouped convolutions are not supported in training`);
+    previous = layer.output;
+  }
+  if (graph.outputs.length !== 1 || graph.outputs[0] !== previous) {
+    throw new UnsupportedLayerError('the graph must have one output: the last layer');
+  }
+}
+
+export interface TrainingNetworkOptions {
+  /** Also compute the gradient with respect to the network input (see inputGradient()). */
+  inputGradient?: boolean;
+  /** Weight of the per-image 1 - cos(y, t) term of the objective (default 0). */
+  cosineWeight?: number;
+}
+
+export class TrainingNetwork {
+  readonly layout: ParameterLayout;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  private readonly kernels: TrainingKernels;
+  private readonly shapes: Map<string, Shape>;
+  private readonly layers: SequentialLayer[];
+  private readonly firstBatched: number;
+  private readonly block: { ptr: number; bytes: number };
+  private readonly activations = new Map<string, Buffer>();
+  private readonly gradients = new Map<string, Buffer>();
+  private readonly weights: LayerWeights[] = [];
+  private readonly gradientBlock: number;
+  private readonly padScratch: number;
+  private readonly gridScratch: number;
+  private readonly zeroBias: number;
+  private readonly withInputGradient: boolean;
+  private readonly cosineWeight: number;
+  private disposed = false;
+
+  /**
+   * @param tensors initial weights (their shapes define the layout; values are loaded)
+   * @param maxBatch largest number of images per forward/backward call
+   */
+  constructor(
+    private readonly engine: Engine,
+    readonly graph: GraphSpec,
+    tensors: Map<string, Tensor>,
+    readonly maxBatch: number,
+    options: TrainingNetworkOptions = {},
+  ) {
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TrainingError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    const kernels = engine.kernels as TrainingKernels;
+    if (typeof kernels.conv2dBackwardWeights !== 'function') {
+      throw new TrainingError('this wasm module has no training kernels; rebuild it with npm run build:wasm');
+    }
+    this.kernels = kernels;
+    this.withInputGradient = options.inputGradient ?? false;
+    this.cosineWeight = options.cosineWeight ?? 0;
+    if (!(this.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${options.cosineWeight}`);
+    checkTrainable(graph);
+    this.layout = ParameterLayout.of(graph, tensors);
+    this.shapes = inferShapes(graph, tensors);
+    this.layers = graph.layers as SequentialLayer[];
+    const firstDense = this.layers.findIndex((l) => l.op === 'dense');
+    this.firstBatched = firstDense < 0 ? this.layers.length : firstDense;
+    const outputName = graph.outputs[0];
+    this.inputSize = elements(this.shapes.get(graph.input.name)!);
+    this.outputSize = elements(this.shapes.get(outputName)!);
+
+    // one arena block: weights (packed both ways), gradients, activations, gradient buffers, scratch
+    const plan = new BlockPlanner();
+    const size = (name: string) => elements(this.shapes.get(name)!);
+    const weightPlan = this.layers.map((layer) => {
+      if (layer.op !== 'conv' && layer.op !== 'dense') return null;
+      const [k, cin, cout] = this.gemmShape(layer);
+      const transposedK = layer.op === 'conv' ? layer.kernel[0] * layer.kernel[1] * cout : cout;
+      return {
+        packed: plan.take(panelsLength(k, cout)),
+        bias: plan.take(ceil8(cout)),
+        packedT: plan.take(panelsLength(transposedK, cin)),
+        gradWeights: this.layout.entry(layer.weights).offset,
+        gradBias: layer.bias === undefined ? -1 : this.layout.entry(layer.bias).offset,
+      };
+    });
+    const gradientOffset = plan.take(this.layout.size);
+    // the input of the first dense layer (written by its batched backward) and everything after it
+    const batchedGradient = (name: string, i: number) => i >= this.firstBatched - 1 || name === outputName;
+    const activationOffsets = new Map<string, number>([[graph.input.name, plan.take(maxBatch * this.inputSize)]]);
+    const gradientOffsets = new Map<string, [number, boolean]>();
+    if (this.withInputGradient) gradientOffsets.set(graph.input.name, [plan.take(maxBatch * this.inputSize), true]);
+    let padFloats = 0;
+    let gridFloats = 0;
+    let zeroFloats = 8;
+    this.layers.forEach((layer, i) => {
+      activationOffsets.set(layer.output, plan.take(maxBatch * size(layer.output)));
+      const batched = batchedGradient(layer.output, i);
+      gradientOffsets.set(layer.output, [plan.take((batched ? maxBatch : 1) * size(layer.output)), batched]);
+      if (layer.op === 'conv') {
+        const [h, w, c] = this.shapes.get(layer.input)!;
+        const [pt, pl, pb, pr] = layer.pad;
+        const [kh, kw] = layer.kernel;
+        if (pt + pl + pb + pr > 0) padFloats = Math.max(padFloats, (h + pt + pb) * (w + pl + pr) * c);
+        gridFloats = Math.max(gridFloats, (h + pt + pb + kh - 1) * (w + pl + pr + kw - 1) * layer.cout);
+        zeroFloats = Math.max(zeroFloats, ceil8(c));
+      } else if (layer.op === 'dense') {
+        zeroFloats = Math.max(zeroFloats, ceil8(size(layer.input)));
+      }
+    });
+    const padOffset = plan.take(padFloats);
+    const gridOffset = plan.take(gridFloats);
+    const zeroOffset = plan.take(zeroFloats);
+
+    const ptr = engine.arena.alloc(plan.bytes);
+    this.block = { ptr, bytes: plan.bytes };
+    engine.arena.u8.fill(0, ptr, ptr + plan.bytes); // padding lanes of packed weights must be zero
+    this.gradientBlock = ptr + gradientOffset;
+    for (const entry of weightPlan) {
+      if (!entry) {
+        this.weights.push({ packed: 0, bias: 0, packedT: 0, gradWeights: 0, gradBias: 0 });
+        continue;
+      }
+      this.weights.push({
+        packed: ptr + entry.packed,
+        bias: ptr + entry.bias,
+        packedT: ptr + entry.packedT,
+        gradWeights: this.gradientBlock + entry.gradWeights * 4,
+        gradBias: entry.gradBias < 0 ? 0 : this.gradientBlock + entry.gradBias * 4,
+      });
+    }
+    for (const [name, offset] of activationOffsets) this.activations.set(name, { base: ptr + offset, stride: size(name) * 4 });
+    for (const [name, [offset, batched]] of gradientOffsets) {
+      this.gradients.set(name, { base: ptr + offset, stride: batched ? size(name) * 4 : 0 });
+    }
+    this.padScratch = ptr + padOffset;
+    this.gridScratch = ptr + gridOffset;
+    this.zeroBias = ptr + zeroOffset;
+    this.setWeights(this.layout.flatten(tensors));
+  }
+
+  /** Loads a flat weight vector (ParameterLayout order) into the kernels' packed layouts. */
+  setWeights(vector: Float32Array): void {
+    this.assertUsable();
+    if (vector.length !== this.layout.size) throw new TrainingError(`weight vector has ${vector.length} values, expected ${this.layout.size}`);
+    const f32 = this.engine.arena.f32;
+    this.layers.forEach((layer, i) => {
+      if (layer.op !== 'conv' && layer.op !== 'dense') return;
+      const slots = this.weights[i];
+      const [k, cin, cout] = this.gemmShape(layer);
+      const w = this.layout.view(vector, layer.weights);
+      packPanels(w, k, cout, f32, slots.packed >> 2);
+      if (layer.bias !== undefined) f32.set(this.layout.view(vector, layer.bias), slots.bias >> 2);
+      const [kh, kw] = layer.op === 'conv' ? layer.kernel : [1, 1];
+      packTransposedPanels(w, kh, kw, cin, cout, f32, slots.packedT >> 2);
+    });
+  }
+
+  /** Sets the gradient accumulator to zero. */
+  zeroGradients(): void {
+    this.assertUsable();
+    this.engine.arena.f32.fill(0, this.gradientBlock >> 2, (this.gradientBlock >> 2) + this.layout.size);
+  }
+
+  /** The accumulated gradient (ParameterLayout order), copied into `into`. */
+  readGradients(into: Float32Array = new Float32Array(this.layout.size)): Float32Array {
+    this.assertUsable();
+    const start = this.gradientBlock >> 2;
+    into.set(this.engine.arena.f32.subarray(start, start + this.layout.size));
+    return into;
+  }
+
+  /** d loss / d input of the last accumulate() call (needs the inputGradient option). */
+  inputGradient(count: number): Float32Array {
+    this.assertUsable();
+    const buffer = this.gradients.get(this.graph.input.name);
+    if (!buffer) throw new TrainingError('construct the network with { inputGradient: true } to get input gradients');
+    return this.engine.arena.f32.slice(buffer.base >> 2, (buffer.base >> 2) + count * this.inputSize);
+  }
+
+  /** Forward pass of `count` images (NHWC, already preprocessed); returns count x outputSize. */
+  forward(input: Float32Array, count: number): Float32Array {
+    this.runForward(input, count);
+    const start = this.activations.get(this.graph.outputs[0])!.base >> 2;
+    return this.engine.arena.f32.slice(start, start + count * this.outputSize);
+  }
+
+  /** Sum over the images of 1/2 ||y - t||^2, without touching the gradients. */
+  loss(input: Float32Array, targets: Float32Array, count: number): number {
+    this.checkTargets(targets, count);
+    this.runForward(input, count);
+    return this.outputLoss(targets, count, false);
+  }
+
+  /**
+   * Forward + backward: returns the summed loss of the `count` images and adds its gradient
+   * to the accumulator (call zeroGradients() first to start a new batch).
+   */
+  accumulate(input: Float32Array, targets: Float32Array, count: number): number {
+    this.checkTargets(targets, count);
+    this.runForward(input, count);
+    const loss = this.outputLoss(targets, count, true);
+    for (let i = this.layers.length - 1; i >= this.firstBatched; i--) this.backwardLayer(i, count);
+    for (let image = 0; image < count; image++) {
+      for (let i = this.firstBatched - 1; i >= 0; i--) this.backwardLayer(i, count, image);
+    }
+    return loss;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.engine.arena.release(this.block.ptr, this.block.bytes);
+  }
+
+  /** [rows of the weight matrix (taps), input channels, output channels] of a conv/dense layer. */
+  private gemmShape(layer: ConvLayer | DenseLayer): [number, number, number] {
+    const [, , c] = this.shapes.get(layer.input)!;
+    if (layer.op === 'conv') return [layer.kernel[0] * layer.kernel[1] * c, c, layer.cout];
+    const n = elements(this.shapes.get(layer.input)!);
+    return [n, n, layer.units];
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new TrainingError('this TrainingNetwork has been disposed');
+    this.engine.assertUsable();
+  }
+
+  private checkTargets(targets: Float32Array, count: number): void {
+    if (targets.length < count * this.outputSize) {
+      throw new TrainingError(`targets have ${targets.length} values, ${count} images need ${count * this.outputSize}`);
+    }
+  }
+
+  private runForward(input: Float32Array, count: number): void {
+    this.assertUsable();
+    if (!Number.isInteger(count) || count < 1 || count > this.maxBatch) {
+      throw new TrainingError(`count must be an integer in 1..${this.maxBatch}, got ${count}`);
+    }
+    if (input.length < count * this.inputSize) throw new TrainingError(`input has ${input.length} values, ${count} images need ${count * this.inputSize}`);
+    this.engine.arena.f32.set(input.subarray(0, count * this.inputSize), this.activations.get(this.graph.input.name)!.base >> 2);
+    for (let image = 0; image < count; image++) {
+      for (let i = 0; i < this.firstBatched; i++) this.forwardLayer(i, image, count);
+    }
+    for (let i = this.firstBatched; i < this.layers.length; i++) {
+      if (this.layers[i].op === 'dense') this.forwardLayer(i, 0, count);
+      else for (let image = 0; image < count; image++) this.forwardLayer(i, image, count);
+    }
+  }
+
+  /**
+   * Squared-error loss of the batch; with `withGradient` also writes the objective's dLoss/dy
+   * (y - t, plus the cosine term's -w (t/(|y||t|) - (y.t) y/(|y|^3 |t|))) into the output's
+   * gradient buffer.
+   */
+  private outputLoss(targets: Float32Array, count: number, withGradient: boolean): number {
+    const f32 = this.engine.arena.f32;
+    const y = this.activations.get(this.graph.outputs[0])!.base >> 2;
+    const g = this.gradients.get(this.graph.outputs[0])!.base >> 2;
+    const n = this.outputSize;
+    let loss = 0;
+    for (let i = 0; i < count * n; i++) {
+      const d = f32[y + i] - targets[i];
+      loss += d * d;
+      if (withGradient) f32[g + i] = d;
+    }
+    if (withGradient && this.cosineWeight > 0) {
+      for (let image = 0; image < count; image++) {
+        const at = image * n;
+        let yy = 0;
+        let tt = 0;
+        let yt = 0;
+        for (let j = 0; j < n; j++) {
+          const a = f32[y + at + j];
+          const b = targets[at + j];
+          yy += a * a;
+          tt += b * b;
+          yt += a * b;
+        }
+        const ny = Math.sqrt(yy);
+        const nt = Math.sqrt(tt);
+        if (ny < 1e-12 || nt < 1e-12) continue; // direction undefined: the squared error alone pulls y
+        const w = this.cosineWeight;
+        for (let j = 0; j < n; j++) {
+          f32[g + at + j] -= w * (targets[at + j] / (ny * nt) - (yt * f32[y + at + j]) / (yy * ny * nt));
+        }
+      }
+    }
+    return loss / 2;
+  }
+
+  /** Input of a conv layer for one image, zero-padded into scratch when the layer pads. */
+  private convSource(layer: ConvLayer, image: number): { ptr: number; width: number } {
+    const [h, w, c] = this.shapes.get(layer.input)!;
+    const [pt, pl, pb, pr] = layer.pad;
+    const src = at(this.activations.get(layer.input)!, image);
+    if (pt + pl + pb + pr === 0) return { ptr: src, width: w };
+    this.kernels.pad(src, h, w, c, this.padScratch, h + pt + pb, w + pl + pr, c, pt, pl);
+    return { ptr: this.padScratch, width: w + pl + pr };
+  }
+
+  private forwardLayer(i: number, image: number, count: number): void {
+    const k = this.kernels;
+    const layer = this.layers[i];
+    const out = at(this.activations.get(layer.output)!, image);
+    const [oh, ow, oc] = this.shapes.get(layer.output)!;
+    const [h, w, c] = this.shapes.get(layer.input)!;
+    switch (layer.op) {
+      case 'conv': {
+        const src = this.convSource(layer, image);
+        const { packed, bias } = this.weights[i];
+        const act = layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE;
+        k.conv2d(src.ptr, src.width, c, c, out, oh, ow, oc, oc, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
+        return;
+      }
+      case 'maxpool': {
+        const src = at(this.activations.get(layer.input)!, image);
+        k.maxPool(src, h, w, c, out, oh, ow, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], layer.pad[0], layer.pad[1]);
+        return;
+      }
+      case 'dense': {
+        const { packed, bias } = this.weights[i];
+        const act = layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE;
+        k.dense(this.activations.get(layer.input)!.base, count, h * w * c, out, layer.units, packed, bias, act, 0, 0);
+        return;
+      }
+      case 'activation': {
+        const src = at(this.activations.get(layer.input)!, image);
+        this.engine.arena.u8.copyWithin(out, src, src + oh * ow * oc * 4);
+        k.activation(out, oh * ow, oc, layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE, 0, 0);
+        return;
+      }
+      default:
+        throw new UnsupportedLayerError(`no forward pass for ${layer.op}`);
+    }
+  }
+
+  /** Backward through layer i, for one image (per-image layers) or the whole batch (dense). */
+  private backwardLayer(i: number, count: number, image = -1): void {
+    const layer = this.layers[i];
+    if (image < 0 && layer.op !== 'dense') {
+      for (let b = 0; b < count; b++) this.backwardLayer(i, count, b);
+      return;
+    }
+    const k = this.kernels;
+    const needsInputGradient = i > 0 || this.withInputGradient;
+    const gradOut = at(this.gradients.get(layer.output)!, Math.max(image, 0));
+    const out = at(this.activations.get(layer.output)!, Math.max(image, 0));
+    const [oh, ow, oc] = this.shapes.get(layer.output)!;
+    const [h, w, c] = this.shapes.get(layer.input)!;
+    const gradIn = needsInputGradient ? at(this.gradients.get(layer.input)!, Math.max(image, 0)) : 0;
+    switch (layer.op) {
+      case 'conv': {
+        const slots = this.weights[i];
+        const [kh, kw] = layer.kernel;
+        const [sh, sw] = layer.stride;
+        const [pt, pl, pb, pr] = layer.pad;
+        if (layer.activation.kind === 'relu') k.reluBackward(gradOut, out, oh * ow * oc);
+        if (slots.gradBias) k.biasBackward(gradOut, oh * ow, oc, slots.gradBias);
+        const src = this.convSource(layer, image);
+        k.conv2dBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, oc, slots.gradWeights, kh, kw, sh, sw);
+        if (needsInputGradient) {
+          const gridHeight = h + pt + pb + kh - 1;
+          const gridWidth = w + pl + pr + kw - 1;
+          k.conv2dBackwardInput(gradOut, oh, ow, oc, this.gridScratch, gridHeight, gridWidth, gradIn, h, w, c, slots.packedT, this.zeroBias, kh, kw, sh, sw, pt, pl);
+        }
+        return;
+      }
+      case 'maxpool': {
+        if (!needsInputGradient) return;
+        const src = at(this.activations.get(layer.input)!, image);
+        k.maxPoolBackward(src, h, w, c, gradOut, oh, ow, gradIn, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], layer.pad[0], layer.pad[1]);
+        return;
+      }
+      case 'dense': {
+        const slots = this.weights[i];
+        const n = h * w * c;
+        if (layer.activation.kind === 'relu') k.reluBackward(gradOut, out, count * layer.units);
+        if (slots.gradBias) k.biasBackward(gradOut, count, layer.units, slots.gradBias);
+        k.denseBackwardWeights(this.activations.get(layer.input)!.base, count, n, gradOut, layer.units, slots.gradWeights);
+        if (needsInputGradient) k.denseBackwardInput(gradOut, count, layer.units, gradIn, n, slots.packedT, this.zeroBias);
+        return;
+      }
+      case 'activation': {
+        if (!needsInputGradient) return;
+        const bytes = oh * ow * oc * 4;
+        this.engine.arena.u8.copyWithin(gradIn, gradOut, gradOut + bytes);
+        if (layer.activation.kind === 'relu') k.reluBackward(gradIn, out, oh * ow * oc);
+        return;
+      }
+      default:
+        throw new UnsupportedLayerError(`no backward pass for ${layer.op}`);
+    }
+  }
+}

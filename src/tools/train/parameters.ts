@@ -1,0 +1,89 @@
+/**
+ * All trainable tensors of a graph as one flat f32 vector (the "master weights"): conv and
+ * dense weights in their canonical file layout (conv HWIO, dense [in][out]) followed by their
+ * bias, layer by layer. Gradients, optimiser moments and the shared buffers between workers
+ * use the same layout, so every exchange is one contiguous copy.
+ */
+import type { GraphSpec } from '../../engine/graph.js';
+import type { Tensor } from '../../engine/model-format.js';
+import { inferShapes } from '../../engine/plan.js';
+import { TrainingError } from './errors.js';
+
+export interface ParameterEntry {
+  name: string;
+  shape: number[];
+  /** First element in the flat vector. */
+  offset: number;
+  length: number;
+  /** Weight decay applies to weights, not to biases. */
+  decay: boolean;
+}
+
+export class ParameterLayout {
+  readonly size: number;
+  private readonly byName: Map<string, ParameterEntry>;
+
+  private constructor(readonly entries: ParameterEntry[]) {
+    this.size = entries.reduce((sum, e) => sum + e.length, 0);
+    this.byName = new Map(entries.map((e) => [e.name, e]));
+  }
+
+  /** The layout of `graph`'s conv and dense tensors, with shapes checked against `tensors`. */
+  static of(graph: GraphSpec, tensors: Map<string, Tensor>): ParameterLayout {
+    inferShapes(graph, tensors);
+    const entries: ParameterEntry[] = [];
+    let offset = 0;
+    const add = (name: string, decay: boolean) => {
+      const { shape } = tensors.get(name)!;
+      const length = shape.reduce((a, b) => a * b, 1);
+      entries.push({ name, shape: [...shape], offset, length, decay });
+      offset += length;
+    };
+    for (const layer of graph.layers) {
+      if (layer.op !== 'conv' && layer.op !== 'dense') continue;
+      add(layer.weights, true);
+      if (layer.bias !== undefined) add(layer.bias, false);
+    }
+    return new ParameterLayout(entries);
+  }
+
+  entry(name: string): ParameterEntry {
+    const entry = this.byName.get(name);
+    if (!entry) throw new TrainingError(`no trainable tensor named "${name}"`);
+    return entry;
+  }
+
+  /** The part of a flat vector that holds tensor `name` (a view, not a copy). */
+  view(vector: Float32Array, name: string): Float32Array {
+    const { offset, length } = this.entry(name);
+    return vector.subarray(offset, offset + length);
+  }
+
+  /** Tensors -> flat vector. */
+  flatten(tensors: Map<string, Tensor>, into: Float32Array = new Float32Array(this.size)): Float32Array {
+    this.checkLength(into);
+    for (const e of this.entries) {
+      const t = tensors.get(e.name);
+      if (!t || t.data.length !== e.length) throw new TrainingError(`tensor "${e.name}" is missing or has the wrong size`);
+      into.set(t.data, e.offset);
+    }
+    return into;
+  }
+
+  /** Flat vector -> tensors (copies, safe to keep after the vector changes). */
+  tensors(vector: Float32Array): Map<string, Tensor> {
+    this.checkLength(vector);
+    return new Map(this.entries.map((e) => [e.name, { shape: [...e.shape], data: vector.slice(e.offset, e.offset + e.length) }]));
+  }
+
+  /** 1 where weight decay applies, 0 elsewhere. */
+  decayMask(): Uint8Array {
+    const mask = new Uint8Array(this.size);
+    for (const e of this.entries) if (e.decay) mask.fill(1, e.offset, e.offset + e.length);
+    return mask;
+  }
+
+  private checkLength(vector: Float32Array): void {
+    if (vector.length !== this.size) throw new TrainingError(`parameter vector has ${vector.length} values, the layout needs ${this.size}`);
+  }
+}
