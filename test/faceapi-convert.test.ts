@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Activation, GraphSpec, PoolLayer } from '../src/engine/graph.js';
 import { decodeModel, type Tensor } from '../src/engine/model-format.js';
+import { samePadding } from '../src/engine/plan.js';
 import {
   convertFaceLandmark68Net,
   convertFaceRecognitionNet,
@@ -16,7 +17,6 @@ import {
   encodeConvertedNet,
   FaceApiConversionError,
   readFaceApiWeights,
-  samePadding,
   type ConvertedNet,
 } from '../src/tools/faceapi-convert.js';
 import { readFaceApiModel } from '../scripts/convert-faceapi.js';

@@ -55,6 +55,16 @@ function checkActivation(layer: Layer, act: Activation | undefined, channels: nu
   }
 }
 
+/**
+ * TF 'SAME' padding along one axis: the output has ceil(in / stride) cells and the missing
+ * input is split with the smaller half before (top/left), the larger after.
+ */
+export function samePadding(inSize: number, kernel: number, stride: number): [number, number] {
+  const total = Math.max((Math.ceil(inSize / stride) - 1) * stride + kernel - inSize, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
 function windowOutput(layer: Layer, size: number, kernel: number, stride: number, padBefore: number, padAfter: number): number {
   const padded = size + padBefore + padAfter;
   if (padded < kernel) fail(layer, `kernel ${kernel} larger than padded input ${padded}`);

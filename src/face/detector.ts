@@ -16,8 +16,7 @@ import type { GraphSpec, Layer, Preprocess } from '../engine/graph.js';
 import { assertRgbImage, type RgbImage } from '../image.js';
 import type { Model } from '../engine/model.js';
 import { decodeModel, type DecodedModel, type Tensor } from '../engine/model-format.js';
-import { samePadding } from '../tools/faceapi-convert.js';
-import { inferShapes } from '../engine/plan.js';
+import { inferShapes, samePadding } from '../engine/plan.js';
 
 /** The model is a valid model file but not a TinyFaceDetector this module can decode. */
 export class DetectorModelError extends MobileIdError {}

@@ -11,6 +11,7 @@
 import { InputError, MobileIdError } from '../errors.js';
 import type { Activation, GraphSpec, Layer, Padding, Preprocess } from '../engine/graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../engine/model-format.js';
+import { samePadding } from '../engine/plan.js';
 
 /** face-api weights that cannot be read or converted (bad manifest, wrong byte count, bad option). */
 export class FaceApiConversionError extends MobileIdError {}
@@ -99,16 +100,6 @@ export function readFaceApiWeights(manifest: FaceApiManifest, bin: Uint8Array): 
     throw new FaceApiConversionError(`weights file has ${bin.length} bytes but the manifest describes ${offset}`);
   }
   return weights;
-}
-
-/**
- * TF 'SAME' padding along one axis: the output has ceil(in / stride) cells and the missing
- * input is split with the smaller half before (top/left), the larger after.
- */
-export function samePadding(inSize: number, kernel: number, stride: number): [number, number] {
-  const total = Math.max((Math.ceil(inSize / stride) - 1) * stride + kernel - inSize, 0);
-  const before = Math.floor(total / 2);
-  return [before, total - before];
 }
 
 type Shape = [number, number, number];
