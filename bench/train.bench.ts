@@ -9,7 +9,7 @@
  * The last line of output is JSON.
  */
 import os from 'node:os';
-import { initWeights } from '../src/face/student-graph.js';
+import { initWeights, STUDENT_INPUT } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { Optimizer } from '../src/tools/train/optimizer.js';
 import { BatchComputer, type BatchSlot } from '../src/tools/train/parallel.js';
@@ -25,7 +25,7 @@ const rounds = option('rounds', 5);
 const steps = option('steps', 3);
 const batch = option('batch', 128);
 const outputs = 256;
-const IMAGE = 55 * 47 * 3;
+const IMAGE = STUDENT_INPUT[0] * STUDENT_INPUT[1] * STUDENT_INPUT[2];
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 

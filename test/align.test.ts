@@ -12,8 +12,6 @@ import {
   invertSimilarity,
   similarityAngle,
   similarityScale,
-  STUDENT_CROP_HEIGHT,
-  STUDENT_CROP_WIDTH,
   STUDENT_TEMPLATE,
   studentCropTransform,
   TEACHER_CHIP_SIZE,
@@ -26,6 +24,7 @@ import {
 import type { Preprocess } from '../src/engine/graph.js';
 import { ImageShapeError, mirrorImage, type RgbImage } from '../src/image.js';
 import { landmarks68To5 } from '../src/face/landmarks.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 
 function similarity(scale: number, degrees: number, tx: number, ty: number): Similarity {

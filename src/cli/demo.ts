@@ -13,6 +13,7 @@ import { AssetNotFoundError } from '../errors.js';
 import { canvasSizeFor, faceThumbnail, renderGallery } from '../gallery/layout.js';
 import type { RgbImage } from '../image.js';
 import { FaceRecognizer, type DetectedFace } from '../face/recognizer.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { maxPerplexity, tsne } from '../gallery/tsne.js';
 import { createVerifier } from '../verify/verifier.js';
 import { defineCommand } from './args.js';
@@ -31,12 +32,12 @@ function samplePhotos(): string {
 /** The crops side by side, scaled up 2x so they can be seen. */
 function montage(crops: RgbImage[]): RgbImage {
   const scale = 2;
-  const w = 47 * scale;
-  const h = 55 * scale;
+  const w = STUDENT_CROP_WIDTH * scale;
+  const h = STUDENT_CROP_HEIGHT * scale;
   const out = { width: w * crops.length, height: h, data: new Uint8Array(w * crops.length * h * 3) };
   crops.forEach((crop, i) => {
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-      const src = (Math.floor(y / scale) * 47 + Math.floor(x / scale)) * 3;
+      const src = (Math.floor(y / scale) * STUDENT_CROP_WIDTH + Math.floor(x / scale)) * 3;
       out.data.set(crop.data.subarray(src, src + 3), (y * out.width + i * w + x) * 3);
     }
   });

@@ -10,6 +10,7 @@
 import type { Preprocess } from '../engine/graph.js';
 import { assertRgbImage, cropImage, ImageShapeError, resizeBilinear, type RgbImage } from '../image.js';
 import { AlignmentError, assertLandmarks, landmarks68To5, LANDMARKS_5, type Point } from './landmarks.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from './student-graph.js';
 
 export { AlignmentError } from './landmarks.js';
 export type { Point } from './landmarks.js';
@@ -438,9 +439,6 @@ export const CELEBA_TEMPLATE = {
   rightEye: [108.237, 112] as Point,
   mouthCentre: [89.432, 153.514] as Point,
 } as const;
-
-export const STUDENT_CROP_WIDTH = 47;
-export const STUDENT_CROP_HEIGHT = 55;
 
 /**
  * The student window in CelebA canvas coordinates: left and top edges and canvas pixels per crop

@@ -4,8 +4,6 @@
  * images plus geometry and does its own cropping, so callers never touch tensors.
  */
 import {
-  STUDENT_CROP_HEIGHT,
-  STUDENT_CROP_WIDTH,
   TEACHER_CHIP_SIZE,
   dlibFaceChipTransform,
   studentCropTransform,
@@ -18,6 +16,7 @@ import type { Preprocess } from '../engine/graph.js';
 import type { RgbImage } from '../image.js';
 import type { Point } from './landmarks.js';
 import type { Model } from '../engine/model.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from './student-graph.js';
 
 export interface Box {
   x: number;

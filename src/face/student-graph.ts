@@ -10,7 +10,10 @@ import type { Tensor } from '../engine/model-format.js';
 import { inferShapes } from '../engine/plan.js';
 import { seededRandom } from '../math/random.js';
 
-export const STUDENT_INPUT: [number, number, number] = [55, 47, 3];
+/** The student's aligned face crop (align.ts makes it): every other use of its size reads these. */
+export const STUDENT_CROP_WIDTH = 47;
+export const STUDENT_CROP_HEIGHT = 55;
+export const STUDENT_INPUT: [number, number, number] = [STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH, 3];
 
 export interface StudentOptions {
   /** Width of the regressed representation (the last fc). Default 422 as in the paper. */

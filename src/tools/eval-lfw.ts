@@ -10,6 +10,7 @@ import path from 'node:path';
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
 import { StudentNet } from '../face/networks.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { evaluateLfw, parsePairs, readLfwImageIndex, type ImageKey } from './lfw.js';
 import { renderLinePlot } from './plot.js';
 import { PreparedDataError, readChunks, readRecord } from './data/cache.js';
@@ -47,7 +48,7 @@ async function loadFeatures(
     for (const chunk of chunks) {
       for (let start = 0; start < chunk.keys.length; start += 64) {
         const keys = chunk.keys.slice(start, start + 64);
-        const crops = keys.map((_, i) => ({ width: 47, height: 55, data: readRecord(chunk, start + i, 0).crop }));
+        const crops = keys.map((_, i) => ({ width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: readRecord(chunk, start + i, 0).crop }));
         const plain = student.embedCrops(crops);
         const mirrored = student.embedCrops(crops, true);
         keys.forEach((key, i) => features.set(key, [plain.slice(i * dim, (i + 1) * dim), mirrored.slice(i * dim, (i + 1) * dim)]));

@@ -10,8 +10,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
 
-export const CROP_BYTES = 55 * 47 * 3;
+export const CROP_BYTES = STUDENT_CROP_HEIGHT * STUDENT_CROP_WIDTH * 3;
 export const HIDDEN_SIZE = 256;
 export const DESCRIPTOR_SIZE = 128;
 export const RECORD_BYTES = CROP_BYTES + 4 * (HIDDEN_SIZE + DESCRIPTOR_SIZE);

@@ -6,8 +6,6 @@
  * the image, so the teacher's target describes exactly what the student sees.
  */
 import {
-  STUDENT_CROP_HEIGHT,
-  STUDENT_CROP_WIDTH,
   composeSimilarity,
   dlibFaceChipTransform,
   studentCropTransform,
@@ -17,6 +15,7 @@ import {
 import type { Box, LandmarkNet, TeacherNet } from '../../face/networks.js';
 import type { RgbImage } from '../../image.js';
 import type { Point } from '../../face/landmarks.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
 import { seededRandom } from '../../math/random.js';
 import type { PreparedRecord } from './cache.js';
 
