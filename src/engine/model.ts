@@ -11,6 +11,7 @@ import type { Engine } from './engine.js';
 import { DisposedError, InputError } from '../errors.js';
 import type { Activation, GraphSpec, Layer, Preprocess } from './graph.js';
 import type { DecodedModel, Tensor } from './model-format.js';
+import { packPanels, panelsLength } from './packing.js';
 import { elements, inferShapes, type Shape } from './plan.js';
 
 export interface LoadOptions {
@@ -31,16 +32,9 @@ type Step = (image: number, batch: number) => void;
 const ceilTo = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** HWIO conv weights (or [in][out] dense weights, kh = kw = 1) into panels of 8 outputs. */
-function packPanels(w: Float32Array, k: number, cout: number, coutOffset = 0, coutCount = cout): Float32Array {
-  const panels = Math.ceil(coutCount / 8);
-  const packed = new Float32Array(panels * k * 8);
-  for (let p = 0; p < panels; p++) {
-    for (let i = 0; i < k; i++) {
-      for (let j = 0; j < 8 && p * 8 + j < coutCount; j++) {
-        packed[(p * k + i) * 8 + j] = w[i * cout + coutOffset + p * 8 + j];
-      }
-    }
-  }
+function panels(w: Float32Array, k: number, cout: number, offset = 0, count = cout): Float32Array {
+  const packed = new Float32Array(panelsLength(k, count));
+  packPanels(w, k, cout, packed, 0, offset, count);
   return packed;
 }
 
@@ -161,14 +155,14 @@ export class Model {
           const coutGroup = layer.cout / layer.groups;
           const k = kh * kw * (cin / layer.groups);
           for (let g = 0; g < layer.groups; g++) {
-            blobs.push([`${key}:w${g}`, packPanels(w, k, layer.cout, g * coutGroup, coutGroup)]);
+            blobs.push([`${key}:w${g}`, panels(w, k, layer.cout, g * coutGroup, coutGroup)]);
             blobs.push([`${key}:b${g}`, padded(get(layer.bias), coutGroup, coutGroup, g * coutGroup)]);
             addActivation(`${key}:${g}`, layer.activation, coutGroup, g * coutGroup);
           }
         }
       } else if (layer.op === 'dense') {
         const n = elements(this.shapes.get(layer.input)!);
-        blobs.push([`${key}:w0`, packPanels(get(layer.weights)!, n, layer.units)]);
+        blobs.push([`${key}:w0`, panels(get(layer.weights)!, n, layer.units)]);
         blobs.push([`${key}:b0`, padded(get(layer.bias), layer.units, layer.units)]);
         addActivation(`${key}:0`, layer.activation, layer.units);
       } else if (layer.op === 'affine') {

@@ -20,7 +20,7 @@ import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../../en
 import type { Tensor } from '../../engine/model-format.js';
 import { elements, inferShapes, type Shape } from '../../engine/plan.js';
 import { TrainingError, UnsupportedLayerError } from './errors.js';
-import { packPanels, packTransposedPanels, panelsLength } from './packing.js';
+import { packPanels, packTransposedPanels, panelsLength } from '../../engine/packing.js';
 import { ParameterLayout } from './parameters.js';
 
 /** The backward kernels of assembly/index.ts (raw pointers, like Kernels). */

@@ -1,16 +1,20 @@
 /**
  * Weight layouts the SIMD kernels read (see assembly/conv.ts, assembly/dense.ts): panels of 8
- * output channels, zero-filled past the last channel. The trainer repacks the master weights
- * into these after every optimiser step, in the forward orientation and in the transposed one
- * used to propagate gradients to a layer's input.
+ * output channels, zero-filled past the last channel. A model packs its weights once when it
+ * loads (model.ts); the trainer repacks the master weights after every optimiser step, in the
+ * forward orientation and in the transposed one used to propagate gradients to a layer's input.
  */
 
-/** w is [k][cout]; out[at + (p*k + i)*8 + j] = w[i][p*8 + j] (lanes past cout are left untouched). */
-export function packPanels(w: Float32Array, k: number, cout: number, out: Float32Array, at: number): void {
-  for (let p = 0; p * 8 < cout; p++) {
-    const lanes = Math.min(8, cout - p * 8);
+/**
+ * w is [k][cout]; packs the `count` output channels from `offset` (one group of a grouped
+ * convolution, or all of them): out[at + (p*k + i)*8 + j] = w[i][offset + p*8 + j]. Lanes past
+ * `count` are left untouched.
+ */
+export function packPanels(w: Float32Array, k: number, cout: number, out: Float32Array, at = 0, offset = 0, count = cout): void {
+  for (let p = 0; p * 8 < count; p++) {
+    const lanes = Math.min(8, count - p * 8);
     for (let i = 0; i < k; i++) {
-      const src = i * cout + p * 8;
+      const src = i * cout + offset + p * 8;
       const dst = at + (p * k + i) * 8;
       for (let j = 0; j < lanes; j++) out[dst + j] = w[src + j];
     }
