@@ -33,7 +33,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MobileIdError } from '../src/errors.js';
-import { PreparedDataError } from '../src/tools/data/cache.js';
 import { DISTILL_DEFAULTS, runDistillation, type DistillOptions } from '../src/tools/train/distill.js';
 
 const { values } = parseArgs({
@@ -111,6 +110,6 @@ const options: DistillOptions = {
 try {
   await runDistillation(options);
 } catch (error) {
-  if (error instanceof MobileIdError || error instanceof PreparedDataError) fail(`${error.name}: ${error.message}`);
+  if (error instanceof MobileIdError) fail(`${error.name}: ${error.message}`);
   throw error;
 }

@@ -17,7 +17,8 @@ export { decodeImage, fromRgb, fromRgba, mirrorImage, encodePng, ImageDecodeErro
 export { fitSimilarity, alignForStudent, alignForTeacher, AlignmentError, type Similarity } from './face/align.js';
 export { landmarks68To5, type Point } from './face/landmarks.js';
 export { createVerifier, type Verifier, type VerifierKind } from './verify/verifier.js';
-export { JointBayesianModel, fitJointBayesian, VerifierError } from './verify/joint-bayesian.js';
+export { JointBayesianModel, fitJointBayesian } from './verify/joint-bayesian.js';
+export { VerifierError } from './verify/errors.js';
 export { tsne, maxPerplexity, TsneInputError, type TsneOptions } from './gallery/tsne.js';
 export {
   FaceRecognizer,

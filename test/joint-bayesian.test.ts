@@ -7,17 +7,14 @@ import {
 import { cholesky, inverseSpd, matMul, transpose } from '../src/math/linalg.js';
 import { gaussian, seededRandom } from '../src/math/random.js';
 import {
-  CosineVerifier,
-  EuclideanVerifier,
   FeatureDimensionError,
-  JointBayesianVerifier,
   NotFittedError,
   SingularCovarianceError,
   TooFewIdentitiesError,
   VerifierFormatError,
   VerifierInputError,
-  createVerifier,
-} from '../src/verify/verifier.js';
+} from '../src/verify/errors.js';
+import { CosineVerifier, EuclideanVerifier, JointBayesianVerifier, createVerifier } from '../src/verify/verifier.js';
 
 /** Deterministic standard normal samples. */
 function normalSamples(seed: number): () => number {

@@ -19,7 +19,8 @@ import { DisposedError, FileReadError, ModelFormatError } from '../src/errors.js
 import { StudentNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, ImageDecodeError, ImageShapeError, type RgbImage } from '../src/image.js';
 import { landmarks68To5 } from '../src/face/landmarks.js';
-import { crc32, encodeModel } from '../src/engine/model-format.js';
+import { crc32 } from '../src/engine/crc32.js';
+import { encodeModel } from '../src/engine/model-format.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { FaceRecognizer, StudentModelMissingError, VerifyOptionError, type DetectedFace } from '../src/face/recognizer.js';
 import { faceApiDir, faceApiInput, loadFaceApi } from './faceapi-reference.js';

@@ -15,6 +15,7 @@
  * Everything is expanded to f32 at load: the kernels compute in f32.
  */
 import { ModelFormatError } from '../errors.js';
+import { crc32 } from './crc32.js';
 import type { GraphSpec } from './graph.js';
 
 export const FORMAT_VERSION = 1;
@@ -46,22 +47,6 @@ export interface DecodedModel {
 export interface EncodeOptions {
   /** Storage dtype for every tensor, or a function choosing per tensor. Default f32. */
   dtype?: StorageDtype | ((name: string, tensor: Tensor) => StorageDtype);
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }
 
 const f32Scratch = new Float32Array(1);

@@ -20,24 +20,9 @@ import {
   symmetricEigen,
   transpose,
 } from '../math/linalg.js';
-import { MobileIdError } from '../errors.js';
-import { crc32 } from '../engine/model-format.js';
+import { crc32 } from '../engine/crc32.js';
+import { FeatureDimensionError, SingularCovarianceError, TooFewIdentitiesError, VerifierFormatError, VerifierInputError } from './errors.js';
 import { fitPca } from '../math/pca.js';
-
-/** Base class of the errors verifiers throw on purpose. */
-export class VerifierError extends MobileIdError {}
-/** Rows, labels or features whose sizes disagree with the dimensions given or fitted. */
-export class FeatureDimensionError extends VerifierError {}
-/** Non-finite feature values or invalid options. */
-export class VerifierInputError extends VerifierError {}
-/** Not enough labelled data to estimate within- and between-identity covariance. */
-export class TooFewIdentitiesError extends VerifierError {}
-/** A covariance is singular (e.g. constant features without a ridge). */
-export class SingularCovarianceError extends VerifierError {}
-/** A verifier was used for scoring before fit(). */
-export class NotFittedError extends VerifierError {}
-/** A saved verifier file is truncated, tampered with or of an unknown version. */
-export class VerifierFormatError extends VerifierError {}
 
 export interface JointBayesianOptions {
   /** Fit a PCA to this many dimensions on the training rows first (default: no PCA). */

@@ -3,25 +3,8 @@
  * for the metric ones) and scores a pair, higher meaning more likely the same person.
  * Features arrive already combined (e.g. face + mirror): that is the caller's business.
  */
-import {
-  FeatureDimensionError,
-  JointBayesianModel,
-  NotFittedError,
-  VerifierInputError,
-  fitJointBayesian,
-  type JointBayesianFit,
-  type JointBayesianOptions,
-} from './joint-bayesian.js';
-
-export {
-  FeatureDimensionError,
-  NotFittedError,
-  SingularCovarianceError,
-  TooFewIdentitiesError,
-  VerifierError,
-  VerifierFormatError,
-  VerifierInputError,
-} from './joint-bayesian.js';
+import { FeatureDimensionError, NotFittedError, VerifierInputError } from './errors.js';
+import { JointBayesianModel, fitJointBayesian, type JointBayesianFit, type JointBayesianOptions } from './joint-bayesian.js';
 
 export interface Verifier {
   readonly name: VerifierKind;

@@ -10,6 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { MobileIdError } from '../../errors.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
 
 export const CROP_BYTES = STUDENT_CROP_HEIGHT * STUDENT_CROP_WIDTH * 3;
@@ -36,9 +37,8 @@ export interface PreparedChunk {
   data: Uint8Array;
 }
 
-export class PreparedDataError extends Error {
-  override name = 'PreparedDataError';
-}
+/** The prepared cache is missing, truncated or of another record layout. */
+export class PreparedDataError extends MobileIdError {}
 
 const chunkName = (index: number) => `chunk-${String(index).padStart(5, '0')}`;
 

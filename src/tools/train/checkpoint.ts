@@ -7,7 +7,7 @@
  *   | zero padding to 4 bytes | f32 LE arrays in header order | u32 LE CRC-32 of all before
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { crc32 } from '../../engine/model-format.js';
+import { crc32 } from '../../engine/crc32.js';
 import { CheckpointError } from './errors.js';
 import type { OptimizerState } from './optimizer.js';
 

@@ -1,0 +1,17 @@
+/** The errors the verifiers (verifier.ts, joint-bayesian.ts) throw on purpose. */
+import { MobileIdError } from '../errors.js';
+
+/** Base class of the verifiers' errors. */
+export class VerifierError extends MobileIdError {}
+/** Rows, labels or features whose sizes disagree with the dimensions given or fitted. */
+export class FeatureDimensionError extends VerifierError {}
+/** Non-finite feature values or invalid options. */
+export class VerifierInputError extends VerifierError {}
+/** Not enough labelled data to estimate within- and between-identity covariance. */
+export class TooFewIdentitiesError extends VerifierError {}
+/** A covariance is singular (e.g. constant features without a ridge). */
+export class SingularCovarianceError extends VerifierError {}
+/** A verifier was used for scoring before fit(). */
+export class NotFittedError extends VerifierError {}
+/** A saved verifier file is truncated, tampered with or of an unknown version. */
+export class VerifierFormatError extends VerifierError {}
