@@ -2,8 +2,8 @@
  * FaceRecognizer end to end on raw photos: detection + landmarks against face-api's pipeline,
  * embeddings against the student run directly, verification decisions and notes, and the
  * awkward inputs (no face, 1x1, 8000x8000, corrupt and non-image bytes); the detect/verify CLI.
- * The student is a random-weight one (the distilled model is not shipped yet): these tests check
- * plumbing, not recognition accuracy.
+ * The student here is a random-weight one, so these tests check plumbing, not recognition
+ * accuracy (the shipped student has its own tests: student-shipped, student-demo-photos).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
