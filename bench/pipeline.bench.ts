@@ -17,11 +17,11 @@ import path from 'node:path';
 import type { Tensor3D } from '@tensorflow/tfjs';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
-import { TeacherNet } from '../src/face/networks.js';
-import { decodeImage, type RgbImage } from '../src/image.js';
 import { encodeModel } from '../src/engine/model-format.js';
-import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { TeacherNet } from '../src/face/networks.js';
 import { FaceRecognizer } from '../src/face/recognizer.js';
+import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { decodeImage, type RgbImage } from '../src/image.js';
 import { faceApiDir, faceApiInput, loadFaceApi } from '../test/faceapi-reference.js';
 
 const args = process.argv.slice(2);

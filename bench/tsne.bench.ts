@@ -4,9 +4,9 @@
  * Run: npx tsx bench/tsne.bench.ts [count] [dim] [iterations] [learningRate: number | auto]
  * Prints per-stage timings, then one JSON line.
  */
+import { tsne, type TsneStage } from '../src/gallery/tsne';
 import { exactKnn } from '../src/math/knn';
 import { gaussian, seededRandom } from '../src/math/random';
-import { tsne, type TsneStage } from '../src/gallery/tsne';
 
 const count = Number(process.argv[2] ?? 13233);
 const dim = Number(process.argv[3] ?? 256);

@@ -15,14 +15,14 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { ProgressBar } from '../src/cli/progress.js';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { decodeImage } from '../src/image.js';
-import { FacePreparer, PROFILES, type DatasetName } from '../src/tools/data/prepare.js';
-import { chunkExists, readChunks, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { startWorker } from '../src/node-worker.js';
-import { ProgressBar } from '../src/cli/progress.js';
+import { chunkExists, readChunks, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
+import { FacePreparer, PROFILES, type DatasetName } from '../src/tools/data/prepare.js';
 
 const CHUNK = 256;
 type Dataset = DatasetName;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Preprocess } from '../src/engine/graph.js';
 import {
   AlignmentError,
   alignForStudent,
@@ -21,10 +22,9 @@ import {
   type Point,
   type Similarity,
 } from '../src/face/align.js';
-import type { Preprocess } from '../src/engine/graph.js';
-import { ImageShapeError, mirrorImage, type RgbImage } from '../src/image.js';
 import { landmarks68To5 } from '../src/face/landmarks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../src/face/student-graph.js';
+import { ImageShapeError, mirrorImage, type RgbImage } from '../src/image.js';
 import { seededRandom } from '../src/math/random.js';
 
 function similarity(scale: number, degrees: number, tx: number, ty: number): Similarity {

@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoCommand } from '../src/cli/demo.js';
 import { detectCommand } from '../src/cli/detect.js';
-import { evalLfwCommand } from '../src/tools/eval-lfw.js';
 import { galleryCommand } from '../src/cli/gallery.js';
 import { verifyCommand } from '../src/cli/verify.js';
 import { decodeImage, sniffImageFormat } from '../src/image.js';
+import { evalLfwCommand } from '../src/tools/eval-lfw.js';
 import { faceApiDir } from './faceapi-reference.js';
 
 const repo = fileURLToPath(new URL('../', import.meta.url));

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFaceApiModel } from '../scripts/convert-faceapi.js';
+import { Engine } from '../src/engine/engine.js';
+import { decodeModel, encodeModel } from '../src/engine/model-format.js';
 import {
   DetectorModelError,
   DetectorOptionError,
@@ -19,11 +21,9 @@ import {
   nonMaxSuppression,
   type Detection,
 } from '../src/face/detector.js';
-import { Engine } from '../src/engine/engine.js';
-import { decodeImage, type RgbImage } from '../src/image.js';
-import { decodeModel, encodeModel } from '../src/engine/model-format.js';
-import { convertTinyFaceDetector } from '../src/tools/faceapi-convert.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { decodeImage, type RgbImage } from '../src/image.js';
+import { convertTinyFaceDetector } from '../src/tools/faceapi-convert.js';
 import { faceApiDir, faceApiInput, loadFaceApi, maxAbsDiff, preprocess, type FaceApi, type Tf } from './faceapi-reference.js';
 
 const detectorBytes = new Uint8Array(

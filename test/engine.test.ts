@@ -2,8 +2,8 @@
 // error with a clear message, and the engine keeps working afterwards.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.js';
-import { DisposedError, InputError, ModelFormatError } from '../src/errors.js';
 import { decodeModel, encodeModel, fromHalf, toHalf } from '../src/engine/model-format.js';
+import { DisposedError, InputError, ModelFormatError } from '../src/errors.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 
 let engine: Engine;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readFaceApiModel } from '../scripts/convert-faceapi.js';
 import type { Activation, GraphSpec, PoolLayer } from '../src/engine/graph.js';
 import { decodeModel, type Tensor } from '../src/engine/model-format.js';
 import { samePadding } from '../src/engine/plan.js';
@@ -19,7 +20,6 @@ import {
   readFaceApiWeights,
   type ConvertedNet,
 } from '../src/tools/faceapi-convert.js';
-import { readFaceApiModel } from '../scripts/convert-faceapi.js';
 import type { Tensor as TfTensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { faceApiInput, loadFaceApi, maxAbsDiff, preprocess, smoothImage, type FaceApi, type Tf } from './faceapi-reference.js';
 

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.js';
-import type { Model } from '../src/engine/model.js';
 import { decodeModel } from '../src/engine/model-format.js';
+import type { Model } from '../src/engine/model.js';
 import { landmarksToImage } from '../src/tools/faceapi-convert.js';
 import { demoPhoto, faceApiInput, loadFaceApi, maxAbsDiff, preprocess, smoothImage, type FaceApi, type Tf } from './faceapi-reference.js';
 

@@ -1,9 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import {
-  JointBayesianModel,
-  fitJointBayesian,
-  type JointBayesianFit,
-} from '../src/verify/joint-bayesian.js';
 import { cholesky, inverseSpd, matMul, transpose } from '../src/math/linalg.js';
 import { gaussian, seededRandom } from '../src/math/random.js';
 import {
@@ -14,6 +9,11 @@ import {
   VerifierFormatError,
   VerifierInputError,
 } from '../src/verify/errors.js';
+import {
+  JointBayesianModel,
+  fitJointBayesian,
+  type JointBayesianFit,
+} from '../src/verify/joint-bayesian.js';
 import { CosineVerifier, EuclideanVerifier, JointBayesianVerifier, createVerifier } from '../src/verify/verifier.js';
 
 /** Deterministic standard normal samples. */

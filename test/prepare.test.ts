@@ -8,8 +8,8 @@ import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
-import { FacePreparer, PROFILES, centralBox } from '../src/tools/data/prepare.js';
 import { CROP_BYTES, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
+import { FacePreparer, PROFILES, centralBox } from '../src/tools/data/prepare.js';
 import { faceApiDir } from './faceapi-reference.js';
 
 let engine: Engine;

@@ -10,12 +10,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dlibFaceChipTransform } from '../src/face/align.js';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
+import { dlibFaceChipTransform } from '../src/face/align.js';
 import { StudentNet, TeacherNet } from '../src/face/networks.js';
-import { decodeImage } from '../src/image.js';
 import { FaceRecognizer, type DetectedFace } from '../src/face/recognizer.js';
+import { decodeImage } from '../src/image.js';
 import { createVerifier } from '../src/verify/verifier.js';
 import { faceApiDir } from './faceapi-reference.js';
 

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { exactKnn, KnnInputError } from '../src/math/knn';
-import { gaussian, seededRandom } from '../src/math/random';
 import {
   barnesHutGradient,
   conditionalProbabilities,
@@ -12,6 +10,8 @@ import {
   type SparseAffinities,
   type TsneStage,
 } from '../src/gallery/tsne';
+import { exactKnn, KnnInputError } from '../src/math/knn';
+import { gaussian, seededRandom } from '../src/math/random';
 
 /** `clusters` Gaussian blobs (unit spread) whose centres are `separation` apart on average. */
 function blobs(count: number, dim: number, clusters: number, separation: number, seed: number) {

@@ -7,14 +7,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alignForStudent } from '../face/align.js';
 import { samplePhotoFolders } from '../engine/assets.js';
 import { AssetNotFoundError } from '../errors.js';
-import { canvasSizeFor, faceThumbnail, renderGallery } from '../gallery/layout.js';
-import type { RgbImage } from '../image.js';
+import { alignForStudent } from '../face/align.js';
 import { FaceRecognizer, type DetectedFace } from '../face/recognizer.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
+import { canvasSizeFor, faceThumbnail, renderGallery } from '../gallery/layout.js';
 import { maxPerplexity, tsne } from '../gallery/tsne.js';
+import type { RgbImage } from '../image.js';
 import { createVerifier } from '../verify/verifier.js';
 import { defineCommand } from './args.js';
 import { CliError } from './cli-error.js';

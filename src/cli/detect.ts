@@ -3,10 +3,10 @@
  * The options are in `detectCommand.spec` below (`mobileid detect --help` prints them).
  */
 import type { DetectorOptions } from '../face/detector.js';
-import { drawPoints, drawRect } from './draw.js';
-import type { RgbImage } from '../image.js';
 import { FaceRecognizer, type DetectedFace } from '../face/recognizer.js';
+import type { RgbImage } from '../image.js';
 import { defineCommand, type OptionSpec } from './args.js';
+import { drawPoints, drawRect } from './draw.js';
 import { imageFormatOf, readImageFile, writeImageFile } from './files.js';
 
 /** The detector options shared by detect and verify. */

@@ -1,6 +1,6 @@
 /** Drawing on RGB images for annotated outputs: rectangles and landmark dots. */
-import type { RgbImage } from '../image.js';
 import type { Point } from '../face/landmarks.js';
+import type { RgbImage } from '../image.js';
 
 export type Colour = [number, number, number];
 

@@ -5,10 +5,10 @@
  * loads the CLI's entry point.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { dlibFaceChipTransform } from '../face/align.js';
 import { loadBundledModel } from '../engine/assets.js';
-import { TinyFaceDetector } from '../face/detector.js';
 import { Engine } from '../engine/engine.js';
+import { dlibFaceChipTransform } from '../face/align.js';
+import { TinyFaceDetector } from '../face/detector.js';
 import { LandmarkNet, StudentNet, TeacherNet, type Box } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT } from '../face/student-graph.js';
 import { readImageFile } from './files.js';

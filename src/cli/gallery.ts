@@ -5,17 +5,17 @@
  */
 import { writeFileSync } from 'node:fs';
 import { loadBundledModel } from '../engine/assets.js';
+import { decodeModel } from '../engine/model-format.js';
 import { AssetNotFoundError } from '../errors.js';
 import type { Box } from '../face/networks.js';
 import { canvasSizeFor, faceThumbnail, renderGallery } from '../gallery/layout.js';
-import { decodeModel } from '../engine/model-format.js';
-import { siblingModule, startWorker } from '../node-worker.js';
-import { ProgressBar } from './progress.js';
 import { maxPerplexity, tsne, type TsneStage } from '../gallery/tsne.js';
+import { siblingModule, startWorker } from '../node-worker.js';
 import { defineCommand } from './args.js';
 import { CliError } from './cli-error.js';
 import { imageFormatOf, listImageFiles, readImageFile, readModelFile, writeImageFile } from './files.js';
 import type { EmbedJob, EmbedMessage } from './gallery-worker.js';
+import { ProgressBar } from './progress.js';
 
 /** A gallery needs this many faces: fewer cannot be laid out by similarity. */
 const MIN_FACES = 3;

@@ -5,11 +5,11 @@
  *   const model = engine.loadModel(bytes);
  *   const out = model.run(input, batch);
  */
-import { Arena } from './arena.js';
 import { DisposedError, EngineError } from '../errors.js';
+import { Arena } from './arena.js';
+import { loadDefaultWasm } from './assets.js';
 import { decodeModel, type DecodedModel } from './model-format.js';
 import { Model, type LoadOptions } from './model.js';
-import { loadDefaultWasm } from './assets.js';
 
 /** The kernels exported by assembly/index.ts (raw bindings: plain numbers, byte pointers). */
 export interface Kernels {

@@ -7,8 +7,8 @@
  * as a tensor is dead; from the first dense layer on, layers run over the whole batch at once,
  * so each dense weight panel is loaded once per four images.
  */
-import type { Engine } from './engine.js';
 import { DisposedError, InputError } from '../errors.js';
+import type { Engine } from './engine.js';
 import type { Activation, GraphSpec, Layer, Preprocess } from './graph.js';
 import type { DecodedModel, Tensor } from './model-format.js';
 import { packPanels, panelsLength } from './packing.js';

@@ -10,13 +10,13 @@
  * extra model files, any size face-api accepts.
  */
 import type { Engine } from '../engine/engine.js';
-import { MobileIdError } from '../errors.js';
-import type { Box } from './networks.js';
 import type { GraphSpec, Layer, Preprocess } from '../engine/graph.js';
-import { assertRgbImage, type RgbImage } from '../image.js';
-import type { Model } from '../engine/model.js';
 import { decodeModel, type DecodedModel, type Tensor } from '../engine/model-format.js';
+import type { Model } from '../engine/model.js';
 import { inferShapes, samePadding } from '../engine/plan.js';
+import { MobileIdError } from '../errors.js';
+import { assertRgbImage, type RgbImage } from '../image.js';
+import type { Box } from './networks.js';
 
 /** The model is a valid model file but not a TinyFaceDetector this module can decode. */
 export class DetectorModelError extends MobileIdError {}

@@ -3,6 +3,10 @@
  * embedding (256-d hidden layer + 128-d descriptor) and the student's embedding. Each takes
  * images plus geometry and does its own cropping, so callers never touch tensors.
  */
+import type { Preprocess } from '../engine/graph.js';
+import type { Model } from '../engine/model.js';
+import { InputError } from '../errors.js';
+import type { RgbImage } from '../image.js';
 import {
   TEACHER_CHIP_SIZE,
   dlibFaceChipTransform,
@@ -11,11 +15,7 @@ import {
   type BorderMode,
   type Similarity,
 } from './align.js';
-import { InputError } from '../errors.js';
-import type { Preprocess } from '../engine/graph.js';
-import type { RgbImage } from '../image.js';
 import type { Point } from './landmarks.js';
-import type { Model } from '../engine/model.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from './student-graph.js';
 
 export interface Box {

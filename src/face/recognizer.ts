@@ -12,14 +12,14 @@
  * RgbImages or the bytes of a JPEG/PNG file (a Node Buffer is such bytes).
  */
 import { loadBundledModel } from '../engine/assets.js';
-import { TinyFaceDetector, checkDetectorOptions, type Detection, type DetectorOptions } from './detector.js';
 import { Engine } from '../engine/engine.js';
-import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
-import { LandmarkNet, StudentNet, type Box } from './networks.js';
-import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
-import { landmarks68To5, type Point } from './landmarks.js';
 import type { Model } from '../engine/model.js';
+import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
+import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
 import { createVerifier, type Verifier } from '../verify/verifier.js';
+import { TinyFaceDetector, checkDetectorOptions, type Detection, type DetectorOptions } from './detector.js';
+import { landmarks68To5, type Point } from './landmarks.js';
+import { LandmarkNet, StudentNet, type Box } from './networks.js';
 
 /** embedFaces/verify were called but no student model was given and none is bundled. */
 export class StudentModelMissingError extends MobileIdError {}

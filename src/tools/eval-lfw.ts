@@ -7,18 +7,18 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { defineCommand } from '../cli/args.js';
+import { CliError } from '../cli/cli-error.js';
+import { readModelFile } from '../cli/files.js';
+import { ProgressBar } from '../cli/progress.js';
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
 import { StudentNet } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
+import { createVerifier, type VerifierKind } from '../verify/verifier.js';
+import { PreparedDataError, readChunks, readRecord } from './data/cache.js';
 import { evaluateLfw, parsePairs, readLfwImageIndex, type ImageKey } from './lfw.js';
 import { renderLinePlot } from './plot.js';
-import { PreparedDataError, readChunks, readRecord } from './data/cache.js';
-import { ProgressBar } from '../cli/progress.js';
-import { createVerifier, type VerifierKind } from '../verify/verifier.js';
-import { defineCommand } from '../cli/args.js';
-import { CliError } from '../cli/cli-error.js';
-import { readModelFile } from '../cli/files.js';
 
 type MirrorMode = 'average' | 'concat';
 

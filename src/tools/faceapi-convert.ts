@@ -8,10 +8,10 @@
  * 8-bit min/scale keeps its exact 256-level grid and can be stored as q8 again without loss.
  * Pure functions: no file system access.
  */
-import { InputError, MobileIdError } from '../errors.js';
 import type { Activation, GraphSpec, Layer, Padding, Preprocess } from '../engine/graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../engine/model-format.js';
 import { samePadding } from '../engine/plan.js';
+import { InputError, MobileIdError } from '../errors.js';
 
 /** face-api weights that cannot be read or converted (bad manifest, wrong byte count, bad option). */
 export class FaceApiConversionError extends MobileIdError {}

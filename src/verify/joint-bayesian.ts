@@ -8,6 +8,7 @@
  *   r(x1, x2) = x1'A x1 + x2'A x2 - 2 x1'G x2
  * is a sum over d coordinates with diagonal A and G.
  */
+import { crc32 } from '../engine/crc32.js';
 import {
   SingularMatrixError,
   cholesky,
@@ -20,9 +21,8 @@ import {
   symmetricEigen,
   transpose,
 } from '../math/linalg.js';
-import { crc32 } from '../engine/crc32.js';
-import { FeatureDimensionError, SingularCovarianceError, TooFewIdentitiesError, VerifierFormatError, VerifierInputError } from './errors.js';
 import { fitPca } from '../math/pca.js';
+import { FeatureDimensionError, SingularCovarianceError, TooFewIdentitiesError, VerifierFormatError, VerifierInputError } from './errors.js';
 
 export interface JointBayesianOptions {
   /** Fit a PCA to this many dimensions on the training rows first (default: no PCA). */

@@ -23,9 +23,9 @@ import { chromium, type Browser } from 'playwright-core';
 import type { DemoResult } from '../../demo/result.js';
 import { startDemoServer } from '../../demo/serve.js';
 import { sizeTable } from '../../scripts/build.js';
-import { decodeImage, encodePng, sniffImageFormat } from '../../src/image.js';
 import { encodeModel } from '../../src/engine/model-format.js';
 import { initWeights, studentGraph } from '../../src/face/student-graph.js';
+import { decodeImage, encodePng, sniffImageFormat } from '../../src/image.js';
 import { toRgba } from '../../src/runtime/pixels.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));

@@ -12,10 +12,10 @@ import {
   warpSimilarity,
   type Similarity,
 } from '../../face/align.js';
-import type { Box, LandmarkNet, TeacherNet } from '../../face/networks.js';
-import type { RgbImage } from '../../image.js';
 import type { Point } from '../../face/landmarks.js';
+import type { Box, LandmarkNet, TeacherNet } from '../../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
+import type { RgbImage } from '../../image.js';
 import { seededRandom } from '../../math/random.js';
 import type { PreparedRecord } from './cache.js';
 
