@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
-/** Bottom to top. The files directly in src/ are named by file, the folders by name. */
+/** Bottom to top (the README's map lists them top down). Files directly in src/ by name, folders by name. */
 const LAYERS: readonly string[] = [
   'errors.ts image.ts node-worker.ts', // shared basics
   'math',
