@@ -18,7 +18,7 @@ import type { RgbImage } from '../image.js';
 import { createVerifier } from '../verify/verifier.js';
 import { defineCommand } from './args.js';
 import { CliError } from './cli-error.js';
-import { annotate } from './detect.js';
+import { annotate } from './faces.js';
 import { listImageFiles, readImageFile, writeImageFile } from './files.js';
 
 const THUMB = 96;

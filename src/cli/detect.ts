@@ -2,54 +2,10 @@
  * mobileid detect <image>: faces in a JPEG/PNG photo, with detector box, score and landmarks.
  * The options are in `detectCommand.spec` below (`mobileid detect --help` prints them).
  */
-import type { DetectorOptions } from '../face/detector.js';
 import { FaceRecognizer, type DetectedFace } from '../face/recognizer.js';
-import type { RgbImage } from '../image.js';
-import { defineCommand, type OptionSpec } from './args.js';
-import { drawPoints, drawRect } from './draw.js';
+import { defineCommand } from './args.js';
+import { annotate, DETECTOR_OPTIONS, detectorOptionsFrom, faceJson } from './faces.js';
 import { imageFormatOf, readImageFile, writeImageFile } from './files.js';
-
-/** The detector options shared by detect and verify. */
-export const DETECTOR_OPTIONS = {
-  'input-size': {
-    type: 'integer', min: 32, max: 2048, multipleOf: 32, value: 'N', defaultText: "the detector model's 416",
-    description: 'side of the square detector input; larger finds smaller faces in big photos but is slower (time grows with N^2), smaller is faster for photos of one large face',
-  },
-  'score-threshold': {
-    type: 'number', min: 0, max: 0.999, value: 'T', defaultText: "the detector model's 0.5",
-    description: 'keep detections scoring above T (0..1); lower finds more faces (and more false ones), higher keeps only clear faces',
-  },
-  'max-faces': { type: 'integer', min: 1, value: 'N', defaultText: 'no limit', description: 'keep at most the N best faces' },
-} as const satisfies Record<string, OptionSpec>;
-
-export function detectorOptionsFrom(values: { 'input-size'?: number; 'score-threshold'?: number; 'max-faces'?: number }): DetectorOptions {
-  return { inputSize: values['input-size'], scoreThreshold: values['score-threshold'], maxFaces: values['max-faces'] };
-}
-
-const round = (v: number, digits: number) => Number(v.toFixed(digits));
-
-/** The --json form of one face: pixels to 0.1, score to 1e-4. */
-export function faceJson(face: DetectedFace) {
-  const { x, y, width, height } = face.box;
-  return {
-    box: [x, y, width, height].map((v) => round(v, 1)),
-    score: round(face.score, 4),
-    landmarks5: face.landmarks5.map(([px, py]) => [round(px, 1), round(py, 1)]),
-  };
-}
-
-/** A copy of the image with boxes and landmarks drawn, line widths scaled to the image. */
-export function annotate(image: RgbImage, faces: DetectedFace[]): RgbImage {
-  const out = { width: image.width, height: image.height, data: image.data.slice() };
-  const unit = Math.max(1, Math.round(Math.max(image.width, image.height) / 600));
-  for (const face of faces) {
-    const { x, y, width, height } = face.box;
-    drawRect(out, x, y, width, height, [0, 230, 0], 2 * unit);
-    drawPoints(out, face.landmarks68, [0, 220, 255], unit);
-    drawPoints(out, face.landmarks5, [255, 30, 30], 2 * unit);
-  }
-  return out;
-}
 
 export const detectCommand = defineCommand(
   {

@@ -5,7 +5,7 @@
 import { FaceRecognizer, StudentModelMissingError, type VerifyResult } from '../face/recognizer.js';
 import { defineCommand } from './args.js';
 import { CliError } from './cli-error.js';
-import { DETECTOR_OPTIONS, detectorOptionsFrom, faceJson } from './detect.js';
+import { DETECTOR_OPTIONS, detectorOptionsFrom, faceJson } from './faces.js';
 import { readImageFile, readModelFile } from './files.js';
 
 function describe(result: VerifyResult): string[] {
