@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.js';
 import { decodeModel } from '../src/engine/model-format.js';
 import type { Model } from '../src/engine/model.js';
-import { landmarksToImage } from '../src/tools/faceapi-convert.js';
+import { landmarksToImage } from '../src/face/networks.js';
 import { demoPhoto, faceApiInput, loadFaceApi, maxAbsDiff, preprocess, smoothImage, type FaceApi, type Tf } from './faceapi-reference.js';
 
 const modelsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'models');
@@ -86,7 +86,7 @@ describe('68-point landmarks', () => {
       expect(width).not.toBe(height); // the crops exercise the padding to a square
       const input = await faceApiBatchTensor(face, 112, true);
       const [raw] = model.runAll(preprocess(input.dataSync() as Float32Array, model.preprocess!), 1);
-      const ours = landmarksToImage(raw, { x: 0, y: 0, width, height });
+      const ours = landmarksToImage(raw, { x: 0, y: 0, width, height }).flat();
       const theirs = (await faceapi.nets.faceLandmark68Net.detectLandmarks(faceApiInput(face))) as InstanceType<FaceApi['FaceLandmarks68']>;
       expect(maxAbsDiff(ours, theirs.positions.flatMap((p) => [p.x, p.y]))).toBeLessThan(0.5);
       input.dispose();

@@ -104,13 +104,23 @@ export class LandmarkNet {
       });
       const input = warpBatch(crops, LANDMARK_INPUT, LANDMARK_INPUT, this.preprocess, 'zero');
       const out = faces.length ? this.model.run(input, faces.length) : new Float32Array(0);
-      points = boxes.map((box, i) =>
-        Array.from({ length: 68 }, (_, k): Point => [box.x + out[i * 136 + 2 * k] * box.width, box.y + out[i * 136 + 2 * k + 1] * box.width]),
-      );
+      points = boxes.map((box, i) => landmarksToImage(out.subarray(i * 136, (i + 1) * 136), box));
       boxes = points.map(boxFromLandmarks);
     }
     return points;
   }
+}
+
+/**
+ * The landmark net's output for one face (x0, y0, ..., x67, y67 as fractions of its square
+ * input) in pixels of the image the face's box was cut from, as face-api's postProcess maps it:
+ * the input is the box padded to a square of side max(width, height) around its centre.
+ */
+export function landmarksToImage(output: ArrayLike<number>, box: Box): Point[] {
+  const side = Math.max(box.width, box.height);
+  const x = box.x + (box.width - side) / 2;
+  const y = box.y + (box.height - side) / 2;
+  return Array.from({ length: 68 }, (_, k): Point => [x + output[2 * k] * side, y + output[2 * k + 1] * side]);
 }
 
 function squareBox(box: Box): Box {

@@ -11,7 +11,7 @@
 import type { Activation, GraphSpec, Layer, Padding, Preprocess } from '../engine/graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../engine/model-format.js';
 import { samePadding } from '../engine/plan.js';
-import { InputError, MobileIdError } from '../errors.js';
+import { MobileIdError } from '../errors.js';
 
 /** face-api weights that cannot be read or converted (bad manifest, wrong byte count, bad option). */
 export class FaceApiConversionError extends MobileIdError {}
@@ -385,24 +385,6 @@ export function convertFaceLandmark68Net(manifest: FaceApiManifest, bin: Uint8Ar
       },
     },
   );
-}
-
-/**
- * Maps the landmark net's output (x0, y0, ... as fractions of the square-padded 112x112 input) to
- * pixels of the image the crop box (x, y, width, height) was cut from, as face-api's postProcess
- * does: the square has side max(width, height) and the crop sits centred in it.
- */
-export function landmarksToImage(output: ArrayLike<number>, box: { x: number; y: number; width: number; height: number }): Float32Array {
-  if (output.length !== 136) throw new InputError(`expected 136 landmark values, got ${output.length}`);
-  const side = Math.max(box.width, box.height);
-  const originX = box.x - (side - box.width) / 2;
-  const originY = box.y - (side - box.height) / 2;
-  const points = new Float32Array(136);
-  for (let i = 0; i < 136; i += 2) {
-    points[i] = originX + output[i] * side;
-    points[i + 1] = originY + output[i + 1] * side;
-  }
-  return points;
 }
 
 /**
