@@ -15,6 +15,8 @@ export {
   type EmbedOptions,
   type EmbeddedFace,
   type ImageInput,
+  type LargestFace,
+  type LargestFaceOptions,
   type RecognizerModels,
   type RecognizerOptions,
   type Timings,

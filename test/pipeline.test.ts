@@ -19,7 +19,7 @@ import { encodeModel } from '../src/engine/model-format.js';
 import { DisposedError, FileReadError, ModelFormatError } from '../src/errors.js';
 import { boxIou } from '../src/face/detector.js';
 import { landmarks68To5 } from '../src/face/landmarks.js';
-import { StudentNet } from '../src/face/networks.js';
+import { StudentNet, TeacherNet } from '../src/face/networks.js';
 import { FaceRecognizer, StudentModelMissingError, VerifyOptionError, type DetectedFace } from '../src/face/recognizer.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { cropImage, decodeImage, ImageDecodeError, ImageShapeError, type RgbImage } from '../src/image.js';
@@ -145,6 +145,37 @@ describe('embedFaces', () => {
       const average = Array.from(embedding, (v, k) => (v + directMirror[i * 422 + k]) / 2);
       Array.from(mirrored[i].embedding).forEach((v, k) => expect(v).toBeCloseTo(average[k], 6));
     });
+  });
+
+  it('embedLargestFace: the largest face as embedFaces embeds it; the fallback box where the detector finds none', () => {
+    const image = decodeImage(photoBytes(1));
+    const all = recognizer.embedFaces(image);
+    const one = recognizer.embedLargestFace(image)!;
+    expect(one.found).toBe(3);
+    expect(one.face).toEqual(largest(all.map((e) => e.face)));
+    const same = all.find((e) => e.face.box.x === one.face.box.x && e.face.box.y === one.face.box.y)!;
+    Array.from(one.embedding).forEach((v, k) => expect(v).toBeCloseTo(same.embedding[k], 6));
+
+    const blank = flat(200, 240);
+    expect(recognizer.embedLargestFace(blank)).toBeNull();
+    const fallbackBox = { x: 40, y: 60, width: 120, height: 120 };
+    const fallback = recognizer.embedLargestFace(blank, { fallbackBox })!;
+    expect([fallback.found, fallback.face.box, fallback.face.score]).toEqual([0, fallbackBox, 0]);
+    expect(fallback.face.landmarks68).toHaveLength(68);
+    expect(fallback.embedding).toHaveLength(422);
+  });
+
+  it("with the teacher as the embedding model, embeds with the teacher's descriptor", async () => {
+    const teacherBytes = new Uint8Array(readFileSync(path.join(repoRoot, 'models', 'teacher-dlib-resnet.mobileid')));
+    const withTeacher = await FaceRecognizer.create({ engine, models: { student: teacherBytes } });
+    const teacherModel = engine.loadModel(teacherBytes);
+    const teacher = new TeacherNet(teacherModel);
+    const image = decodeImage(photoBytes(2));
+    const { face, embedding } = withTeacher.embedLargestFace(image)!;
+    expect(withTeacher.embeddingSize).toBe(128);
+    expect(Array.from(embedding)).toEqual(Array.from(teacher.embed([{ image, landmarks68: face.landmarks68 }]).descriptor));
+    withTeacher.dispose();
+    teacherModel.dispose();
   });
 });
 

@@ -7,19 +7,23 @@
  *   recognizer.dispose();
  *
  * Stages: TinyFaceDetector box -> 68 landmarks (a second pass on the box the first pass
- * implies, which gave the teacher better LFW accuracy than the detector box alone) -> the student's 47x55 crop
- * aligned on 5 points -> embedding -> verifier. Runtime-neutral: no file system; images are
- * RgbImages or the bytes of a JPEG/PNG file (a Node Buffer is such bytes).
+ * implies, which gave the teacher better LFW accuracy than the detector box alone) -> the
+ * student's 47x55 crop aligned on 5 points (or, given the teacher's file as the embedding model,
+ * its 150x150 chip) -> embedding -> verifier. The CLI's commands find faces in photos only
+ * through here. Runtime-neutral: no file system; images are RgbImages or the bytes of a JPEG/PNG
+ * file (a Node Buffer is such bytes).
  */
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
+import { elements } from '../engine/plan.js';
 import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
 import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
 import { createVerifier, type Verifier } from '../verify/verifier.js';
+import { TEACHER_CHIP_SIZE } from './align.js';
 import { TinyFaceDetector, checkDetectorOptions, type Detection, type DetectorOptions } from './detector.js';
 import { landmarks68To5, type Point } from './landmarks.js';
-import { LandmarkNet, StudentNet, type Box } from './networks.js';
+import { LandmarkNet, StudentNet, TeacherNet, type Box } from './networks.js';
 
 /** embedFaces/verify were called but no student model was given and none is bundled. */
 export class StudentModelMissingError extends MobileIdError {}
@@ -34,6 +38,7 @@ export interface RecognizerModels {
   /** Model file bytes; each defaults to the bundled file (see assets.ts). */
   detector?: Uint8Array;
   landmarks?: Uint8Array;
+  /** The embedding model: the student, or dlib's teacher (a checkout's, for its 128-d descriptor). */
   student?: Uint8Array;
 }
 
@@ -65,6 +70,19 @@ export interface EmbedOptions {
   /** Average the embedding with the mirrored crop's. Default false. */
   mirror?: boolean;
   detector?: DetectorOptions;
+}
+
+export interface LargestFaceOptions extends EmbedOptions {
+  /**
+   * Where the face is taken to be when the detector finds none (e.g. in a photo that is already
+   * a face crop): landmarks are found inside this box, and the face's score is 0.
+   */
+  fallbackBox?: Box;
+}
+
+export interface LargestFace extends EmbeddedFace {
+  /** How many faces the detector found (0 when the face is the fallback box). */
+  found: number;
 }
 
 /** What a student model file may declare in graph.meta.verification. */
@@ -140,11 +158,33 @@ function readVerificationDefaults(meta: Record<string, unknown> | undefined): Ve
 
 const area = (box: Box) => box.width * box.height;
 
+/** A located face's embedding, by the student (its 47x55 crop) or the teacher (its descriptor). */
+interface Embedder {
+  readonly dimension: number;
+  embed(image: RgbImage, faces: readonly DetectedFace[], mirror: boolean): Float32Array;
+}
+
+/** The teacher by its 150x150 input; any other model must be a student (StudentNet checks it). */
+function embedderFor(model: Model): Embedder {
+  if (model.inputShape[0] === TEACHER_CHIP_SIZE) {
+    const teacher = new TeacherNet(model);
+    return {
+      dimension: elements(model.outputShapes[1]),
+      embed: (image, faces, mirror) => teacher.embed(faces.map((f) => ({ image, landmarks68: f.landmarks68, mirror }))).descriptor,
+    };
+  }
+  const student = new StudentNet(model);
+  return {
+    dimension: student.dimension,
+    embed: (image, faces, mirror) => student.embed(faces.map((f) => ({ image, landmarks: f.landmarks5 })), mirror),
+  };
+}
+
 export class FaceRecognizer {
   /** The student model's meta.verification, or null. */
   readonly verification: VerificationDefaults | null;
   private readonly landmarks: LandmarkNet;
-  private readonly student: StudentNet | null;
+  private readonly embedder: Embedder | null;
   private disposed = false;
 
   private constructor(
@@ -158,7 +198,7 @@ export class FaceRecognizer {
     private readonly detectorDefaults: DetectorOptions,
   ) {
     this.landmarks = new LandmarkNet(landmarkModel);
-    this.student = studentModel && new StudentNet(studentModel);
+    this.embedder = studentModel && embedderFor(studentModel);
     this.verification = studentModel ? readVerificationDefaults(studentModel.graph.meta) : null;
   }
 
@@ -201,7 +241,7 @@ export class FaceRecognizer {
 
   /** Length of the embeddings embedFaces returns (0 without a student model). */
   get embeddingSize(): number {
-    return this.student?.dimension ?? 0;
+    return this.embedder?.dimension ?? 0;
   }
 
   /** Every face the detector finds, best score first, with landmarks. [] when there is none. */
@@ -211,14 +251,27 @@ export class FaceRecognizer {
     return this.locate(rgb, this.detect(rgb, options, timings), timings);
   }
 
-  /** Every face with its student embedding (see EmbedOptions.mirror). */
+  /** Every face with its embedding (see EmbedOptions.mirror). */
   embedFaces(image: ImageInput, options: EmbedOptions = {}): EmbeddedFace[] {
-    const student = this.requireStudent();
+    const embedder = this.requireStudent();
     const timings = newTimings();
     const rgb = this.toImage(image, timings);
     const faces = this.locate(rgb, this.detect(rgb, options.detector ?? {}, timings), timings);
-    const embeddings = this.embed(student, rgb, faces, options.mirror ?? false, timings);
+    const embeddings = this.embed(embedder, rgb, faces, options.mirror ?? false, timings);
     return faces.map((face, i) => ({ face, embedding: embeddings[i] }));
+  }
+
+  /**
+   * The largest face (detector box area) with its embedding, as verify() compares it; null when
+   * the detector finds no face and no fallback box is given.
+   */
+  embedLargestFace(image: ImageInput, options: LargestFaceOptions = {}): LargestFace | null {
+    const embedder = this.requireStudent();
+    const timings = newTimings();
+    const rgb = this.toImage(image, timings);
+    const { detector = {}, mirror = false, fallbackBox } = options;
+    const { face, found, embedding } = this.largestFace(embedder, rgb, detector, mirror, fallbackBox, timings);
+    return face && embedding ? { face, embedding, found } : null;
   }
 
   /**
@@ -226,18 +279,13 @@ export class FaceRecognizer {
    * compared. An image without a face gives score/same null and says so in `note`.
    */
   verify(imageA: ImageInput, imageB: ImageInput, options: VerifyOptions = {}): VerifyResult {
-    const student = this.requireStudent();
+    const embedder = this.requireStudent();
     const start = now();
     const { verifier, threshold, mirror, thresholdNote } = this.resolveVerification(options);
     const timings = newTimings();
-    const sides = [imageA, imageB].map((input) => {
-      const image = this.toImage(input, timings);
-      const detections = this.detect(image, options.detector ?? {}, timings);
-      const largest = detections.reduce<Detection | null>((best, d) => (!best || area(d.box) > area(best.box) ? d : best), null);
-      const [face = null] = this.locate(image, largest ? [largest] : [], timings);
-      const [embedding = null] = face ? this.embed(student, image, [face], mirror, timings) : [];
-      return { face, found: detections.length, embedding };
-    });
+    const sides = [imageA, imageB].map((input) =>
+      this.largestFace(embedder, this.toImage(input, timings), options.detector ?? {}, mirror, undefined, timings),
+    );
     const [a, b] = sides;
     const notes: string[] = [];
     sides.forEach((side, i) => {
@@ -277,10 +325,10 @@ export class FaceRecognizer {
     if (this.disposed) throw new DisposedError('this FaceRecognizer has been disposed');
   }
 
-  private requireStudent(): StudentNet {
+  private requireStudent(): Embedder {
     this.assertUsable();
-    if (!this.student) throw new StudentModelMissingError(this.studentMissing);
-    return this.student;
+    if (!this.embedder) throw new StudentModelMissingError(this.studentMissing);
+    return this.embedder;
   }
 
   private toImage(input: ImageInput, timings: Timings): RgbImage {
@@ -312,12 +360,21 @@ export class FaceRecognizer {
     return detections.map((d, i) => ({ box: d.box, score: d.score, landmarks68: points[i], landmarks5: landmarks68To5(points[i]) }));
   }
 
-  private embed(student: StudentNet, image: RgbImage, faces: DetectedFace[], mirror: boolean, timings: Timings): Float32Array[] {
+  /** The largest detected face, else the fallback box's, located and embedded. */
+  private largestFace(embedder: Embedder, image: RgbImage, detector: DetectorOptions, mirror: boolean, fallbackBox: Box | undefined, timings: Timings) {
+    const detections = this.detect(image, detector, timings);
+    const largest = detections.reduce<Detection | null>((best, d) => (!best || area(d.box) > area(best.box) ? d : best), null);
+    const chosen = largest ?? (fallbackBox ? { box: fallbackBox, score: 0 } : null);
+    const [face = null] = this.locate(image, chosen ? [chosen] : [], timings);
+    const [embedding = null] = face ? this.embed(embedder, image, [face], mirror, timings) : [];
+    return { face, found: detections.length, embedding };
+  }
+
+  private embed(embedder: Embedder, image: RgbImage, faces: DetectedFace[], mirror: boolean, timings: Timings): Float32Array[] {
     const start = now();
-    const input = faces.map((f) => ({ image, landmarks: f.landmarks5 }));
-    const dim = student.dimension;
-    const plain = student.embed(input);
-    const mirrored = mirror ? student.embed(input, true) : null;
+    const dim = embedder.dimension;
+    const plain = embedder.embed(image, faces, false);
+    const mirrored = mirror ? embedder.embed(image, faces, true) : null;
     const embeddings = faces.map((_, i) => {
       const e = plain.slice(i * dim, (i + 1) * dim);
       if (mirrored) for (let k = 0; k < dim; k++) e[k] = (e[k] + mirrored[i * dim + k]) / 2;
