@@ -23,7 +23,7 @@ export const verifyCommand = defineCommand(
     name: 'verify',
     summary: 'same person or not: the largest face of two photos, with score, threshold and timings',
     args: ['<a>', '<b>'],
-    description: 'The score is the verifier\'s similarity of the two embeddings (cosine: up to 1, higher = more alike);\n"same" when it reaches the threshold stored in the model file (fitted on LFW).',
+    description: 'The score is the verifier\'s similarity of the two embeddings (cosine: up to 1, higher = more alike);\n"same" when it reaches the threshold stored in the model file (fitted on the CelebA identity set, not on LFW).',
     options: {
       json: { type: 'boolean', default: false, description: 'print the result as JSON on the last stdout line (the text goes to stderr)' },
       model: { type: 'string', value: 'FILE', defaultText: 'the shipped student', description: 'a student model file (.mobileid) instead of the shipped one' },
