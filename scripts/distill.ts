@@ -6,8 +6,8 @@
  * --checkpoint-dir (resume with --resume); at the end the model file, <name>.train.json (per-epoch
  * losses), <name>.loss.png and <name>.train.md next to it.
  *
- *   --data DIRS             prepared caches, comma-separated (default: .cache/prepared/ fairface,
- *                           celeba and utkface)
+ *   --data DIRS             prepared caches, comma-separated (default: .cache/prepared/fairface
+ *                           and .cache/prepared/celeba, the shipped student's data)
  *   --targets KIND          desc | hidden | selected (default desc: the 128-d descriptor)
  *   --k N                   neurons kept with --targets selected (default 192)
  *   --nuisance-weight W     weight of age in the selection score (default 1)
@@ -37,7 +37,7 @@ import { DISTILL_DEFAULTS, runDistillation, type DistillOptions } from '../src/t
 
 const { values } = parseArgs({
   options: {
-    data: { type: 'string', default: ['fairface', 'celeba', 'utkface'].map((d) => `.cache/prepared/${d}`).join(',') },
+    data: { type: 'string', default: ['fairface', 'celeba'].map((d) => `.cache/prepared/${d}`).join(',') },
     targets: { type: 'string' },
     k: { type: 'string' },
     'nuisance-weight': { type: 'string' },

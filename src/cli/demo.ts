@@ -91,12 +91,13 @@ export const demoCommand = defineCommand(
     const threshold = verification?.threshold ?? null;
     const width = Math.max(...faces.map((f) => f.label.length));
     console.log(`\n${kind} scores${threshold !== null ? `; "same" (*) when >= ${threshold.toFixed(3)}` : ' (the model declares no threshold: no decisions)'}`);
-    console.log(`${''.padEnd(width)} ${faces.map((_, j) => String(j + 1).padStart(7)).join('')}`);
+    // 8 columns a cell: a sign, 0.000, the "same" mark and a space between cells
+    console.log(`${''.padEnd(width)} ${faces.map((_, j) => String(j + 1).padStart(8)).join('')}`);
     faces.forEach((a, i) => {
       const cells = faces.map((b, j) => {
-        if (i === j) return '      -';
+        if (i === j) return '-'.padStart(8);
         const s = verifier.score(a.embedding, b.embedding);
-        return `${s.toFixed(3)}${threshold !== null && s >= threshold ? '*' : ' '}`.padStart(7);
+        return `${s.toFixed(3)}${threshold !== null && s >= threshold ? '*' : ' '}`.padStart(8);
       });
       console.log(`${`${i + 1} ${a.label}`.padEnd(width + 3)}${cells.join('')}`);
     });
