@@ -9,7 +9,8 @@ import { Engine } from '../src/engine/engine.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
 import { CROP_BYTES, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
-import { FacePreparer, PROFILES, centralBox } from '../src/tools/data/prepare.js';
+import { DEGRADATION, FacePreparer, PROFILES, centralBox, degradeImage } from '../src/tools/data/prepare.js';
+import { seededRandom } from '../src/math/random.js';
 import { faceApiDir } from './faceapi-reference.js';
 
 let engine: Engine;
@@ -62,6 +63,50 @@ describe('FacePreparer', () => {
     // jittered views differ from the plain one and are reproducible from the seed
     expect(prepared.views[2].crop).not.toEqual(plain.crop);
     expect(preparer.prepare(face, profile, 7).views[2].crop).toEqual(prepared.views[2].crop);
+  });
+});
+
+describe('degradeImage (the degraded view)', () => {
+  const flatFace = (): RgbImage => {
+    const data = new Uint8Array(64 * 64 * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 37) % 251; // texture, so rescaling shows
+    return { width: 64, height: 64, data };
+  };
+
+  it('keeps the size, leaves the source alone and is reproducible from the seed', () => {
+    const image = flatFace();
+    const before = image.data.slice();
+    const a = degradeImage(image, seededRandom(3), [32, 32], 16);
+    const b = degradeImage(image, seededRandom(3), [32, 32], 16);
+    expect([a.width, a.height, a.data.length]).toEqual([64, 64, image.data.length]);
+    expect(image.data).toEqual(before);
+    expect(a.data).toEqual(b.data);
+    expect(a.data).not.toEqual(image.data);
+  });
+
+  it('rescales and erases about as often as DEGRADATION says', () => {
+    let erased = 0;
+    let rescaled = 0;
+    const runs = 400;
+    for (let seed = 1; seed <= runs; seed++) {
+      const out = degradeImage(flatFace(), seededRandom(seed), [32, 32], 16);
+      // an erased rectangle is one grey (the texture's channels differ): look for 4 equal grey pixels in a row
+      let run = 0;
+      for (let p = 1; p < 64 * 64 && run < 4; p++) {
+        const at = p * 3;
+        const same = p % 64 !== 0 && out.data[at] === out.data[at + 1] && out.data[at] === out.data[at + 2] && out.data[at] === out.data[at - 3];
+        run = same ? run + 1 : 0;
+      }
+      if (run >= 4) erased++;
+      // down-then-up scaling smooths the texture: neighbouring pixels get much closer
+      let jumps = 0;
+      for (let i = 3; i < 64 * 3 * 20; i += 3) jumps += Math.abs(out.data[i] - out.data[i - 3]);
+      if (jumps / (64 * 20) < 20) rescaled++;
+    }
+    expect(erased / runs).toBeGreaterThan(DEGRADATION.erase.probability * 0.5);
+    expect(erased / runs).toBeLessThan(DEGRADATION.erase.probability * 1.6);
+    expect(rescaled / runs).toBeGreaterThan(DEGRADATION.rescale.probability * 0.6);
+    expect(rescaled / runs).toBeLessThan(DEGRADATION.rescale.probability * 1.4);
   });
 });
 
