@@ -14,12 +14,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Engine } from '../src/engine/engine.js';
-import { StudentNet } from '../src/face/networks.js';
-import { bestThreshold } from '../src/tools/lfw.js';
 import { decodeModel, encodeModel, type StorageDtype } from '../src/engine/model-format.js';
-import { readChunks, readRecord } from '../src/tools/data/cache.js';
 import { seededRandom } from '../src/math/random.js';
+import { combine, loadFeatures } from '../src/tools/eval-lfw.js';
+import { bestThreshold } from '../src/tools/lfw.js';
 import { createVerifier } from '../src/verify/verifier.js';
 
 const { values } = parseArgs({
@@ -47,26 +45,10 @@ const far = Number(values.far);
 if (!(far >= 0 && far < 1)) fail(`--far must be a fraction in [0, 1), got ${values.far}`);
 
 const bytes = new Uint8Array(readFileSync(values.model));
-const engine = await Engine.create();
-const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
-const dim = student.dimension;
-
 // embeddings and identity labels of every prepared CelebA image (keys are <identity>/<file>)
-const embeddings: Float32Array[] = [];
-const labels: string[] = [];
-for (const chunk of readChunks(values.prepared!)) {
-  for (let start = 0; start < chunk.keys.length; start += 64) {
-    const keys = chunk.keys.slice(start, start + 64);
-    const crops = keys.map((_, i) => ({ width: 47, height: 55, data: readRecord(chunk, start + i, 0).crop }));
-    const plain = student.embedCrops(crops);
-    const flipped = mirror ? student.embedCrops(crops, true) : plain;
-    keys.forEach((key, i) => {
-      embeddings.push(plain.slice(i * dim, (i + 1) * dim).map((v, j) => (v + flipped[i * dim + j]) / 2));
-      labels.push(key.split('/')[0]);
-    });
-  }
-}
-engine.dispose();
+const features = await loadFeatures(values.prepared!, values.model, 'descriptor');
+const labels = [...features.keys()].map((key) => key.split('/')[0]);
+const embeddings = [...features.values()].map((views) => combine(views, mirror, 'average'));
 if (new Set(labels).size < 2) fail(`${values.prepared} holds fewer than 2 identities`);
 
 const verifier = createVerifier(kind);
@@ -89,13 +71,13 @@ while (scores.length < 2 * sameCount) {
   scores.push(verifier.compare(embedded[i], embedded[j]));
   same.push(false);
 }
-const best = bestThreshold(scores, same);
 const different = scores.filter((_, k) => !same[k]).sort((a, b) => b - a);
-// "same" iff score > threshold: the far-quantile of the different pairs' scores
-const threshold = far > 0 ? different[Math.floor(far * different.length)] : best.threshold;
+// "same" iff score > threshold: the threshold letting through `rate` of the different pairs
+const thresholdAtFar = (rate: number) => different[Math.floor(rate * different.length)];
+const threshold = far > 0 ? thresholdAtFar(far) : bestThreshold(scores, same).threshold;
 const accuracy = scores.filter((s, k) => s > threshold === same[k]).length / scores.length;
 const tarAbove = (t: number) => scores.filter((s, k) => same[k] && s > t).length / sameCount;
-const atFar = (far: number) => tarAbove(different[Math.floor(far * different.length)]);
+const atFar = (rate: number) => tarAbove(thresholdAtFar(rate));
 const farAt = different.filter((s) => s > threshold).length / different.length;
 
 const model = decodeModel(bytes);

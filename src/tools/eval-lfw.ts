@@ -20,10 +20,10 @@ import { PreparedDataError, readChunks, readRecord } from './data/cache.js';
 import { evaluateLfw, parsePairs, readLfwImageIndex, type ImageKey } from './lfw.js';
 import { renderLinePlot } from './plot.js';
 
-type MirrorMode = 'average' | 'concat';
+export type MirrorMode = 'average' | 'concat';
 
 /** view-0 and mirrored (view-1) features of every prepared LFW image. */
-async function loadFeatures(
+export async function loadFeatures(
   prepared: string,
   model: string,
   teacherLayer: 'descriptor' | 'hidden',
@@ -61,7 +61,7 @@ async function loadFeatures(
   return features;
 }
 
-function combine([plain, mirrored]: [Float32Array, Float32Array], mirror: boolean, mode: MirrorMode): Float32Array {
+export function combine([plain, mirrored]: [Float32Array, Float32Array], mirror: boolean, mode: MirrorMode): Float32Array {
   if (!mirror) return plain;
   if (mode === 'concat') {
     const out = new Float32Array(plain.length * 2);
@@ -144,7 +144,9 @@ export const evalLfwCommand = defineCommand(
       const byIdentity = new Map<string, string[]>();
       for (const key of outside.keys()) {
         const identity = key.split('/')[0];
-        byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), key]);
+        const keys = byIdentity.get(identity);
+        if (keys) keys.push(key);
+        else byIdentity.set(identity, [key]);
       }
       if (byIdentity.size < 2) throw new CliError(`--fit-on: ${fitOn} holds ${byIdentity.size} identity folder(s); keys must be <identity>/<file>`);
       outsideData = { imagesByPerson: byIdentity, feature: (key) => combine(outside.get(key)!, values.mirror, mode) };

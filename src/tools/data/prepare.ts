@@ -83,9 +83,12 @@ export function centralBox(image: RgbImage, profile: DatasetProfile): Box {
   };
 }
 
+/** Draws uniformly in [-limit, limit] from `random`. */
+const uniformIn = (random: () => number) => (limit: number) => (random() * 2 - 1) * limit;
+
 /** A similarity of the image about `centre`: rotation, scaling and a shift of `unit`-relative size. */
 function randomPerturbation(random: () => number, centre: Point, unit: number): Similarity {
-  const uniform = (limit: number) => (random() * 2 - 1) * limit;
+  const uniform = uniformIn(random);
   const angle = uniform(JITTER.rotation);
   const scale = 1 + uniform(JITTER.scale);
   const a = scale * Math.cos(angle);
@@ -131,7 +134,7 @@ export class FacePreparer {
 
 /** A degraded copy of `image` (see DEGRADATION): colour, then maybe rescaling, then maybe one erased rectangle. */
 export function degradeImage(image: RgbImage, random: () => number, centre: Point, eyeDistance: number): RgbImage {
-  const uniform = (limit: number) => (random() * 2 - 1) * limit;
+  const uniform = uniformIn(random);
   const d = DEGRADATION;
   const gain = [1 + uniform(d.color), 1 + uniform(d.color), 1 + uniform(d.color)];
   const contrast = 1 + uniform(d.contrast);
