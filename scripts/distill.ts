@@ -9,6 +9,9 @@
  *   --data DIRS             prepared caches, comma-separated (default: .cache/prepared/fairface
  *                           and .cache/prepared/celeba, the shipped student's data)
  *   --targets KIND          desc | hidden | selected (default desc: the 128-d descriptor)
+ *   --arch paper|deep       student layer widths (default paper: the MobileID prototxt; deep: a
+ *                           128-channel conv3 + conv4 trunk within the same budget, see
+ *                           src/face/student-graph.ts)
  *   --k N                   neurons kept with --targets selected (default 192)
  *   --nuisance-weight W     weight of age in the selection score (default 1)
  *   --standardize MODE      global (default: centred, one scale, the teacher's Euclidean metric) |
@@ -39,6 +42,7 @@ const { values } = parseArgs({
   options: {
     data: { type: 'string', default: ['fairface', 'celeba'].map((d) => `.cache/prepared/${d}`).join(',') },
     targets: { type: 'string' },
+    arch: { type: 'string' },
     k: { type: 'string' },
     'nuisance-weight': { type: 'string' },
     standardize: { type: 'string' },
@@ -83,6 +87,7 @@ const d = DISTILL_DEFAULTS;
 const options: DistillOptions = {
   data: values.data!.split(',').filter(Boolean),
   targets: (values.targets ?? d.targets) as DistillOptions['targets'],
+  arch: (values.arch ?? d.arch) as DistillOptions['arch'],
   k: number('k', values.k, d.k),
   nuisanceWeight: number('nuisance-weight', values['nuisance-weight'], d.nuisanceWeight),
   standardize: (values.standardize ?? d.standardize) as DistillOptions['standardize'],

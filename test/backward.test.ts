@@ -262,16 +262,16 @@ describe('whole networks vs f64 finite differences', () => {
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 
-  it('the student (55x47x3 -> 256) at its real shapes', () => {
-    const graph = studentGraph({ outputs: 256 });
+  it.each(['paper', 'deep'] as const)('the %s student (55x47x3 -> 256) at its real shapes', (arch) => {
+    const graph = studentGraph({ outputs: 256, arch });
     const errors = networkCheck(graph, initWeights(graph, 11), 1, 2);
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 });
 
 describe('training forward pass', () => {
-  it('equals engine.loadModel(...).run on the student', () => {
-    const graph = studentGraph({ outputs: 100 });
+  it.each(['paper', 'deep'] as const)('equals engine.loadModel(...).run on the %s student', (arch) => {
+    const graph = studentGraph({ outputs: 100, arch });
     const tensors = initWeights(graph, 3);
     const input = uniform(5 * 55 * 47 * 3, 1.6);
     const model = engine.loadModel(encodeModel(graph, tensors), { batch: 5 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.js';
 import { decodeModel, encodeModel, type Tensor } from '../src/engine/model-format.js';
-import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { graphCost, initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { CROP_BYTES, PreparedDataError, writeChunk, type PreparedRecord } from '../src/tools/data/cache.js';
 import { preprocessCrop, sampleJitter } from '../src/tools/train/augment.js';
@@ -425,5 +425,21 @@ describe('distillation run', () => {
     await expect(runDistillation({ ...base, targets: 'selected', k: 300 })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, data: [path.join(workDir, 'nothing')] })).rejects.toThrow(TrainingError);
     expect(existsSync(path.join(workDir, 'x.mobileid'))).toBe(false);
+  });
+});
+
+describe('student architectures', () => {
+  it("stay within MobileID's budget (1.5 M parameters, 90 MFLOP per face) at 128 outputs", () => {
+    const cost = (arch: 'paper' | 'deep') => {
+      const graph = studentGraph({ outputs: 128, arch });
+      return graphCost(graph, initWeights(graph));
+    };
+    const paper = cost('paper');
+    const deep = cost('deep');
+    // the paper's layout by hand: conv 3,136 + 36,928 + 36,928, fc 640,500 + 250,500 + 64,128
+    expect(paper.parameters).toBe(1_032_120);
+    expect(deep.parameters).toBeLessThanOrEqual(1_500_000);
+    expect(deep.flops).toBeLessThanOrEqual(90e6);
+    expect(deep.flops).toBeGreaterThan(paper.flops);
   });
 });

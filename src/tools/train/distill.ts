@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Engine } from '../../engine/engine.js';
 import type { GraphSpec } from '../../engine/graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../../engine/model-format.js';
-import { initWeights, STUDENT_INPUT, studentGraph } from '../../face/student-graph.js';
+import { initWeights, STUDENT_ARCHITECTURES, STUDENT_INPUT, studentGraph, type StudentArchitecture } from '../../face/student-graph.js';
 import { HIDDEN_SIZE } from '../data/cache.js';
 import { seededRandom } from '../../math/random.js';
 import { DEFAULT_JITTER, preprocessCrop, sampleJitter, type JitterOptions } from './augment.js';
@@ -32,6 +32,8 @@ export interface DistillOptions {
   /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
   data: string[];
   targets: TargetKind;
+  /** Student layer widths (student-graph.ts): the paper's or the deeper trunk. */
+  arch: StudentArchitecture;
   /** Neurons kept with targets 'selected'. */
   k: number;
   /** Weight of the nuisance attribute (age) in the selection score. */
@@ -67,7 +69,7 @@ export interface DistillOptions {
 }
 
 export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
-  targets: 'desc', k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
+  targets: 'desc', arch: 'paper', k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
   optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
   resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
 };
@@ -112,7 +114,7 @@ export interface DistillResult {
 }
 
 /** The options that fix the model's outputs: a resumed run must keep them. */
-const MODEL_DEFINING = ['targets', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
+const MODEL_DEFINING = ['targets', 'arch', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
 
 export async function runDistillation(options: DistillOptions): Promise<DistillResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -150,7 +152,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   const reader = new TargetReader(dataset, spec, standardization);
   const outputs = reader.size;
 
-  const graph = trainingGraph(outputs, spec, options.standardize !== 'none');
+  const graph = trainingGraph(outputs, spec, options.standardize !== 'none', options.arch);
   const computer = await BatchComputer.create({
     graph, tensors: initialWeights(graph, options.seed), maxBatch: options.batch, workers: options.workers, cosineWeight: options.cosineWeight,
   });
@@ -261,7 +263,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     let tensors = computer.layout.tensors(computer.weights);
     if (standardization) tensors = foldStandardization(graph, tensors, standardization);
     const finalGraph = {
-      ...exportGraph(outputs, spec),
+      ...exportGraph(outputs, spec, options.arch),
       name: path.basename(options.out).replace(/\.mobileid$/, ''),
       meta: {
         distilled: { teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs: options.epochs, validationLoss: history.at(-1)?.validationLoss ?? null },
@@ -291,6 +293,7 @@ function checkOptions(o: DistillOptions): void {
   };
   positiveInt('epochs', o.epochs);
   positiveInt('batch', o.batch);
+  if (!STUDENT_ARCHITECTURES.includes(o.arch)) throw new TrainingError(`arch must be ${STUDENT_ARCHITECTURES.join(' or ')}, got ${o.arch}`);
   if (!['hidden', 'desc', 'selected'].includes(o.targets)) throw new TrainingError(`targets must be hidden, desc or selected, got ${o.targets}`);
   if (o.targets === 'selected') positiveInt('k', o.k);
   if (o.targets === 'selected' && o.k > HIDDEN_SIZE) throw new TrainingError(`k must be at most ${HIDDEN_SIZE}, got ${o.k}`);
@@ -308,8 +311,10 @@ function checkOptions(o: DistillOptions): void {
 function checkResumable(meta: RunRecord, options: DistillOptions): void {
   if (meta.format !== 1) throw new TrainingError(`checkpoint format ${meta.format} is not supported`);
   for (const key of MODEL_DEFINING) {
-    if (meta.options[key] !== options[key]) {
-      throw new TrainingError(`cannot resume: the checkpoint was trained with ${key} = ${meta.options[key]}, now ${options[key]}`);
+    // checkpoints written before an option existed were trained with its default
+    const before = meta.options[key] ?? (key === 'maxImages' ? undefined : DISTILL_DEFAULTS[key]);
+    if (before !== options[key]) {
+      throw new TrainingError(`cannot resume: the checkpoint was trained with ${key} = ${before}, now ${options[key]}`);
     }
   }
 }
