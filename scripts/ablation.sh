@@ -9,7 +9,8 @@
 #   hidden       all 256 hidden neurons, per-neuron standardised, L2
 #   desc-neuron  the 128-d descriptor, per-neuron standardised, L2
 #   desc-global  the descriptor, one global scale (the teacher's Euclidean metric), L2
-#   desc-cosine  desc-global + 16 (1 - cos): the shipped student's recipe
+#   desc-cosine  desc-global + 16 (1 - cos): the recipe of the shipped student
+#   deep         desc-cosine on the deeper trunk (--arch deep, src/face/student-graph.ts)
 #
 # Usage: sh scripts/ablation.sh [epochs (default 3)] [prepared dirs (default utkface)] [variants]
 set -e
@@ -23,6 +24,7 @@ for name in $variants; do
     desc-neuron) flags="--targets desc --standardize neuron --cosine-weight 0" ;;
     desc-global) flags="--targets desc --standardize global --cosine-weight 0" ;;
     desc-cosine) flags="--targets desc --standardize global --cosine-weight 16" ;;
+    deep) flags="--targets desc --standardize global --cosine-weight 16 --arch deep" ;;
     *) echo "ablation: unknown variant $name" >&2; exit 2 ;;
   esac
   # shellcheck disable=SC2086

@@ -16,6 +16,7 @@ import {
   STUDENT_TEMPLATE,
   studentCropTransform,
   TEACHER_CHIP_SIZE,
+  teacherChipInStudentCrop,
   warpSimilarity,
   warpSimilarityToTensor,
   type BorderMode,
@@ -428,6 +429,22 @@ describe('student crop (47x55 from the CelebA geometry)', () => {
     expectSimilarityClose(chipToImage, T0, 1e-9);
     expectAlignmentError(() => alignForStudent(img, five.slice(0, 4)), /5/);
     expectAlignmentError(() => alignForStudent(img, five.map((): Point => [1, 2])), /equal/);
+  });
+});
+
+describe('teacherChipInStudentCrop', () => {
+  it("puts the mean face's eyes and mouth of the chip onto the student template, upright", () => {
+    const chipToCrop = teacherChipInStudentCrop();
+    const meanFace = Array.from({ length: 68 }, (_, i): Point => (i < 17 ? [0, 0] : dlibTemplatePoint(i)));
+    const [leftEye, rightEye, , mouthLeft, mouthRight] = landmarks68To5(meanFace);
+    const mouth: Point = [(mouthLeft[0] + mouthRight[0]) / 2, (mouthLeft[1] + mouthRight[1]) / 2];
+    // dlib's mean face is symmetric and level, so the 3-point fit is exact up to rounding
+    expect(dist(applySimilarity(chipToCrop, leftEye), STUDENT_TEMPLATE.leftEye)).toBeLessThan(0.5);
+    expect(dist(applySimilarity(chipToCrop, rightEye), STUDENT_TEMPLATE.rightEye)).toBeLessThan(0.5);
+    expect(dist(applySimilarity(chipToCrop, mouth), STUDENT_TEMPLATE.mouthCentre)).toBeLessThan(0.5);
+    expect(Math.abs(similarityAngle(chipToCrop))).toBeLessThan(1e-2);
+    // the crop is coarser than the chip: fewer than one crop pixel per chip pixel
+    expect(similarityScale(chipToCrop)).toBeLessThan(1);
   });
 });
 

@@ -84,6 +84,7 @@ describe('command-line mistakes: one line naming the option, exit code 2', () =>
 
   it('bad values', () => {
     expectOneLineError(cli(['eval-lfw', '--verifier', 'magic']), 2, /--verifier must be jb, cosine or euclidean, got "magic"/);
+    expectOneLineError(cli(['eval-lfw', '--folds', '1']), 2, /--folds must be >= 2, got 1/);
     expectOneLineError(cli(['detect', sample('a.jpg'), '--input-size', 'big']), 2, /--input-size must be a number, got "big"/);
     expectOneLineError(cli(['detect', sample('a.jpg'), '--input-size', '100']), 2, /--input-size must be a multiple of 32/);
     expectOneLineError(cli(['detect', sample('a.jpg'), '--score-threshold', '1.5']), 2, /--score-threshold must be <= /);

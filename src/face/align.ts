@@ -476,6 +476,16 @@ export function studentCropTransform(landmarks: readonly Point[]): Similarity {
   return fitSimilarity([T.leftEye, T.rightEye, T.mouthCentre], [five[L.leftEye], five[L.rightEye], mouth]);
 }
 
+/**
+ * Where the teacher's chip lies in the student's crop when both are fitted to dlib's mean face:
+ * the chip-to-crop transform of an average face. It lets the teacher look at exactly the
+ * student's pixels (eval-lfw --model teacher-on-crops), which bounds what the student's input holds.
+ */
+export function teacherChipInStudentCrop(): Similarity {
+  const meanFace: Point[] = Array.from({ length: 68 }, (_, i) => (i < 17 ? [0, 0] : dlibTemplatePoint(i)));
+  return invertSimilarity(studentCropTransform(meanFace));
+}
+
 /** The student's 47x55 crop (edge pixels replicated outside the image, as CelebA's alignment did). */
 export function alignForStudent(img: RgbImage, landmarks: readonly Point[]): AlignedFace {
   const chipToImage = studentCropTransform(landmarks);

@@ -13,11 +13,12 @@ import { readModelFile } from '../cli/files.js';
 import { ProgressBar } from '../cli/progress.js';
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
-import { StudentNet } from '../face/networks.js';
+import { teacherChipInStudentCrop } from '../face/align.js';
+import { StudentNet, TeacherNet } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { createVerifier, type VerifierKind } from '../verify/verifier.js';
-import { PreparedDataError, readChunks, readRecord } from './data/cache.js';
-import { evaluateLfw, parsePairs, readLfwImageIndex, type ImageKey } from './lfw.js';
+import { PreparedDataError, readChunks, readRecord, type PreparedChunk } from './data/cache.js';
+import { evaluateLfw, parsePairs, personOfKey, readLfwImageIndex, type ImageKey } from './lfw.js';
 import { renderLinePlot } from './plot.js';
 
 export type MirrorMode = 'average' | 'concat';
@@ -27,12 +28,31 @@ export async function loadFeatures(
   prepared: string,
   model: string,
   teacherLayer: 'descriptor' | 'hidden',
+  only?: Set<ImageKey>,
 ): Promise<Map<ImageKey, [Float32Array, Float32Array]>> {
-  const chunks = readChunks(prepared);
+  const chunks = only ? readChunks(prepared).map((c) => keepKeys(c, only)) : readChunks(prepared);
   const total = chunks.reduce((n, c) => n + c.keys.length, 0);
   const features = new Map<ImageKey, [Float32Array, Float32Array]>();
   const bar = new ProgressBar('features', total);
-  if (model === 'teacher') {
+  if (model === 'teacher-on-crops') {
+    // the teacher on the student's stored crop, upsampled into its chip (black outside the crop)
+    const engine = await Engine.create();
+    const teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher'), { batch: 16 }));
+    const chipToImage = teacherChipInStudentCrop();
+    for (const chunk of chunks) {
+      for (let start = 0; start < chunk.keys.length; start += 16) {
+        const keys = chunk.keys.slice(start, start + 16);
+        const crops = keys.map((_, i) => ({ width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: readRecord(chunk, start + i, 0).crop }));
+        const run = (mirror: boolean) => teacher.embedChips(crops.map((image) => ({ image, chipToImage, mirror })))[teacherLayer];
+        const plain = run(false);
+        const mirrored = run(true);
+        const dim = plain.length / keys.length;
+        keys.forEach((key, i) => features.set(key, [plain.slice(i * dim, (i + 1) * dim), mirrored.slice(i * dim, (i + 1) * dim)]));
+        bar.tick('', keys.length);
+      }
+    }
+    engine.dispose();
+  } else if (model === 'teacher') {
     for (const chunk of chunks) {
       chunk.keys.forEach((key, i) => {
         const pick = (v: number) => readRecord(chunk, i, v)[teacherLayer].slice();
@@ -61,6 +81,15 @@ export async function loadFeatures(
   return features;
 }
 
+/** The chunk with only the records of `keys` (records stay in chunk order). */
+function keepKeys(chunk: PreparedChunk, keys: Set<ImageKey>): PreparedChunk {
+  const kept = chunk.keys.flatMap((key, i) => (keys.has(key) ? [i] : []));
+  const record = chunk.data.length / Math.max(1, chunk.keys.length);
+  const data = new Uint8Array(kept.length * record);
+  kept.forEach((i, j) => data.set(chunk.data.subarray(i * record, (i + 1) * record), j * record));
+  return { ...chunk, keys: kept.map((i) => chunk.keys[i]), data };
+}
+
 export function combine([plain, mirrored]: [Float32Array, Float32Array], mirror: boolean, mode: MirrorMode): Float32Array {
   if (!mirror) return plain;
   if (mode === 'concat') {
@@ -84,11 +113,18 @@ export const evalLfwCommand = defineCommand(
     ].join('\n'),
     options: {
       data: { type: 'string', default: '../shared/data/lfw', value: 'FOLDER', description: 'the LFW folder (pairs.txt, images/)' },
-      model: { type: 'string', default: 'mobileid', value: 'mobileid|teacher|FILE', description: 'the shipped student, the teacher\'s stored outputs, or a student model file' },
+      model: {
+        type: 'string', default: 'mobileid', value: 'mobileid|teacher|teacher-on-crops|FILE',
+        description: "the shipped student, the teacher's stored outputs, the teacher run on the student's 47x55 crops (what the student's input holds), or a student model file",
+      },
       verifier: { type: 'string', default: 'jb', choices: ['jb', 'cosine', 'euclidean'], description: 'Joint Bayesian, cosine or Euclidean' },
       mirror: { type: 'boolean', default: false, description: 'combine each feature with that of the mirrored face' },
       'mirror-mode': { type: 'string', default: 'average', choices: ['average', 'concat'], description: 'how --mirror combines the two features' },
       'teacher-layer': { type: 'string', default: 'descriptor', choices: ['descriptor', 'hidden'], description: "the teacher's 128-d descriptor or 256-d hidden layer" },
+      folds: {
+        type: 'integer', min: 2, default: 10, value: 'N',
+        description: 'use the pairs of the first N folds only (quicker checks of slow models; cross-validation among them)',
+      },
       pca: { type: 'integer', min: 1, value: 'N', defaultText: "the verifier's", description: 'PCA dimensions before the verifier' },
       prepared: { type: 'string', default: '.cache/prepared/lfw', value: 'FOLDER', description: 'the prepared LFW cache' },
       'fit-on': {
@@ -109,15 +145,21 @@ export const evalLfwCommand = defineCommand(
     const mode = values['mirror-mode'] as MirrorMode;
     const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
     const model = values.model;
-    if (model !== 'teacher' && model !== 'mobileid' && !existsSync(model)) throw new CliError(`--model: cannot read ${model}: no such file`);
+    if (!['teacher', 'teacher-on-crops', 'mobileid'].includes(model) && !existsSync(model)) throw new CliError(`--model: cannot read ${model}: no such file`);
     const pairsFile = path.join(values.data, 'pairs.txt');
     if (!existsSync(pairsFile)) throw new CliError(`${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
 
-    const pairs = parsePairs(readFileSync(pairsFile, 'utf8'));
-    const imagesByPerson = await readLfwImageIndex(path.join(values.data, 'images'));
+    const allPairs = parsePairs(readFileSync(pairsFile, 'utf8'));
+    const folds = Math.min(values.folds, allPairs.folds);
+    const pairs = { ...allPairs, folds, pairs: allPairs.pairs.filter((p) => p.fold < folds) };
+    const allImages = await readLfwImageIndex(path.join(values.data, 'images'));
+    // every image of the people in the kept folds' pairs (the verifier is fitted on them)
+    const people = new Set(pairs.pairs.flatMap((p) => [p.a, p.b].map(personOfKey)));
+    const imagesByPerson = new Map([...allImages].filter(([person]) => people.has(person)));
     let features: Map<ImageKey, [Float32Array, Float32Array]>;
     try {
-      features = await loadFeatures(values.prepared, model, layer);
+      const only = folds < allPairs.folds ? new Set([...imagesByPerson.values()].flat()) : undefined;
+      features = await loadFeatures(values.prepared, model, layer, only);
     } catch (error) {
       if (error instanceof PreparedDataError) throw new CliError(`${error.message} (npm run prepare-data -- --dataset lfw)`);
       throw error;
@@ -163,7 +205,8 @@ export const evalLfwCommand = defineCommand(
       },
     });
     const fitLabel = fitOn === 'lfw' ? '' : `-fit-${path.basename(path.resolve(fitOn))}`;
-    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}`;
+    const foldLabel = folds < allPairs.folds ? `-${folds}folds` : '';
+    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}${foldLabel}`;
     const tarAt = (far: number) => Math.max(0, ...result.roc.filter(([fpr]) => fpr <= far).map(([, tpr]) => tpr));
     mkdirSync(values['report-dir'], { recursive: true });
     const rocFile = path.join(values['report-dir'], `roc-${label}.png`);
@@ -178,7 +221,7 @@ export const evalLfwCommand = defineCommand(
       thresholds: result.thresholds, roc_png: rocFile,
     };
     writeFileSync(path.join(values['report-dir'], `${label}.json`), JSON.stringify(summary, null, 1));
-    console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over 10 folds), AUC ${result.auc.toFixed(4)}, true accepts ${(100 * tarAt(0.01)).toFixed(2)}% at 1% false accepts, ${(100 * tarAt(0.001)).toFixed(2)}% at 0.1%; ROC in ${rocFile}`);
+    console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over ${folds} folds), AUC ${result.auc.toFixed(4)}, true accepts ${(100 * tarAt(0.01)).toFixed(2)}% at 1% false accepts, ${(100 * tarAt(0.001)).toFixed(2)}% at 0.1%; ROC in ${rocFile}`);
     if (values.json) console.log(JSON.stringify(summary));
   },
 );
