@@ -1,5 +1,5 @@
 /**
- * npm run fuzz -- [--seconds 60] [--targets a,b] [--seed 1] [--case-ms 2000] [--max-rss-mb 3000]
+ * npm run fuzz -- [--seconds 60] [--targets a,b] [--seed 1] [--case-ms 10000] [--max-rss-mb 3000]
  *                 [--findings .cache/fuzz/findings] [--json]
  *
  * Seeded mutation fuzzing of every parser of outside bytes (src/tools/fuzz/targets.ts: model
@@ -19,7 +19,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     targets: { type: 'string', default: TARGETS.map((t) => t.name).join(',') },
     seed: { type: 'string', default: '1' },
-    'case-ms': { type: 'string', default: '2000' },
+    'case-ms': { type: 'string', default: '10000' },
     'max-rss-mb': { type: 'string', default: '3000' },
     findings: { type: 'string', default: '.cache/fuzz/findings' },
     json: { type: 'boolean', default: false },
