@@ -7,7 +7,7 @@
  *   1. --embeddings student embeddings of aligned faces (the library's embedding path, the
  *      detection done once beforehand, at the default input size 416);
  *   2. --verifies FaceRecognizer.verify calls on photo pairs (detection, landmarks, alignment,
- *      embedding, score; the detector at --input-size, default 224, to keep the run affordable);
+ *      embedding, score; the detector at --input-size, default 416);
  *   3. --recognizers FaceRecognizer.create + dispose on one engine (model bytes read once); its
  *      `identical` says the engine's arena was back to its size before after every dispose.
  *
@@ -216,7 +216,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
       embeddings: { type: 'string', default: '100000' },
       verifies: { type: 'string', default: '10000' },
       recognizers: { type: 'string', default: '10000' },
-      'input-size': { type: 'string', default: '224' },
+      'input-size': { type: 'string', default: '416' },
       fingerprints: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },

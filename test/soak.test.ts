@@ -5,7 +5,7 @@ import { soak } from '../scripts/soak.js';
 
 describe('soak slice', () => {
   it('repeats bit-identically, frees every recognizer and matches a fresh process', async () => {
-    const report = await soak({ embeddings: 120, verifies: 30, recognizers: 8, inputSize: 224, log: () => {} });
+    const report = await soak({ embeddings: 120, verifies: 30, recognizers: 8, inputSize: 416, log: () => {} });
     for (const stage of [report.embeddings, report.verifies, report.recognizers]) {
       expect(stage.identical).toBe(true);
       expect(stage.wasmEnd).toBe(stage.wasmWarm); // the wasm memory does not grow once warmed up
