@@ -1,14 +1,15 @@
 /**
  * npm run prepare-data -- [--dataset lfw|utkface|fairface|celeba|all] [--data ../shared/data]
  *                         [--fairface .cache/data/fairface/fair_face] [--out .cache/prepared]
- *                         [--workers 2] [--limit N] [--passes N]
+ *                         [--workers 2] [--limit N] [--passes N] [--chunk-size 256]
  *
  * LFW, UTKFace and CelebA come from <data>/<set>/images; FairFace is not in shared data: bring
  * it from its public repository (README, "Training data") into --fairface (train/ and val/).
  *
  * For every image of the data set: landmarks, alignment, student crops and teacher outputs per
  * view (src/tools/data/prepare.ts), written in chunks of 256 images to <out>/<dataset>/ (src/tools/data/cache.ts).
- * Resumable: complete chunks are skipped. Every failure is counted, named and listed in
+ * Resumable, also after a kill at any point: complete chunks are skipped, after their checksum
+ * is verified (a damaged chunk is reported and prepared again). Every failure is counted, named and listed in
  * <out>/<dataset>/failures.json; nothing is dropped silently.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -21,10 +22,9 @@ import { Engine } from '../src/engine/engine.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { decodeImage } from '../src/image.js';
 import { startWorker } from '../src/node-worker.js';
-import { chunkExists, readChunks, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
+import { chunkExists, PreparedDataError, readChunk, readChunks, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName } from '../src/tools/data/prepare.js';
 
-const CHUNK = 256;
 type Dataset = DatasetName;
 const ALL: Dataset[] = ['lfw', 'utkface', 'fairface', 'celeba'];
 /** Folder of each set under --data (FairFace has its own option). */
@@ -37,6 +37,7 @@ interface Job {
   outDir: string;
   keys: string[];
   chunks: number[];
+  chunkSize: number;
 }
 
 type Message = { type: 'image'; failed: boolean } | { type: 'done' };
@@ -75,14 +76,14 @@ async function runWorker(job: Job): Promise<void> {
   const files = listImages(job.dataset, job.imagesDir);
   const fileOf = new Map(files.map((f) => [f.key, f.file]));
   for (const index of job.chunks) {
-    const keys = job.keys.slice(index * CHUNK, (index + 1) * CHUNK);
+    const keys = job.keys.slice(index * job.chunkSize, (index + 1) * job.chunkSize);
     const done: string[] = [];
     const records: PreparedRecord[][] = [];
     const failures: Failure[] = [];
     keys.forEach((key, i) => {
       try {
         const image = decodeImage(new Uint8Array(readFileSync(fileOf.get(key)!)));
-        records.push(preparer.prepare(image, profile, index * CHUNK + i + 1).views);
+        records.push(preparer.prepare(image, profile, index * job.chunkSize + i + 1).views);
         done.push(key);
         parentPort!.postMessage({ type: 'image', failed: false } satisfies Message);
       } catch (error) {
@@ -95,7 +96,7 @@ async function runWorker(job: Job): Promise<void> {
   parentPort!.postMessage({ type: 'done' } satisfies Message);
 }
 
-async function prepareDataset(dataset: Dataset, imagesDir: string, outRoot: string, workers: number, limit: number, passes: number): Promise<void> {
+async function prepareDataset(dataset: Dataset, imagesDir: string, outRoot: string, workers: number, limit: number, passes: number, chunkSize: number): Promise<void> {
   if (!existsSync(imagesDir)) {
     const how = dataset === 'fairface' ? 'see the README, "Training data"' : 'see ../shared/data/README.md';
     console.error(`${dataset}: ${imagesDir} not found (${how})`);
@@ -103,20 +104,29 @@ async function prepareDataset(dataset: Dataset, imagesDir: string, outRoot: stri
   }
   const outDir = path.join(outRoot, dataset);
   const keys = listImages(dataset, imagesDir).map((f) => f.key).slice(0, limit);
-  const chunkCount = Math.ceil(keys.length / CHUNK);
-  const todo = Array.from({ length: chunkCount }, (_, i) => i).filter((i) => !chunkExists(outDir, i));
-  // a resumed cache must describe the same images in the same chunks, or it would silently skip some
+  const chunkCount = Math.ceil(keys.length / chunkSize);
+  // a resumed cache must describe the same images in the same chunks, or it would silently skip
+  // some; a chunk damaged since it was written (checksum, size, JSON) is prepared again
   for (let index = 0; index < chunkCount; index++) {
     if (!chunkExists(outDir, index)) continue;
-    const chunk = JSON.parse(readFileSync(path.join(outDir, `chunk-${String(index).padStart(5, '0')}.json`), 'utf8')) as { keys: string[]; failures: Failure[] };
-    const expected = keys.slice(index * CHUNK, (index + 1) * CHUNK);
+    let chunk: { keys: string[]; failures: Failure[] };
+    try {
+      chunk = readChunk(outDir, index);
+    } catch (error) {
+      if (!(error instanceof PreparedDataError)) throw error;
+      console.error(`${dataset}: ${error.message}; preparing chunk ${index} again`);
+      removeChunk(outDir, index);
+      continue;
+    }
+    const expected = keys.slice(index * chunkSize, (index + 1) * chunkSize);
     const stored = [...chunk.keys, ...chunk.failures.map((f) => f.key)].sort();
     if (stored.join('\n') !== [...expected].sort().join('\n')) {
-      console.error(`${outDir}: chunk ${index} was prepared from a different image list; delete ${outDir} and rerun`);
+      console.error(`${outDir}: chunk ${index} was prepared from a different image list (or chunk size); delete ${outDir} and rerun`);
       process.exit(2);
     }
   }
-  const remaining = todo.reduce((n, i) => n + Math.min(CHUNK, keys.length - i * CHUNK), 0);
+  const todo = Array.from({ length: chunkCount }, (_, i) => i).filter((i) => !chunkExists(outDir, i));
+  const remaining = todo.reduce((n, i) => n + Math.min(chunkSize, keys.length - i * chunkSize), 0);
   console.error(`${dataset}: ${keys.length} images, ${chunkCount - todo.length}/${chunkCount} chunks already prepared, ${remaining} to go`);
   if (todo.length) {
     const bar = new ProgressBar(`${dataset}`, remaining);
@@ -124,7 +134,7 @@ async function prepareDataset(dataset: Dataset, imagesDir: string, outRoot: stri
     const count = Math.max(1, Math.min(workers, todo.length));
     await Promise.all(
       Array.from({ length: count }, (_, w) => {
-        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunks: todo.filter((_, i) => i % count === w) };
+        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, chunks: todo.filter((_, i) => i % count === w) };
         const worker = startWorker(new URL(import.meta.url), job);
         return new Promise<void>((resolve, reject) => {
           worker.on('message', (m: Message) => {
@@ -158,6 +168,7 @@ if (isMainThread) {
       workers: { type: 'string', default: '2' },
       limit: { type: 'string', default: String(Number.MAX_SAFE_INTEGER) },
       passes: { type: 'string' },
+      'chunk-size': { type: 'string', default: '256' },
     },
   });
   const datasets: Dataset[] = values.dataset === 'all' ? ALL : (values.dataset!.split(',') as Dataset[]);
@@ -167,9 +178,14 @@ if (isMainThread) {
       process.exit(2);
     }
   }
+  const chunkSize = Number(values['chunk-size']);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
+    console.error(`prepare-data: --chunk-size must be a positive integer, got "${values['chunk-size']}"`);
+    process.exit(2);
+  }
   for (const d of datasets) {
     const imagesDir = d === 'fairface' ? values.fairface! : path.join(values.data!, SHARED_FOLDER[d], 'images');
-    await prepareDataset(d, imagesDir, values.out!, Number(values.workers), Number(values.limit), values.passes ? Number(values.passes) : PROFILES[d].passes);
+    await prepareDataset(d, imagesDir, values.out!, Number(values.workers), Number(values.limit), values.passes ? Number(values.passes) : PROFILES[d].passes, chunkSize);
   }
 } else {
   await runWorker(workerData as Job);

@@ -241,8 +241,17 @@ function decodePng(bytes: Uint8Array): RgbImage {
   if (bytes.length < 33 || !startsWith(bytes, ascii('IHDR'), 12)) {
     throw new ImageDecodeError('corrupt or truncated PNG: missing IHDR header');
   }
-  const header = new DataView(bytes.buffer, bytes.byteOffset + 16, 8);
-  checkPixelCount(header.getUint32(0), header.getUint32(4), 'PNG');
+  const header = new DataView(bytes.buffer, bytes.byteOffset + 16, 10);
+  const width = header.getUint32(0);
+  const height = header.getUint32(4);
+  checkPixelCount(width, height, 'PNG');
+  // Deflate expands at most ~1032-fold, so image data this short cannot hold the pixels the
+  // header declares: refuse before pngjs reserves (and zero-fills) memory for all of them.
+  const channels = PNG_CHANNELS[header.getUint8(9)] ?? 1;
+  const pixelBytes = Math.ceil((width * height * channels * header.getUint8(8)) / 8);
+  if (pngImageDataBytes(bytes) * DEFLATE_MAX_RATIO < pixelBytes) {
+    throw new ImageDecodeError(`truncated PNG: ${bytes.length} bytes cannot hold a ${width}x${height} image`);
+  }
   let png: { width: number; height: number; data: Uint8Array };
   try {
     // Output is always 8-bit RGBA: pngjs expands grey, palette and 16-bit input.
@@ -254,6 +263,22 @@ function decodePng(bytes: Uint8Array): RgbImage {
     throw new ImageDecodeError(`corrupt PNG: decoded to ${png.width}x${png.height} with ${png.data.length} bytes`);
   }
   return fromRgba(png.data, png.width, png.height);
+}
+
+/** Samples per pixel of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA). */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const DEFLATE_MAX_RATIO = 1032;
+
+/** Total length of the IDAT chunks (the compressed pixels), as far as the chunk list is intact. */
+function pngImageDataBytes(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let total = 0;
+  for (let p = 8; p + 12 <= bytes.length; ) {
+    const length = view.getUint32(p);
+    if (bytes[p + 4] === 0x49 && bytes[p + 5] === 0x44 && bytes[p + 6] === 0x41 && bytes[p + 7] === 0x54) total += Math.min(length, bytes.length - p - 8);
+    p += 12 + length;
+  }
+  return total;
 }
 
 /** Orientation from an eXIf chunk placed before the image data; 1 when absent. */

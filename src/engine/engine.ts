@@ -77,6 +77,11 @@ export class Engine {
     return this.arena.usedBytes - this.kernels.heapBase();
   }
 
+  /** Size of the wasm linear memory: what the engine holds from the host (it grows, never shrinks). */
+  get wasmMemoryBytes(): number {
+    return this.kernels.memory.buffer.byteLength;
+  }
+
   assertUsable(): void {
     if (this.disposed) throw new DisposedError('this Engine has been disposed');
   }

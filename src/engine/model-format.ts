@@ -169,13 +169,14 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   } catch {
     throw new ModelFormatError('model header is not valid JSON');
   }
-  if (!header || typeof header.graph !== 'object' || !Array.isArray(header.tensors)) {
+  if (!header || typeof header.graph !== 'object' || header.graph === null || !Array.isArray(header.tensors)) {
     throw new ModelFormatError('model header lacks graph or tensors');
   }
   const dataStart = alignUp(16 + headerLength);
   const dataEnd = bytes.length - 4;
   const tensors = new Map<string, Tensor>();
   for (const entry of header.tensors) {
+    if (typeof entry !== 'object' || entry === null || typeof entry.name !== 'string') throw new ModelFormatError('model header has a tensor entry without a name');
     const count = Array.isArray(entry.shape) ? elementCount(entry.shape) : NaN;
     if (!Number.isInteger(count) || count < 0) throw new ModelFormatError(`tensor "${entry.name}" has an invalid shape`);
     if (!['f32', 'f16', 'q8'].includes(entry.dtype)) throw new ModelFormatError(`tensor "${entry.name}" has unknown dtype ${entry.dtype}`);

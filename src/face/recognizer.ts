@@ -142,7 +142,7 @@ function newTimings(): Timings {
 }
 
 /** meta.verification of a student model, validated; null when absent. */
-function readVerificationDefaults(meta: Record<string, unknown> | undefined): VerificationDefaults | null {
+export function readVerificationDefaults(meta: Record<string, unknown> | undefined): VerificationDefaults | null {
   const value = meta?.verification;
   if (value === undefined) return null;
   const v = value as Partial<VerificationDefaults>;

@@ -116,6 +116,8 @@ export class JointBayesianModel {
     for (let k = 0; k < outputDim; k++) {
       r += a[k] * (y1[k] * y1[k] + y2[k] * y2[k]) - 2 * g[k] * y1[k] * y2[k];
     }
+    // finite inputs overflow only with parameters far outside any fitted model's range
+    if (!Number.isFinite(r)) throw new VerifierInputError('the score overflows: features or verifier parameters out of range');
     return r;
   }
 
@@ -173,14 +175,11 @@ export class JointBayesianModel {
       for (let i = 0; i < length; i++, offset += 4) f[i] = view.getFloat32(offset, true);
       return f;
     };
-    return new JointBayesianModel(
-      inputDim,
-      outputDim,
-      read(inputDim),
-      read(inputDim * outputDim),
-      read(outputDim),
-      read(outputDim),
-    );
+    const parameters = [read(inputDim), read(inputDim * outputDim), read(outputDim), read(outputDim)] as const;
+    if (parameters.some((f) => f.some((v) => !Number.isFinite(v)))) {
+      throw new VerifierFormatError('Joint Bayesian file holds NaN or infinite parameters');
+    }
+    return new JointBayesianModel(inputDim, outputDim, ...parameters);
   }
 }
 

@@ -23,6 +23,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { DemoResult } from '../../demo/result.js';
 import { startDemoServer } from '../../demo/serve.js';
 import { sizeTable } from '../../scripts/build.js';
+import { bundleWorker, firstResponse, startWorkerd } from '../../scripts/workerd.js';
 import { encodeModel } from '../../src/engine/model-format.js';
 import { initWeights, studentGraph } from '../../src/face/student-graph.js';
 import { decodeImage, encodePng, sniffImageFormat } from '../../src/image.js';
@@ -127,14 +128,6 @@ async function serveStatic(root: string): Promise<{ url: string; server: Server 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The consumer project
 
@@ -192,79 +185,21 @@ const deno = async (app: App) =>
     }),
   );
 
-/** esbuild plugin: imports of these files stay imports of a sibling module, as platform bundlers emit them. */
-function siblingModules(filter: RegExp, outDir: string, collected: Map<string, string>): esbuild.Plugin {
-  return {
-    name: 'sibling-modules',
-    setup(build) {
-      build.onResolve({ filter }, (args) => {
-        const source = path.resolve(args.resolveDir, args.path.replace(/\?module$/, ''));
-        const name = path.basename(source);
-        collected.set(name, source);
-        copyFileSync(source, path.join(outDir, name));
-        return { path: `./${name}`, external: true };
-      });
-    },
-  };
-}
-
 function bundledEntry(metafile: esbuild.Metafile): string | undefined {
   return Object.keys(metafile.inputs).find((input) => input.includes('node_modules/mobileid/dist/'));
 }
 
 async function workerd(app: App): Promise<ProbeResult> {
-  const outDir = path.join(app.dir, 'workerd');
-  mkdirSync(outDir);
-  const modules = new Map<string, string>();
-  const { metafile } = await esbuild.build({
-    entryPoints: [path.join(app.dir, 'worker.mjs')],
-    outfile: path.join(outDir, 'worker.js'),
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    conditions: ['workerd', 'worker', 'browser'], // what wrangler asks for
-    mainFields: ['browser', 'module', 'main'],
-    metafile: true,
-    logLevel: 'error',
-    plugins: [siblingModules(/\.(wasm|jpg|mobileid)$/, outDir, modules)],
-  });
-  const moduleList = [`(name = "worker.js", esModule = embed "worker.js")`];
-  for (const name of modules.keys()) moduleList.push(`(name = "${name}", ${name.endsWith('.wasm') ? 'wasm' : 'data'} = embed "${name}")`);
-  writeFileSync(
-    path.join(outDir, 'config.capnp'),
-    `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .worker)],
-  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
-);
-const worker :Workerd.Worker = (
-  modules = [${moduleList.join(', ')}],
-  compatibilityDate = "2025-01-01",
-);
-`,
-  );
-  const port = await freePort();
-  const child = spawn(bin('workerd'), ['serve', 'config.capnp', '--socket-addr', `http=127.0.0.1:${port}`], { cwd: outDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
+  const worker = await bundleWorker(path.join(app.dir, 'worker.mjs'), path.join(app.dir, 'workerd'));
+  const server = await startWorkerd(worker);
   try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new RuntimeTestError(`workerd exited with ${child.exitCode}: ${log.slice(-1500)}`);
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/`);
-        if (!response.ok) throw new RuntimeTestError(`workerd answered HTTP ${response.status}: ${(await response.text()).slice(0, 500)} ${log.slice(-1500)}`);
-        return { ...((await response.json()) as ProbeResult), resolved: bundledEntry(metafile) };
-      } catch (error) {
-        if (error instanceof RuntimeTestError) throw error;
-        if (Date.now() > deadline) throw new RuntimeTestError(`workerd did not answer within 60 s: ${log.slice(-1500)}`);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    }
+    const response = await firstResponse(server).catch((error: Error) => {
+      throw new RuntimeTestError(error.message);
+    });
+    if (!response.ok) throw new RuntimeTestError(`workerd answered HTTP ${response.status}: ${(await response.text()).slice(0, 500)} ${server.log().slice(-1500)}`);
+    return { ...((await response.json()) as ProbeResult), resolved: bundledEntry(worker.metafile) };
   } finally {
-    child.kill('SIGKILL');
+    server.stop();
   }
 }
 

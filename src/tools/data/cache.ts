@@ -3,13 +3,17 @@
  * the teacher's outputs on the same views, in chunk files written atomically so that the
  * preparation resumes where it stopped. Format (see also README):
  *
- *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], landmarks?: number[][] }
+ *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], crc }
  *   <dir>/chunk-NNNNN.bin   per key, per view: crop 55*47*3 u8 RGB | hidden 256 f32 LE | desc 128 f32 LE
  *
- * View 0 is the plain alignment, view 1 its mirror, views >= 2 jittered alignments.
+ * View 0 is the plain alignment, view 1 its mirror, views >= 2 jittered alignments. `crc` is the
+ * CRC-32 of the .bin file: a chunk whose binary was damaged after it was written is detected
+ * (prepare-data redoes it, readers refuse it). Chunks written before the field existed have none
+ * and are checked by size only.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { crc32 } from '../../engine/crc32.js';
 import { MobileIdError } from '../../errors.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
 
@@ -40,10 +44,15 @@ export interface PreparedChunk {
 /** The prepared cache is missing, truncated or of another record layout. */
 export class PreparedDataError extends MobileIdError {}
 
-const chunkName = (index: number) => `chunk-${String(index).padStart(5, '0')}`;
+export const chunkName = (index: number) => `chunk-${String(index).padStart(5, '0')}`;
 
 export function chunkExists(dir: string, index: number): boolean {
   return existsSync(path.join(dir, `${chunkName(index)}.json`));
+}
+
+/** Removes chunk `index` (both files), so that it is prepared again. */
+export function removeChunk(dir: string, index: number): void {
+  for (const ext of ['json', 'bin']) rmSync(path.join(dir, `${chunkName(index)}.${ext}`), { force: true });
 }
 
 /** Writes one chunk: the binary first, then the JSON (its presence marks the chunk complete). */
@@ -63,22 +72,54 @@ export function writeChunk(dir: string, index: number, chunk: { keys: string[]; 
   const base = path.join(dir, chunkName(index));
   writeFileSync(`${base}.bin.tmp`, data);
   renameSync(`${base}.bin.tmp`, `${base}.bin`);
-  writeFileSync(`${base}.json.tmp`, JSON.stringify({ keys: chunk.keys, views: chunk.views, failures: chunk.failures }));
+  writeFileSync(`${base}.json.tmp`, JSON.stringify({ keys: chunk.keys, views: chunk.views, failures: chunk.failures, crc: crc32(data) }));
   renameSync(`${base}.json.tmp`, `${base}.json`);
+}
+
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+
+/**
+ * One chunk from the text of its .json and the bytes of its .bin (`name` for messages): the
+ * JSON's shape, the binary's size and, when recorded, its CRC-32 are checked; anything else is a
+ * PreparedDataError.
+ */
+export function parseChunk(name: string, json: string, data: Uint8Array): PreparedChunk {
+  let meta: unknown;
+  try {
+    meta = JSON.parse(json);
+  } catch {
+    throw new PreparedDataError(`${name}: the chunk's JSON is not valid JSON`);
+  }
+  const { keys, views, failures, crc } = (meta ?? {}) as Record<string, unknown>;
+  const validFailures = Array.isArray(failures) && failures.every((f) => typeof f?.key === 'string' && typeof f?.reason === 'string');
+  if (!isStringArray(keys) || !Number.isInteger(views) || (views as number) < 1 || !validFailures) {
+    throw new PreparedDataError(`${name}: the chunk's JSON lacks keys (strings), views (a positive integer) or failures ({key, reason})`);
+  }
+  const expected = keys.length * (views as number) * RECORD_BYTES;
+  if (data.length !== expected) throw new PreparedDataError(`${name}: binary has ${data.length} bytes, expected ${expected}`);
+  if (crc !== undefined && crc !== crc32(data)) throw new PreparedDataError(`${name}: binary checksum mismatch (corrupted)`);
+  return { keys, views: views as number, failures: failures as Failure[], data };
+}
+
+/** Chunk `index` of `dir`, checked (parseChunk); PreparedDataError when missing or damaged. */
+export function readChunk(dir: string, index: number): PreparedChunk {
+  const base = path.join(dir, chunkName(index));
+  let json: string;
+  let data: Uint8Array;
+  try {
+    json = readFileSync(`${base}.json`, 'utf8');
+    data = new Uint8Array(readFileSync(`${base}.bin`));
+  } catch (cause) {
+    throw new PreparedDataError(`${base}: cannot read the chunk: ${(cause as Error).message}`);
+  }
+  return parseChunk(`${base}.json`, json, data);
 }
 
 /** Every complete chunk of a prepared data set, in order. */
 export function readChunks(dir: string): PreparedChunk[] {
   if (!existsSync(dir)) throw new PreparedDataError(`no prepared data at ${dir}: run npm run prepare-data first`);
   const names = readdirSync(dir).filter((f) => /^chunk-\d{5}\.json$/.test(f)).sort();
-  return names.map((name) => {
-    const meta = JSON.parse(readFileSync(path.join(dir, name), 'utf8')) as Omit<PreparedChunk, 'data'>;
-    const data = new Uint8Array(readFileSync(path.join(dir, name.replace('.json', '.bin'))));
-    if (data.length !== meta.keys.length * meta.views * RECORD_BYTES) {
-      throw new PreparedDataError(`${name}: binary has ${data.length} bytes, expected ${meta.keys.length * meta.views * RECORD_BYTES}`);
-    }
-    return { ...meta, data };
-  });
+  return names.map((name) => readChunk(dir, Number(name.slice(6, 11))));
 }
 
 /** Record `view` of image `index` of a chunk (copies: records are not 4-byte aligned). */

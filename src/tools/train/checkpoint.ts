@@ -1,7 +1,8 @@
 /**
  * Training checkpoints: master weights, optimiser state and a JSON record of the run, in one
  * file written atomically (temporary file + rename, so a crash mid-write leaves the previous
- * checkpoint intact).
+ * checkpoint intact). The checkpoint before it is kept beside it (`<file>.prev`): when the newest
+ * is found damaged (CRC-32), training resumes from the previous one and redoes the epochs since.
  *
  *   "MIDCKPT1" | u32 LE header length | header JSON { meta, arrays: [{name, length}] }
  *   | zero padding to 4 bytes | f32 LE arrays in header order | u32 LE CRC-32 of all before
@@ -56,6 +57,10 @@ export function decodeCheckpoint<Meta>(bytes: Uint8Array, source = 'checkpoint')
   } catch {
     throw new CheckpointError(`${source}: header is not valid JSON`);
   }
+  const validArrays = Array.isArray(header?.arrays) && header.arrays.every((a) => typeof a?.name === 'string' && Number.isInteger(a.length) && a.length >= 0);
+  if (!validArrays || !['adam', 'sgd'].includes(header.optimizer?.kind) || !Number.isInteger(header.optimizer.step)) {
+    throw new CheckpointError(`${source}: header lacks arrays [{name, length}] or optimizer {kind, step}`);
+  }
   const arrays = new Map<string, Float32Array>();
   let at = Math.ceil((12 + headerLength) / 4) * 4;
   for (const { name, length } of header.arrays) {
@@ -84,12 +89,29 @@ export function writeFileAtomic(file: string, bytes: Uint8Array | string): void 
   renameSync(temporary, file);
 }
 
+const previousOf = (file: string) => `${file}.prev`;
+
+/** Writes the checkpoint to `file`, keeping the one it replaces as `<file>.prev`. */
 export function saveCheckpoint<Meta>(file: string, checkpoint: Checkpoint<Meta>): void {
-  writeFileAtomic(file, encodeCheckpoint(checkpoint));
+  const bytes = encodeCheckpoint(checkpoint);
+  if (existsSync(file)) renameSync(file, previousOf(file));
+  writeFileAtomic(file, bytes);
 }
 
-/** The checkpoint in `file`, or null when there is none. */
-export function loadCheckpoint<Meta>(file: string): Checkpoint<Meta> | null {
-  if (!existsSync(file)) return null;
-  return decodeCheckpoint<Meta>(readFileSync(file), file);
+/**
+ * The newest intact checkpoint: `file`, else (when it is missing or damaged, e.g. the process
+ * was killed between the two renames of saveCheckpoint, or the disk corrupted it) `<file>.prev`;
+ * null when neither is usable. Every damaged file is reported through `warn`, never used.
+ */
+export function loadCheckpoint<Meta>(file: string, warn: (message: string) => void = () => {}): Checkpoint<Meta> | null {
+  for (const candidate of [file, previousOf(file)]) {
+    if (!existsSync(candidate)) continue;
+    try {
+      return decodeCheckpoint<Meta>(readFileSync(candidate), candidate);
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      warn(`${error.message}: not used`);
+    }
+  }
+  return null;
 }

@@ -130,8 +130,8 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
 
   mkdirSync(options.checkpointDir, { recursive: true });
   const checkpointPath = path.join(options.checkpointDir, 'checkpoint.bin');
-  const checkpoint = options.resume ? loadCheckpoint<RunRecord>(checkpointPath) : null;
-  if (options.resume && !checkpoint) log(`no checkpoint in ${options.checkpointDir}: starting from scratch`);
+  const checkpoint = options.resume ? loadCheckpoint<RunRecord>(checkpointPath, log) : null;
+  if (options.resume && !checkpoint) log(`no usable checkpoint in ${options.checkpointDir}: starting from scratch`);
   if (checkpoint) checkResumable(checkpoint.meta, options);
 
   // targets: which neurons, and their standardisation over the training split

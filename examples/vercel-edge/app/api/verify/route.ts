@@ -1,5 +1,7 @@
-// POST a multipart form with photos "a" and "b"; answers the verification as JSON.
-import { FaceRecognizer, init, toRgbImage } from 'mobileid';
+// POST a multipart form with photos "a" and "b"; answers the verification as JSON. Oversized
+// bodies (413), other content (415) and files that are not photos (422) get a JSON error.
+import { FaceRecognizer, init } from 'mobileid';
+import { verifyRequest } from '../../../../edge/verify-request';
 
 export const runtime = 'edge';
 
@@ -15,10 +17,4 @@ const recognizer = (async () =>
     },
   }))();
 
-export async function POST(request: Request): Promise<Response> {
-  const form = await request.formData();
-  const [a, b] = [form.get('a'), form.get('b')];
-  if (!(a instanceof Blob) || !(b instanceof Blob)) return new Response('send photos "a" and "b"', { status: 400 });
-  const result = (await recognizer).verify(await toRgbImage(a), await toRgbImage(b));
-  return Response.json({ score: result.score, same: result.same, note: result.note, timings: result.timings });
-}
+export const POST = (request: Request): Promise<Response> => verifyRequest(request, recognizer);

@@ -1,0 +1,16 @@
+// A small slice of `npm run soak`: repeated embeddings, verify calls and recognizer
+// create/dispose give bit-identical results, free what they load, and match a fresh process.
+import { describe, expect, it } from 'vitest';
+import { soak } from '../scripts/soak.js';
+
+describe('soak slice', () => {
+  it('repeats bit-identically, frees every recognizer and matches a fresh process', async () => {
+    const report = await soak({ embeddings: 120, verifies: 30, recognizers: 8, inputSize: 416, log: () => {} });
+    for (const stage of [report.embeddings, report.verifies, report.recognizers]) {
+      expect(stage.identical).toBe(true);
+      expect(stage.wasmEnd).toBe(stage.wasmWarm); // the wasm memory does not grow once warmed up
+    }
+    expect(report.embeddings.distinct).toBeGreaterThan(4);
+    expect(report.freshProcessIdentical).toBe(true);
+  }, 600_000);
+});
