@@ -16,6 +16,7 @@
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
+import { decodeModel, withGraphMeta } from '../engine/model-format.js';
 import { elements } from '../engine/plan.js';
 import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
 import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
@@ -142,7 +143,7 @@ function newTimings(): Timings {
 }
 
 /** meta.verification of a student model, validated; null when absent. */
-function readVerificationDefaults(meta: Record<string, unknown> | undefined): VerificationDefaults | null {
+export function readVerificationDefaults(meta: Record<string, unknown> | undefined): VerificationDefaults | null {
   const value = meta?.verification;
   if (value === undefined) return null;
   const v = value as Partial<VerificationDefaults>;
@@ -154,6 +155,16 @@ function readVerificationDefaults(meta: Record<string, unknown> | undefined): Ve
     );
   }
   return { verifier: v.verifier!, threshold: v.threshold!, mirror: v.mirror ?? false };
+}
+
+/**
+ * The model file with `verification` as its meta.verification, the rule verify() (and whatever
+ * else reads FaceRecognizer.verification) takes as its default; the tensors are kept as stored.
+ * `source` says in words where the threshold comes from.
+ */
+export function withVerificationDefaults(model: Uint8Array, verification: VerificationDefaults & { source?: string }): Uint8Array {
+  readVerificationDefaults({ verification });
+  return withGraphMeta(model, { ...decodeModel(model).graph.meta, verification });
 }
 
 const area = (box: Box) => box.width * box.height;
