@@ -227,15 +227,25 @@ export function tarAtFar(roc: ReadonlyArray<readonly [number, number]>, far: num
   return Math.max(0, ...roc.filter(([fpr]) => fpr <= far).map(([, tpr]) => tpr));
 }
 
+/** The smallest double above x (x itself for NaN and +Infinity). */
+function nextUp(x: number): number {
+  if (Number.isNaN(x) || x === Infinity) return x;
+  if (x === 0) return Number.MIN_VALUE;
+  const bits = new BigInt64Array(Float64Array.of(x).buffer);
+  bits[0] += x > 0 ? 1n : -1n;
+  return new Float64Array(bits.buffer)[0];
+}
+
 /**
- * The threshold for "same iff score > threshold" that lets through the fraction `far` of the
- * different-person scores: the floor(far * n)-th highest (0-based), so at most that many score above it.
+ * The threshold that lets through the fraction `far` of the different-person scores: the
+ * smallest number above the floor(far * n)-th highest (0-based), so that at most that many score
+ * above it, whether "same" is read as score > threshold or as score >= threshold (verify()'s).
  */
 export function thresholdAtFar(differentScores: ArrayLike<number>, far: number): number {
   if (differentScores.length === 0) throw new PairScoresError('a threshold at a false-accept rate needs different-person scores');
   if (!(far >= 0 && far < 1)) throw new PairScoresError(`the false-accept rate must be in [0, 1), got ${far}`);
   const order = sortedOrder(differentScores).reverse();
-  return differentScores[order[Math.floor(far * differentScores.length)]];
+  return nextUp(differentScores[order[Math.floor(far * differentScores.length)]]);
 }
 
 /** Pair scores with failures (NaN) replaced by the score that makes them wrong at every threshold. */
