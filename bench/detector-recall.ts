@@ -74,7 +74,7 @@ async function main() {
         if (faces.length) found[detector]++;
         else missed[detector].push(path.relative(dir, file));
       }
-      if (i % 100 === 99 || i === files.length - 1) {
+      if (i % 25 === 24 || i === files.length - 1) {
         console.error(`${name} ${i + 1}/${files.length}: ${Object.entries(found).map(([k, n]) => `${k} ${((100 * n) / (i + 1)).toFixed(2)}%`).join(', ')}`);
       }
     }

@@ -3,8 +3,9 @@
 // fold, failed pairs wrong at every threshold, thresholds at a false-accept rate.
 import { describe, expect, it } from 'vitest';
 import { calibrate } from '../src/cli/eval-pairs.js';
+import { IdentityPairsError, identityPairList } from '../src/tools/identity-pairs.js';
 import {
-  PairListFormatError, bestThreshold, crossValidate, failedAsWrong, parsePairList, rocCurve, tarAtFar, thresholdAtFar,
+  PairListFormatError, bestThreshold, crossValidate, failedAsRejected, parsePairList, rocCurve, tarAtFar, thresholdAtFar,
 } from '../src/verify/pairs.js';
 
 describe('parsePairList', () => {
@@ -76,18 +77,23 @@ describe('crossValidate', () => {
     expect(cv.accuracySe).toBeNull();
   });
 
-  it('a failed pair (NaN) is wrong at every threshold, same or different, and never moves a threshold', () => {
+  it('a failed pair (NaN) is wrong at every threshold in accuracy, same or different, and never moves a threshold', () => {
     const withFailed = [...scores.slice(0, 4), NaN, NaN];
     const labels = [...same.slice(0, 4), true, false];
     const cv = crossValidate(withFailed, labels, [0, 0, 0, 0, 0, 0], 1);
     expect(cv.folds[0]).toEqual({ accuracy: 4 / 6, threshold: 0.5 });
-    const sure = failedAsWrong(withFailed, labels);
-    expect([sure[4], sure[5]]).toEqual([-Infinity, Infinity]);
+  });
+
+  it('in the ROC a failed pair is never accepted: a missed same pair, a different pair not falsely accepted', () => {
+    const labels = [true, true, true, false, false, false];
+    const sure = failedAsRejected([0.9, 0.8, NaN, 0.1, 0.2, NaN]);
+    expect([sure[2], sure[5]]).toEqual([-Infinity, -Infinity]);
     const { auc, roc } = rocCurve(sure, labels);
-    expect(roc[roc.length - 1]).toEqual([1, 1]);
-    // same 0.9, 0.8 each outrank the different 0.1, 0.2 (4 of 9 orderings); the failed different
-    // pair outranks every same pair and the failed same pair is outranked by every different one
-    expect(auc).toBeCloseTo(4 / 9, 12);
+    // at every finite threshold at most 2 of the 3 same pairs are accepted
+    expect(tarAtFar(roc, 0)).toBeCloseTo(2 / 3, 12);
+    // orderings same > different: 0.9 and 0.8 beat 0.1, 0.2 and the failed one (6), the tie of
+    // the two failed pairs counts half: 6.5 of 9
+    expect(auc).toBeCloseTo(6.5 / 9, 12);
   });
 });
 
@@ -130,5 +136,34 @@ describe('thresholds at a false-accept rate', () => {
     expect(result.folds[0].threshold).toBe(thresholdAtFar(scores.filter((_, i) => fold[i] === 1 && !same[i]), 0.01));
     // the written threshold comes from all pairs
     expect(result.threshold).toBe(thresholdAtFar(scores.filter((_, i) => !same[i]), 0.01));
+  });
+});
+
+describe('identityPairList (npm run make-pairs)', () => {
+  const photos = new Map(Array.from({ length: 12 }, (_, i) => [`id${i}`, Array.from({ length: 4 }, (_, k) => `id${i}/p${k}.jpg`)]));
+
+  it('identity-disjoint folds of distinct same- then different-identity pairs that eval-pairs reads back', () => {
+    const text = identityPairList(photos, { folds: 3, perClass: 5, seed: 7 });
+    expect(identityPairList(photos, { folds: 3, perClass: 5, seed: 7 })).toBe(text);
+    const list = parsePairList(text, 'celeba.tsv');
+    expect(list.folds).toBe(3);
+    expect(list.pairs).toHaveLength(30);
+    const identity = (photo: string) => photo.split('/')[0];
+    const foldOf = new Map<string, number>();
+    for (const p of list.pairs) {
+      expect(identity(p.a) === identity(p.b)).toBe(p.same);
+      expect(p.a).not.toBe(p.b);
+      for (const id of [identity(p.a), identity(p.b)]) {
+        expect(foldOf.get(id) ?? p.fold).toBe(p.fold);
+        foldOf.set(id, p.fold);
+      }
+    }
+    list.pairs.forEach((p, i) => expect(p.same).toBe(i % 10 < 5));
+    expect(new Set(list.pairs.map((p) => [p.a, p.b].sort().join())).size).toBe(30);
+  });
+
+  it('too few identities for the folds: a typed error', () => {
+    expect(() => identityPairList(photos, { folds: 7, perClass: 1, seed: 1 })).toThrow(IdentityPairsError);
+    expect(() => identityPairList(photos, { folds: 7, perClass: 1, seed: 1 })).toThrow(/fold 6 has 1 identities/);
   });
 });

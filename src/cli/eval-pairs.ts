@@ -10,7 +10,7 @@ import path from 'node:path';
 import { decodeModel } from '../engine/model-format.js';
 import { readVerificationDefaults, withVerificationDefaults } from '../face/recognizer.js';
 import {
-  bestThreshold, crossValidate, failedAsWrong, PairListFormatError, parsePairList, rocCurve, tarAtFar, thresholdAtFar,
+  bestThreshold, crossValidate, failedAsRejected, PairListFormatError, parsePairList, rocCurve, tarAtFar, thresholdAtFar,
   type PairList,
 } from '../verify/pairs.js';
 import { createVerifier } from '../verify/verifier.js';
@@ -113,7 +113,8 @@ export const evalPairsCommand = defineCommand(
       'each pair is scored by the verifier. With folds, each fold is tested with the best-accuracy threshold of',
       'the other folds; without (no header), the threshold is chosen and reported on all pairs. A photo without a',
       'face makes its pairs wrong at every threshold (counted, never dropped). Also reports the ROC area and the',
-      'true-accept rate at 1% and 0.1% false accepts, and the best-accuracy threshold on all pairs.',
+      'true-accept rate at 1% and 0.1% false accepts (a failed pair is never accepted there: a missed match, or',
+      'no false accept), and the best-accuracy threshold on all pairs.',
     ].join('\n'),
     options: PAIR_OPTIONS,
     examples: [
@@ -125,7 +126,7 @@ export const evalPairsCommand = defineCommand(
     const scored = await scorePairs(values);
     const { list, scores, same } = scored;
     const cv = crossValidate(scores, same, list.pairs.map((p) => p.fold), list.folds);
-    const { auc, roc } = rocCurve(failedAsWrong(scores, same), same);
+    const { auc, roc } = rocCurve(failedAsRejected(scores), same);
     const scoredIndices = [...scores.keys()].filter((i) => !Number.isNaN(scores[i]));
     const threshold = scoredIndices.length ? bestThreshold(scoredIndices.map((i) => scores[i]), scoredIndices.map((i) => same[i])).threshold : null;
     const say = values.json ? console.error : console.log;
@@ -159,9 +160,9 @@ export interface Calibration {
   farMean: number;
 }
 
-/** "same iff score > threshold" at a target false-accept rate; failed pairs are never accepted when same, always when different. */
+/** "same iff score > threshold" at a target false-accept rate; failed pairs are never accepted. */
 export function calibrate(scores: ArrayLike<number>, same: readonly boolean[], fold: readonly number[], folds: number, far: number): Calibration {
-  const sure = failedAsWrong(scores, same);
+  const sure = failedAsRejected(scores);
   const differentOf = (keep: (i: number) => boolean) => [...sure.keys()].filter((i) => !same[i] && keep(i)).map((i) => sure[i]);
   const rates = (t: number, inFold: (i: number) => boolean) => {
     let accepted = 0, sameCount = 0, falseAccepts = 0, differentCount = 0;

@@ -4,9 +4,10 @@
  * header), cross-validated accuracy with thresholds chosen on the other folds only, the ROC, and
  * thresholds for a target false-accept rate. Scores in, numbers out: nothing here reads images.
  *
- * A pair whose score is NaN "failed" (e.g. a photo without a face): it counts as wrong at every
- * threshold, and in the ROC a failed same-person pair is never accepted and a failed
- * different-person pair always is.
+ * A pair whose score is NaN "failed" (e.g. a photo without a face): in accuracy it counts as
+ * wrong at every threshold; in the ROC and in thresholds at a false-accept rate it is never
+ * accepted, as verify() makes no match without a face: a failed same-person pair is a missed
+ * match, a failed different-person pair no false accept.
  */
 import { MobileIdError } from '../errors.js';
 
@@ -248,9 +249,9 @@ export function thresholdAtFar(differentScores: ArrayLike<number>, far: number):
   return nextUp(differentScores[order[Math.floor(far * differentScores.length)]]);
 }
 
-/** Pair scores with failures (NaN) replaced by the score that makes them wrong at every threshold. */
-export function failedAsWrong(scores: ArrayLike<number>, same: ArrayLike<boolean>): Float64Array {
-  return Float64Array.from(scores, (s, i) => (Number.isNaN(s) ? (same[i] ? -Infinity : Infinity) : s));
+/** Pair scores with failures (NaN) as -Infinity: below every threshold, never accepted. */
+export function failedAsRejected(scores: ArrayLike<number>): Float64Array {
+  return Float64Array.from(scores, (s) => (Number.isNaN(s) ? -Infinity : s));
 }
 
 export interface FoldResult {
