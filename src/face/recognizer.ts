@@ -6,7 +6,7 @@
  *   const result = recognizer.verify(photoA, photoB);       // largest face of each, compared
  *   recognizer.dispose();
  *
- * Stages: TinyFaceDetector box -> 68 landmarks (a second pass on the box the first pass
+ * Stages: TinyFaceDetector box (smaller input sizes tried when none is found at 416) -> 68 landmarks (a second pass on the box the first pass
  * implies, which gave the teacher better LFW accuracy than the detector box alone) -> the
  * student's 47x55 crop aligned on 5 points (or, given the teacher's file as the embedding model,
  * its 150x150 chip) -> embedding -> verifier. The CLI's commands find faces in photos only
