@@ -1,6 +1,6 @@
 /**
  * npm run set-verification -- --model models/mobileid-student.mobileid [--prepared .cache/prepared/celeba]
- *                             [--verifier cosine|euclidean] [--far 0.01] [--no-mirror] [--seed 1] [--dtype f16]
+ *                             [--verifier cosine|euclidean] [--far 0.01] [--no-mirror] [--seed 1]
  *
  * Writes the default verification rule (graph.meta.verification: verifier, threshold, mirror)
  * into a student model file, fitted on the CelebA identity set (identity-labelled outside data,
@@ -14,10 +14,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { decodeModel, encodeModel, type StorageDtype } from '../src/engine/model-format.js';
+import { withVerificationDefaults } from '../src/face/recognizer.js';
 import { seededRandom } from '../src/math/random.js';
 import { combine, loadFeatures } from '../src/tools/eval-lfw.js';
-import { bestThreshold } from '../src/tools/lfw.js';
+import { bestThreshold, thresholdAtFar as thresholdAtRate } from '../src/verify/pairs.js';
 import { createVerifier } from '../src/verify/verifier.js';
 
 const { values } = parseArgs({
@@ -28,7 +28,6 @@ const { values } = parseArgs({
     'no-mirror': { type: 'boolean', default: false },
     far: { type: 'string', default: '0.01' },
     seed: { type: 'string', default: '1' },
-    dtype: { type: 'string', default: 'f16' },
   },
 });
 
@@ -71,24 +70,19 @@ while (scores.length < 2 * sameCount) {
   scores.push(verifier.compare(embedded[i], embedded[j]));
   same.push(false);
 }
-const different = scores.filter((_, k) => !same[k]).sort((a, b) => b - a);
+const different = scores.filter((_, k) => !same[k]);
 // "same" iff score > threshold: the threshold letting through `rate` of the different pairs
-const thresholdAtFar = (rate: number) => different[Math.floor(rate * different.length)];
+const thresholdAtFar = (rate: number) => thresholdAtRate(different, rate);
 const threshold = far > 0 ? thresholdAtFar(far) : bestThreshold(scores, same).threshold;
 const accuracy = scores.filter((s, k) => s > threshold === same[k]).length / scores.length;
 const tarAbove = (t: number) => scores.filter((s, k) => same[k] && s > t).length / sameCount;
 const atFar = (rate: number) => tarAbove(thresholdAtFar(rate));
 const farAt = different.filter((s) => s > threshold).length / different.length;
 
-const model = decodeModel(bytes);
-model.graph.meta = {
-  ...model.graph.meta,
-  verification: {
-    verifier: kind, threshold, mirror,
-    source: `${far > 0 ? `${far * 100}% false accepts` : 'best accuracy'} on the CelebA identity set (${labels.length} images, ${new Set(labels).size} identities, ${sameCount} same + ${sameCount} different pairs)`,
-  },
-};
-writeFileSync(values.model, encodeModel(model.graph, model.tensors, { dtype: values.dtype as StorageDtype }));
+writeFileSync(values.model, withVerificationDefaults(bytes, {
+  verifier: kind, threshold, mirror,
+  source: `${far > 0 ? `${far * 100}% false accepts` : 'best accuracy'} on the CelebA identity set (${labels.length} images, ${new Set(labels).size} identities, ${sameCount} same + ${sameCount} different pairs)`,
+}));
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 console.log(
   `${values.model}: ${kind} threshold ${threshold.toFixed(4)} mirror ${mirror}; on CelebA: accuracy ${percent(accuracy)}, ` +

@@ -16,6 +16,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   detect: async () => (await import('./cli/detect.js')).detectCommand,
   verify: async () => (await import('./cli/verify.js')).verifyCommand,
   gallery: async () => (await import('./cli/gallery.js')).galleryCommand,
+  'eval-pairs': async () => (await import('./cli/eval-pairs.js')).evalPairsCommand,
+  calibrate: async () => (await import('./cli/eval-pairs.js')).calibrateCommand,
   'eval-lfw': async () => (await import('./tools/eval-lfw.js')).evalLfwCommand,
 };
 

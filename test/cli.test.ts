@@ -1,24 +1,22 @@
 // The CLI as a user runs it (node bin/mobileid.js ...): exit codes, one-line errors, help and
 // version, the JSON last line, and the files it writes (and does not write).
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoCommand } from '../src/cli/demo.js';
 import { detectCommand } from '../src/cli/detect.js';
 import { galleryCommand } from '../src/cli/gallery.js';
 import { verifyCommand } from '../src/cli/verify.js';
 import { decodeImage, sniffImageFormat } from '../src/image.js';
+import { calibrateCommand, evalPairsCommand } from '../src/cli/eval-pairs.js';
 import { evalLfwCommand } from '../src/tools/eval-lfw.js';
+import { cli, expectOneLineError, repo } from './cli-run.js';
 import { faceApiDir } from './faceapi-reference.js';
 
-const repo = fileURLToPath(new URL('../', import.meta.url));
-const bin = path.join(repo, 'bin/mobileid.js');
 const samples = path.join(repo, 'demo/samples');
 const sample = (name: string) => path.join(samples, name);
-const COMMANDS = [demoCommand, detectCommand, verifyCommand, galleryCommand, evalLfwCommand];
+const COMMANDS = [demoCommand, detectCommand, verifyCommand, galleryCommand, evalLfwCommand, evalPairsCommand, calibrateCommand];
 
 const out = mkdtempSync(path.join(tmpdir(), 'mobileid-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -28,21 +26,6 @@ function folder(name: string): string {
   const dir = path.join(out, name);
   mkdirSync(dir);
   return dir;
-}
-
-function cli(args: string[], cwd = repo) {
-  const run = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 300_000 });
-  const lines = run.stdout.trim().split('\n');
-  return { code: run.status, stdout: run.stdout, stderr: run.stderr, last: lines[lines.length - 1] };
-}
-
-/** The command failed with exit `code` and exactly one line on stderr, without a stack trace. */
-function expectOneLineError(run: ReturnType<typeof cli>, code: number, message: RegExp): void {
-  expect(run.code, run.stderr).toBe(code);
-  const lines = run.stderr.trim().split('\n');
-  expect(lines, run.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(message);
-  expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 
 describe('discovering the CLI', () => {

@@ -22,7 +22,7 @@ import {
   type Detection,
 } from '../src/face/detector.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
-import { decodeImage, type RgbImage } from '../src/image.js';
+import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
 import { convertTinyFaceDetector } from '../src/tools/faceapi-convert.js';
 import { faceApiDir, faceApiInput, loadFaceApi, maxAbsDiff, preprocess, type FaceApi, type Tf } from './faceapi-reference.js';
 
@@ -171,6 +171,31 @@ describe('decoding and suppression', () => {
   });
 });
 
+describe('fallback input sizes', () => {
+  /** The sample portrait cut to its central 70%: the face fills the photo. */
+  const faceFillingPhoto = () => {
+    const image = decodeImage(new Uint8Array(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'demo', 'samples', 'a.jpg'))));
+    const side = Math.round(image.width * 0.7);
+    const offset = Math.round((image.width - side) / 2);
+    return cropImage(image, offset, offset, side, side);
+  };
+
+  it('a face that fills the photo: missed at 416 alone, found by the default fallback at the same place as at 160', () => {
+    const image = faceFillingPhoto();
+    expect(detector.detect(image, { fallbackSizes: [] })).toEqual([]);
+    const found = detector.detect(image);
+    expect(found).toHaveLength(1);
+    const at160 = detector.detect(image, { inputSize: 160, fallbackSizes: [] });
+    expect(found).toEqual(detector.detect(image, { fallbackSizes: [224] }).length ? detector.detect(image, { inputSize: 224, fallbackSizes: [] }) : at160);
+    expect(found[0].box.width).toBeGreaterThan(image.width * 0.5);
+  });
+
+  it('the fallback runs only when the first pass finds nothing', () => {
+    const image = decodeImage(photoBytes(3));
+    expect(detector.detect(image)).toEqual(detector.detect(image, { fallbackSizes: [] }));
+  });
+});
+
 describe('inputs and options', () => {
   it('a flat image and a 1x1 image have no faces', () => {
     expect(detector.detect({ width: 640, height: 480, data: new Uint8Array(640 * 480 * 3).fill(128) })).toEqual([]);
@@ -179,7 +204,10 @@ describe('inputs and options', () => {
 
   it('rejects bad options and models that are not the detector with typed errors', () => {
     const image = decodeImage(photoBytes(3));
-    for (const options of [{ inputSize: 100 }, { inputSize: 0 }, { inputSize: 4096 }, { scoreThreshold: 1 }, { scoreThreshold: NaN }, { iouThreshold: 0 }, { maxFaces: 0 }, { maxFaces: 1.5 }]) {
+    for (const options of [
+      { inputSize: 100 }, { inputSize: 0 }, { inputSize: 4096 }, { scoreThreshold: 1 }, { scoreThreshold: NaN }, { iouThreshold: 0 }, { maxFaces: 0 }, { maxFaces: 1.5 },
+      { fallbackSizes: [100] }, { fallbackSizes: 224 as unknown as number[] },
+    ]) {
       expect(() => detector.detect(image, options), JSON.stringify(options)).toThrow(DetectorOptionError);
     }
     expect(detector.detect(image, { maxFaces: 1 }).length).toBe(1);

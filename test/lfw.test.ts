@@ -1,18 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  LfwDataError,
-  LfwFormatError,
-  bestThreshold,
-  evaluateLfw,
-  imageKey,
-  lfwImagePath,
-  parsePairs,
-  personOfKey,
-  readLfwImageIndex,
-  rocCurve,
-  type LfwProgress,
-} from '../src/tools/lfw.js';
+import { LfwDataError, evaluateLfw, lfwImagePath, personOfKey, readLfwImageIndex, type LfwProgress } from '../src/tools/lfw.js';
+import { PairListFormatError, PairScoresError, bestThreshold, imageKey, parsePairs, rocCurve } from '../src/verify/pairs.js';
 import { createVerifier, type Verifier, type VerifierKind } from '../src/verify/verifier.js';
 
 const LFW = '../shared/data/lfw';
@@ -230,7 +219,7 @@ describe('parsePairs', () => {
     ['1 1\nAnn 0 2\nBob 1 Cid 1\n', /'0' is not an image number/],
     ['1 1\nAnn 1 2\nBob 1 Bob 2\n', /one person/],
   ])('rejects %j', (text, message) => {
-    expect(() => parsePairs(text)).toThrow(LfwFormatError);
+    expect(() => parsePairs(text)).toThrow(PairListFormatError);
     expect(() => parsePairs(text)).toThrow(message);
   });
 });
@@ -263,7 +252,7 @@ describe('bestThreshold and rocCurve', () => {
       [0.5, 1],
       [1, 1],
     ]);
-    expect(() => rocCurve([1, 2], [true, true])).toThrow(LfwDataError);
+    expect(() => rocCurve([1, 2], [true, true])).toThrow(PairScoresError);
   });
 });
 

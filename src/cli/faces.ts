@@ -1,8 +1,9 @@
 /** What the commands that find faces share: the detector options, a face as JSON, the annotated picture. */
-import type { DetectorOptions } from '../face/detector.js';
+import { checkDetectorOptions, DetectorOptionError, FALLBACK_INPUT_SIZES, type DetectorOptions } from '../face/detector.js';
 import type { DetectedFace } from '../face/recognizer.js';
 import type { RgbImage } from '../image.js';
 import type { OptionSpec } from './args.js';
+import { CliError } from './cli-error.js';
 import { drawPoints, drawRect } from './draw.js';
 
 /** The detector options shared by detect and verify. */
@@ -16,10 +17,31 @@ export const DETECTOR_OPTIONS = {
     description: 'keep detections scoring above T (0..1); lower finds more faces (and more false ones), higher keeps only clear faces',
   },
   'max-faces': { type: 'integer', min: 1, value: 'N', defaultText: 'no limit', description: 'keep at most the N best faces' },
+  'fallback-sizes': {
+    type: 'string', value: 'N,N,...|none', defaultText: FALLBACK_INPUT_SIZES.join(','),
+    description: 'input sizes tried in turn when nothing is found at --input-size (faces that fill the photo are found at smaller sizes); none turns the fallback off',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
-export function detectorOptionsFrom(values: { 'input-size'?: number; 'score-threshold'?: number; 'max-faces'?: number }): DetectorOptions {
-  return { inputSize: values['input-size'], scoreThreshold: values['score-threshold'], maxFaces: values['max-faces'] };
+/** --fallback-sizes: "none" or comma-separated multiples of 32. */
+function parseFallbackSizes(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'none') return [];
+  const sizes = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
+  try {
+    checkDetectorOptions({ fallbackSizes: sizes });
+  } catch (error) {
+    if (error instanceof DetectorOptionError) throw new CliError(`--fallback-sizes "${text}" (none, or sizes separated by commas): ${error.message}`);
+    throw error;
+  }
+  return sizes;
+}
+
+export function detectorOptionsFrom(values: { 'input-size'?: number; 'score-threshold'?: number; 'max-faces'?: number; 'fallback-sizes'?: string }): DetectorOptions {
+  return {
+    inputSize: values['input-size'], scoreThreshold: values['score-threshold'], maxFaces: values['max-faces'],
+    fallbackSizes: parseFallbackSizes(values['fallback-sizes']),
+  };
 }
 
 const round = (v: number, digits: number) => Number(v.toFixed(digits));

@@ -4,42 +4,18 @@
  * their t-SNE position, occupied cells skipped, as in the MobileID paper's picture.
  */
 import { writeFileSync } from 'node:fs';
-import { loadBundledModel } from '../engine/assets.js';
-import { decodeModel } from '../engine/model-format.js';
-import { AssetNotFoundError } from '../errors.js';
-import type { Box } from '../face/networks.js';
 import { canvasSizeFor, faceThumbnail, renderGallery } from '../gallery/layout.js';
 import { maxPerplexity, tsne, type TsneStage } from '../gallery/tsne.js';
-import { siblingModule, startWorker } from '../node-worker.js';
 import { defineCommand } from './args.js';
 import { CliError } from './cli-error.js';
-import { imageFormatOf, listImageFiles, readImageFile, readModelFile, writeImageFile } from './files.js';
-import type { EmbedJob, EmbedMessage } from './gallery-worker.js';
+import { embeddingModel, embedPhotos, MODEL_OPTION } from './embed-photos.js';
+import { imageFormatOf, listImageFiles, readImageFile, writeImageFile } from './files.js';
 import { ProgressBar } from './progress.js';
 
 /** A gallery needs this many faces: fewer cannot be laid out by similarity. */
 const MIN_FACES = 3;
 
 const TSNE_STAGES: Record<TsneStage, string> = { pca: 'PCA', neighbours: 'k-NN', affinities: 'affinities', optimise: 'optimisation' };
-
-/** The embedding model's bytes, checked here so that a bad --model fails before any worker starts. */
-async function embeddingModel(model: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  if (model === 'mobileid' || model === 'teacher') {
-    try {
-      bytes = await loadBundledModel(model);
-    } catch (error) {
-      if (error instanceof AssetNotFoundError) {
-        throw new CliError(`--model ${model}: this installation has no ${model} model${model === 'teacher' ? ' (the published package does not ship it; a checkout makes it with npm run convert-models)' : ''}`);
-      }
-      throw error;
-    }
-  } else {
-    bytes = readModelFile('model', model);
-  }
-  decodeModel(bytes); // a damaged file: ModelFormatError now rather than in every worker
-  return bytes;
-}
 
 /** One progress bar per t-SNE stage, each finished when the next one starts. */
 function tsneProgress(): { onProgress: (stage: TsneStage, fraction: number) => void; finish: () => void } {
@@ -56,44 +32,6 @@ function tsneProgress(): { onProgress: (stage: TsneStage, fraction: number) => v
     },
     finish: () => current?.bar.done(),
   };
-}
-
-interface Embedded {
-  embeddings: (Float32Array | undefined)[];
-  boxes: (Box | undefined)[];
-  failures: string[];
-  undetected: number;
-}
-
-/** The photos split over worker threads, one progress bar over all of them. */
-async function embedAll(files: string[], model: Uint8Array, workerCount: number): Promise<Embedded> {
-  const result: Embedded = { embeddings: new Array(files.length), boxes: new Array(files.length), failures: [], undetected: 0 };
-  const workers = Math.max(1, Math.min(workerCount, files.length));
-  const bar = new ProgressBar('decode/detect/embed', files.length);
-  await Promise.all(
-    Array.from({ length: workers }, (_, w) => {
-      const mine = files.map((_, i) => i).filter((i) => i % workers === w);
-      const job: EmbedJob = { role: 'gallery-embed', files: mine.map((i) => files[i]), model };
-      const worker = startWorker(siblingModule('gallery-worker', import.meta.url), job);
-      return new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: EmbedMessage) => {
-          if (m.type === 'done') return resolve();
-          const index = mine[m.index];
-          if (m.type === 'failed') result.failures.push(`${files[index]}: ${m.reason}`);
-          else {
-            result.embeddings[index] = m.embedding;
-            result.boxes[index] = m.box;
-            if (!m.detected) result.undetected++;
-          }
-          bar.tick(result.failures.length ? `${result.failures.length} failed` : '');
-        });
-        worker.on('error', reject);
-        worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`embedding worker exited with code ${code}`))));
-      });
-    }),
-  );
-  bar.done();
-  return result;
 }
 
 export const galleryCommand = defineCommand(
@@ -114,7 +52,7 @@ export const galleryCommand = defineCommand(
         description: 'side of the square picture',
       },
       thumb: { type: 'integer', default: 100, min: 4, value: 'PIXELS', description: 'side of each face thumbnail (and grid cell)' },
-      model: { type: 'string', default: 'mobileid', value: 'mobileid|teacher|FILE', description: 'the embedding: the shipped student, the dlib teacher (checkouts only) or a model file' },
+      model: MODEL_OPTION,
       workers: { type: 'integer', default: 2, min: 1, max: 64, value: 'N', description: 'worker threads for decoding, detection and embedding' },
       limit: { type: 'integer', min: 1, value: 'N', defaultText: 'all photos', description: 'use only the first N photos (sorted by path)' },
       perplexity: { type: 'number', default: 30, min: 1, value: 'P', description: "t-SNE's effective number of neighbours; lowered (with a note) when there are too few faces for it" },
@@ -142,7 +80,7 @@ export const galleryCommand = defineCommand(
     const seconds = { embed: 0, tsne: 0, render: 0 };
 
     let t0 = performance.now();
-    const { embeddings, boxes, failures, undetected } = await embedAll(files, model, values.workers);
+    const { embeddings, boxes, failures, undetected } = await embedPhotos(files, model, { workers: values.workers, mirror: false, detector: {}, assumeFaceCrops: true });
     seconds.embed = (performance.now() - t0) / 1000;
     if (failures.length) console.error(`${failures.length} images failed and are left out:\n  ${failures.slice(0, 20).join('\n  ')}`);
     if (undetected) console.error(`${undetected} images had no detected face and were taken as centred face crops`);

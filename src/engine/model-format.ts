@@ -199,3 +199,26 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   }
   return { graph: header.graph, tensors };
 }
+
+/**
+ * The model file with graph.meta replaced by `meta`; every tensor's stored bytes are kept as
+ * they are (no re-quantisation), only the header and the checksum change.
+ */
+export function withGraphMeta(bytes: Uint8Array, meta: Record<string, unknown>): Uint8Array {
+  decodeModel(bytes); // a damaged file is refused here, not rewritten with a fresh checksum
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const oldHeaderLength = view.getUint32(12, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + oldHeaderLength))) as { graph: GraphSpec; tensors: TensorEntry[] };
+  const newHeader = new TextEncoder().encode(JSON.stringify({ graph: { ...header.graph, meta }, tensors: header.tensors }));
+  const data = bytes.subarray(alignUp(16 + oldHeaderLength), bytes.length - 4);
+  const dataStart = alignUp(16 + newHeader.length);
+  const total = dataStart + data.length + 4;
+  const out = new Uint8Array(total);
+  const outView = new DataView(out.buffer);
+  out.set(bytes.subarray(0, 12), 0);
+  outView.setUint32(12, newHeader.length, true);
+  out.set(newHeader, 16);
+  out.set(data, dataStart);
+  outView.setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
+  return out;
+}

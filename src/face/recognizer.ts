@@ -6,7 +6,7 @@
  *   const result = recognizer.verify(photoA, photoB);       // largest face of each, compared
  *   recognizer.dispose();
  *
- * Stages: TinyFaceDetector box -> 68 landmarks (a second pass on the box the first pass
+ * Stages: TinyFaceDetector box (smaller input sizes tried when none is found at 416) -> 68 landmarks (a second pass on the box the first pass
  * implies, which gave the teacher better LFW accuracy than the detector box alone) -> the
  * student's 47x55 crop aligned on 5 points (or, given the teacher's file as the embedding model,
  * its 150x150 chip) -> embedding -> verifier. The CLI's commands find faces in photos only
@@ -16,6 +16,7 @@
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
 import type { Model } from '../engine/model.js';
+import { decodeModel, withGraphMeta } from '../engine/model-format.js';
 import { elements } from '../engine/plan.js';
 import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
 import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
@@ -154,6 +155,16 @@ export function readVerificationDefaults(meta: Record<string, unknown> | undefin
     );
   }
   return { verifier: v.verifier!, threshold: v.threshold!, mirror: v.mirror ?? false };
+}
+
+/**
+ * The model file with `verification` as its meta.verification, the rule verify() (and whatever
+ * else reads FaceRecognizer.verification) takes as its default; the tensors are kept as stored.
+ * `source` says in words where the threshold comes from.
+ */
+export function withVerificationDefaults(model: Uint8Array, verification: VerificationDefaults & { source?: string }): Uint8Array {
+  readVerificationDefaults({ verification });
+  return withGraphMeta(model, { ...decodeModel(model).graph.meta, verification });
 }
 
 const area = (box: Box) => box.width * box.height;

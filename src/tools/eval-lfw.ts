@@ -18,7 +18,8 @@ import { StudentNet, TeacherNet } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { createVerifier, type VerifierKind } from '../verify/verifier.js';
 import { PreparedDataError, readChunks, readRecord, type PreparedChunk } from './data/cache.js';
-import { evaluateLfw, parsePairs, personOfKey, readLfwImageIndex, type ImageKey } from './lfw.js';
+import { parsePairs, tarAtFar, type ImageKey } from '../verify/pairs.js';
+import { evaluateLfw, personOfKey, readLfwImageIndex } from './lfw.js';
 import { renderLinePlot } from './plot.js';
 
 export type MirrorMode = 'average' | 'concat';
@@ -207,7 +208,7 @@ export const evalLfwCommand = defineCommand(
     const fitLabel = fitOn === 'lfw' ? '' : `-fit-${path.basename(path.resolve(fitOn))}`;
     const foldLabel = folds < allPairs.folds ? `-${folds}folds` : '';
     const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}${foldLabel}`;
-    const tarAt = (far: number) => Math.max(0, ...result.roc.filter(([fpr]) => fpr <= far).map(([, tpr]) => tpr));
+    const tarAt = (far: number) => tarAtFar(result.roc, far);
     mkdirSync(values['report-dir'], { recursive: true });
     const rocFile = path.join(values['report-dir'], `roc-${label}.png`);
     writeFileSync(rocFile, renderLinePlot({

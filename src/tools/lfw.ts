@@ -5,36 +5,11 @@
  * Nothing about a test fold — its people, images or pairs — reaches fitting or thresholding.
  */
 import { MobileIdError } from '../errors.js';
+import { bestThreshold, rocCurve, type ImageKey, type LfwPairs } from '../verify/pairs.js';
 import type { Verifier } from '../verify/verifier.js';
-
-/** pairs.txt is malformed. */
-export class LfwFormatError extends MobileIdError {}
 
 /** The pairs, image lists and features disagree (missing person or image, feature sizes). */
 export class LfwDataError extends MobileIdError {}
-
-/** Image key `<Name>/<Name>_<NNNN>`: the image's path under images/ without `.jpg`. */
-export type ImageKey = string;
-
-export interface LfwPair {
-  /** 0-based fold. */
-  fold: number;
-  same: boolean;
-  a: ImageKey;
-  b: ImageKey;
-}
-
-export interface LfwPairs {
-  folds: number;
-  /** Same-person pairs per fold (and as many different-person pairs). */
-  pairsPerClass: number;
-  /** Fold by fold, each fold's same pairs then its different pairs, as in the file. */
-  pairs: LfwPair[];
-}
-
-export function imageKey(person: string, index: number): ImageKey {
-  return `${person}/${person}_${String(index).padStart(4, '0')}`;
-}
 
 export function personOfKey(key: ImageKey): string {
   return key.slice(0, key.indexOf('/'));
@@ -43,55 +18,6 @@ export function personOfKey(key: ImageKey): string {
 /** The JPEG file of an image key under an LFW images folder. */
 export function lfwImagePath(imagesDir: string, key: ImageKey): string {
   return `${imagesDir}/${key}.jpg`;
-}
-
-/**
- * Parse pairs.txt: a header `<folds> <n>`, then per fold n lines `name i j` (same person)
- * followed by n lines `name1 i name2 j` (different people); image numbers are 1-based.
- */
-export function parsePairs(text: string): LfwPairs {
-  const lines = text.split(/\r?\n/);
-  while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
-  const header = (lines[0] ?? '').trim().split(/\s+/);
-  const folds = Number(header[0]);
-  const pairsPerClass = Number(header[1]);
-  if (header.length !== 2 || !isPositiveInteger(header[0]) || !isPositiveInteger(header[1])) {
-    throw new LfwFormatError(`pairs.txt line 1: expected a header '<folds> <pairs per class>', got '${lines[0] ?? ''}'`);
-  }
-  const expectedLines = 1 + folds * 2 * pairsPerClass;
-  if (lines.length !== expectedLines) {
-    throw new LfwFormatError(
-      `pairs.txt has ${lines.length - 1} pair lines; its header '${folds} ${pairsPerClass}' promises ${expectedLines - 1}`,
-    );
-  }
-  const pairs: LfwPair[] = [];
-  for (let l = 1; l < lines.length; l++) {
-    const fold = Math.floor((l - 1) / (2 * pairsPerClass));
-    const same = (l - 1) % (2 * pairsPerClass) < pairsPerClass;
-    const fields = lines[l].trim().split(/\s+/);
-    const where = `pairs.txt line ${l + 1}`;
-    const index = (field: string): number => {
-      if (!isPositiveInteger(field)) throw new LfwFormatError(`${where}: '${field}' is not an image number`);
-      return Number(field);
-    };
-    if (same) {
-      if (fields.length !== 3) {
-        throw new LfwFormatError(`${where}: expected a same-person pair 'name i j', got '${lines[l]}'`);
-      }
-      pairs.push({ fold, same, a: imageKey(fields[0], index(fields[1])), b: imageKey(fields[0], index(fields[2])) });
-    } else {
-      if (fields.length !== 4) {
-        throw new LfwFormatError(`${where}: expected a different-person pair 'name1 i name2 j', got '${lines[l]}'`);
-      }
-      if (fields[0] === fields[2]) throw new LfwFormatError(`${where}: a different-person pair names one person`);
-      pairs.push({ fold, same, a: imageKey(fields[0], index(fields[1])), b: imageKey(fields[2], index(fields[3])) });
-    }
-  }
-  return { folds, pairsPerClass, pairs };
-}
-
-function isPositiveInteger(field: string | undefined): boolean {
-  return field !== undefined && /^[0-9]+$/.test(field) && Number(field) > 0;
 }
 
 /** Person -> image keys (sorted) from an LFW images folder (`<Name>/<Name>_NNNN.jpg`). Node only. */
@@ -279,72 +205,4 @@ function fitOnPeople(
     }
   });
   verifier.fit(rows, keys.length, features.dim, labels);
-}
-
-/**
- * The threshold maximising accuracy of "same iff score > threshold": a midpoint between
- * neighbouring distinct scores (or 1 beyond the extremes). Ties go to the lowest threshold.
- */
-export function bestThreshold(
-  scores: ArrayLike<number>,
-  same: ArrayLike<boolean>,
-): { threshold: number; accuracy: number } {
-  const n = scores.length;
-  if (n === 0 || same.length !== n) throw new LfwDataError(`need matching non-empty scores and labels (${n}, ${same.length})`);
-  const order = sortedOrder(scores);
-  let sameCount = 0;
-  for (let i = 0; i < n; i++) if (same[i]) sameCount++;
-  // Below every score all pairs are called "same".
-  let correct = sameCount;
-  let best = correct;
-  let threshold = scores[order[0]] - 1;
-  for (let i = 0; i < n; ) {
-    const s = scores[order[i]];
-    // Move the threshold past every pair scoring exactly s.
-    for (; i < n && scores[order[i]] === s; i++) correct += same[order[i]] ? -1 : 1;
-    if (correct > best) {
-      best = correct;
-      threshold = i < n ? (s + scores[order[i]]) / 2 : s + 1;
-    }
-  }
-  return { threshold, accuracy: best / n };
-}
-
-/** ROC points (false positive rate, true positive rate) and its area (ties count half). */
-export function rocCurve(
-  scores: ArrayLike<number>,
-  same: ArrayLike<boolean>,
-): { auc: number; roc: [number, number][] } {
-  const n = scores.length;
-  let positives = 0;
-  for (let i = 0; i < n; i++) if (same[i]) positives++;
-  const negatives = n - positives;
-  if (positives === 0 || negatives === 0 || same.length !== n) {
-    throw new LfwDataError('ROC needs both same and different pairs');
-  }
-  // Descending threshold: one point per group of equal scores.
-  const order = sortedOrder(scores).reverse();
-  const roc: [number, number][] = [[0, 0]];
-  let tp = 0;
-  let fp = 0;
-  let auc = 0;
-  for (let i = 0; i < n; ) {
-    const s = scores[order[i]];
-    const fpBefore = fp;
-    const tpBefore = tp;
-    for (; i < n && scores[order[i]] === s; i++) {
-      if (same[order[i]]) tp++;
-      else fp++;
-    }
-    auc += ((fp - fpBefore) * (tp + tpBefore)) / 2;
-    roc.push([fp / negatives, tp / positives]);
-  }
-  return { auc: auc / (positives * negatives), roc };
-}
-
-function sortedOrder(scores: ArrayLike<number>): number[] {
-  for (let i = 0; i < scores.length; i++) {
-    if (Number.isNaN(scores[i])) throw new LfwDataError(`score ${i} is NaN`);
-  }
-  return Array.from({ length: scores.length }, (_, i) => i).sort((x, y) => scores[x] - scores[y]);
 }

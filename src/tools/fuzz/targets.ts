@@ -23,7 +23,7 @@ import { seededRandom } from '../../math/random.js';
 import { toRgbImage } from '../../runtime/server.js';
 import { fitJointBayesian, JointBayesianModel } from '../../verify/joint-bayesian.js';
 import { parseChunk, readRecord, RECORD_BYTES } from '../data/cache.js';
-import { parsePairs } from '../lfw.js';
+import { parsePairList, parsePairs } from '../../verify/pairs.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint.js';
 import { concat, mutateBytes, mutateJson, type Random } from './mutate.js';
 
@@ -271,6 +271,19 @@ function pairsSeeds(): Uint8Array[] {
   return [text(1, 1, false), text(2, 3, false), text(3, 2, true)];
 }
 
+/** eval-pairs' tab-separated lists, with and without the folds header, plus the LFW seeds. */
+function pairListSeeds(): Uint8Array[] {
+  const tsv = (folds: number, n: number) => {
+    const lines = folds ? [`${folds}\t${n}`] : [];
+    for (let f = 0; f < Math.max(1, folds); f++) {
+      for (let i = 0; i < n; i++) lines.push(`p${f}/a${i}.jpg\tp${f}/b${i}.jpg\t1`);
+      for (let i = 0; i < n; i++) lines.push(`p${f}/a${i}.jpg\tq${f}/c${i}.png\t0`);
+    }
+    return new TextEncoder().encode(lines.join('\n') + '\n');
+  };
+  return [tsv(0, 2), tsv(2, 2), tsv(3, 1), ...pairsSeeds()];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Training checkpoints
 
@@ -427,6 +440,16 @@ export const TARGETS: readonly FuzzTarget[] = [
     run(input) {
       const parsed = parsePairs(new TextDecoder().decode(input));
       check(parsed.pairs.length === parsed.folds * 2 * parsed.pairsPerClass, 'pair count differs from the header');
+    },
+  },
+  {
+    name: 'pair-list',
+    description: 'parsePairList (eval-pairs and calibrate: LFW or tab-separated)',
+    seeds: pairListSeeds,
+    mutate: (seed, random, seeds) => mutateBytes(seed, random, seeds),
+    run(input) {
+      const parsed = parsePairList(new TextDecoder().decode(input), 'fuzz.tsv');
+      check(parsed.folds >= 1 && parsed.pairs.every((p) => p.fold >= 0 && p.fold < parsed.folds), 'pair outside the folds');
     },
   },
   {
