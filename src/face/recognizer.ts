@@ -15,7 +15,7 @@
  */
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
-import type { Model } from '../engine/model.js';
+import type { Model, Precision } from '../engine/model.js';
 import { elements } from '../engine/plan.js';
 import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
 import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
@@ -42,10 +42,20 @@ export interface RecognizerModels {
   student?: Uint8Array;
 }
 
+/** The bundled student the recognizer embeds with unless told otherwise. */
+export const DEFAULT_PRECISION: Precision = 'int8';
+
 export interface RecognizerOptions {
   /** Engine to load the models into (kept alive by dispose()); default: a new one, owned. */
   engine?: Engine;
   models?: RecognizerModels;
+  /**
+   * The student's arithmetic. Without models.student it picks the bundled file: int8 (default,
+   * the quantised student on the integer kernels) or f32 (the f16 file on the float kernels).
+   * With models.student: default the file's own; f32 also runs a quantised file's weights in
+   * float; int8 needs a quantised file. Anything else is an InputError.
+   */
+  precision?: Precision;
   /** Detector options for every call that does not pass its own. */
   detector?: DetectorOptions;
 }
@@ -217,7 +227,7 @@ export class FaceRecognizer {
     let studentMissing = '';
     if (!studentBytes) {
       try {
-        studentBytes = await loadBundledModel('mobileid');
+        studentBytes = await loadBundledModel((options.precision ?? DEFAULT_PRECISION) === 'int8' ? 'mobileidInt8' : 'mobileid');
       } catch (cause) {
         studentMissing = `no student model was given (models.student) and the bundled one is unavailable: ${(cause as Error).message}`;
       }
@@ -229,7 +239,7 @@ export class FaceRecognizer {
       loaded.push(detector);
       const landmarkModel = engine.loadModel(landmarkBytes);
       loaded.push(landmarkModel);
-      const studentModel = studentBytes ? engine.loadModel(studentBytes) : null;
+      const studentModel = studentBytes ? engine.loadModel(studentBytes, { precision: options.precision }) : null;
       if (studentModel) loaded.push(studentModel);
       return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {});
     } catch (error) {
