@@ -14,7 +14,8 @@
  *                       .cache/prepared/celeba: the student's training sets)
  *   --images N          calibration faces, each plain and mirrored (default 512)
  *   --check N           other faces the int8 embeddings are compared on (default 512)
- *   --percentile P      of |activation| mapped to the largest code (default 99.99)
+ *   --percentile P      of |activation| mapped to the largest code (default 100: the largest;
+ *                       chosen on held-out training faces, see src/tools/quantize.ts)
  *   --seed N            which faces (default 1)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -87,7 +88,7 @@ try {
   const quantized = quantizeModel(model, scales, {
     source: { file: path.basename(source), crc32: crc32(bytes) },
     weights: 'int8, symmetric, one scale per output channel',
-    activations: `${percentile}th percentile of |value| over ${images} faces plain and mirrored`,
+    activations: `${percentile === 100 ? 'largest |value|' : `${percentile}th percentile of |value|`} over ${images} faces plain and mirrored`,
     calibration: { data: dirs.map((d) => path.basename(d)), faces: images, seed: Number(values.seed) },
   });
   const int8 = new StudentNet(engine.loadModel(quantized, { batch: 64 }));
@@ -100,6 +101,7 @@ try {
   console.log(
     `${out}: ${file.length} bytes (from ${source}, ${bytes.length} bytes); on ${check} other training-set faces the int8 embeddings ` +
       `have cosine ${agreement.meanCosine.toFixed(5)} (mean) / ${agreement.minCosine.toFixed(5)} (min) to the float ones, ` +
+      `centred on their mean ${agreement.meanCentredCosine.toFixed(5)} / ${agreement.minCentredCosine.toFixed(5)}, ` +
       `largest relative error ${agreement.maxRelativeError.toFixed(4)}`,
   );
 } catch (error) {

@@ -276,6 +276,24 @@ describe('int8 model format and errors', () => {
     for (let c = 0; c < 6; c++) expect(Math.max(...Array.from(q.quantized!.codes).filter((_, i) => i % 6 === c).map(Math.abs))).toBe(127);
   });
 
+  it('calibrates a scale as the largest |value| over the inputs (or a percentile of them) over the largest code', () => {
+    const inputs = uniform(3 * 55 * 47 * 3, 1.6);
+    const largest = inputs.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(calibrateScales(engine, model, inputs, 3).image).toBeCloseTo(largest / 127, 9);
+    expect(calibrateScales(engine, model, inputs, 3, { percentile: 50 }).image).toBeLessThan(largest / 127 * 0.6);
+    expect(() => calibrateScales(engine, model, inputs, 3, { percentile: 0 })).toThrow(QuantizationError);
+  });
+
+  it('measures embedding agreement: plain and centred cosine, relative error', () => {
+    const a = Float32Array.from([1, 0, 3, 1, 1, 2]);
+    const same = embeddingAgreement(a, a, 3);
+    expect([same.meanCosine, same.minCosine, same.meanCentredCosine, same.maxRelativeError]).toEqual([1, 1, 1, 0]);
+    const b = Float32Array.from([1, 0, 3, 1, 1, -2]);
+    const worse = embeddingAgreement(a, b, 3);
+    expect(worse.minCosine).toBeCloseTo(0 / Math.sqrt(6 * 6) + (1 + 1 - 4) / 6, 9);
+    expect(worse.maxRelativeError).toBeCloseTo(4 / Math.sqrt(6), 9);
+  });
+
   it('gives every tensor its code range: ReLU outputs unsigned, max pools as their input', () => {
     const ranges = codeRanges(graph);
     expect(ranges.get('image')).toEqual(SIGNED_CODES);
