@@ -1,5 +1,5 @@
 // The committed int8 student (npm run quantize): small enough, made from the committed float
-// student (checksum), the recognizer's default, and close to the float student on a fixed set
+// student (checksum), chosen by the recognizer's precision option, and close to the float student on a fixed set
 // of faces: every face of the sample photos (demo/samples), found and aligned once, embedded by
 // both. Tolerance: cosine >= 0.99 between a face's two embeddings, and the verification scores of
 // every pair of faces within 0.03 of each other (the rule's threshold is fitted on the float one).
@@ -27,7 +27,7 @@ let faces: { image: RgbImage; face: DetectedFace }[] = [];
 
 beforeAll(async () => {
   engine = await Engine.create();
-  recognizer = await FaceRecognizer.create({ engine });
+  recognizer = await FaceRecognizer.create({ engine, precision: 'int8' });
   for (const file of readdirSync(samples).filter((f) => f.endsWith('.jpg')).sort()) {
     const image = decodeImage(new Uint8Array(readFileSync(new URL(file, samples))));
     faces.push(...recognizer.detectFaces(image).map((face) => ({ image, face })));
@@ -51,9 +51,9 @@ describe('shipped int8 student', () => {
     expect(graph.meta?.verification).toEqual(float.meta?.verification);
   });
 
-  it('is what the recognizer embeds with by default; precision picks the float student', async () => {
-    expect(DEFAULT_PRECISION).toBe('int8');
-    const float = await FaceRecognizer.create({ engine, precision: 'f32' });
+  it('is what the recognizer embeds with at precision int8; the default is the float student', async () => {
+    expect(DEFAULT_PRECISION).toBe('f32');
+    const float = await FaceRecognizer.create({ engine });
     expect(float.embeddingSize).toBe(recognizer.embeddingSize);
     float.dispose();
     await expect(FaceRecognizer.create({ engine, precision: 'int8', models: { student: floatBytes } })).rejects.toThrow(InputError);
@@ -80,7 +80,7 @@ describe('shipped int8 student', () => {
       }
     }
     expect(worst).toBeLessThanOrEqual(0.03);
-    // the default recognizer embeds with the int8 student
+    // the int8 recognizer embeds with the int8 student
     expect(recognizer.embedFaces(faces[0].image)[0].embedding).toEqual(at(b, 0));
   });
 });

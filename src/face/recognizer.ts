@@ -42,16 +42,20 @@ export interface RecognizerModels {
   student?: Uint8Array;
 }
 
-/** The bundled student the recognizer embeds with unless told otherwise. */
-export const DEFAULT_PRECISION: Precision = 'int8';
+/**
+ * The bundled student the recognizer embeds with unless told otherwise: f32, because the int8
+ * student's LFW accuracy (cosine, mirror) is 0.45 points below the float one's (93.37% vs
+ * 93.82%; AUC 0.9852 vs 0.9853), more than the 0.2 points set for making it the default.
+ */
+export const DEFAULT_PRECISION: Precision = 'f32';
 
 export interface RecognizerOptions {
   /** Engine to load the models into (kept alive by dispose()); default: a new one, owned. */
   engine?: Engine;
   models?: RecognizerModels;
   /**
-   * The student's arithmetic. Without models.student it picks the bundled file: int8 (default,
-   * the quantised student on the integer kernels) or f32 (the f16 file on the float kernels).
+   * The student's arithmetic. Without models.student it picks the bundled file: f32 (default,
+   * the f16 file on the float kernels) or int8 (the quantised student on the integer kernels).
    * With models.student: default the file's own; f32 also runs a quantised file's weights in
    * float; int8 needs a quantised file. Anything else is an InputError.
    */
