@@ -99,10 +99,17 @@ export function add(a: usize, h: i32, w: i32, c: i32, b: usize, bh: i32, bw: i32
 
 /** Copies h x w x c into oh x ow x oc at (top, left), zero everywhere else. */
 export function pad(x: usize, h: i32, w: i32, c: i32, out: usize, oh: i32, ow: i32, oc: i32, top: i32, left: i32): void {
-  memory.fill(out, 0, <usize>(oh * ow * oc) * 4);
+  padElements(x, h, w, c, out, oh, ow, oc, top, left, 2);
+}
+
+/** pad() for elements of 1 << shift bytes (f32: 2, the i16 codes of quantised models: 1). */
+// @ts-ignore: decorator
+@inline
+export function padElements(x: usize, h: i32, w: i32, c: i32, out: usize, oh: i32, ow: i32, oc: i32, top: i32, left: i32, shift: usize): void {
+  memory.fill(out, 0, <usize>(oh * ow * oc) << shift);
   for (let y = 0; y < h; y++) {
     for (let xx = 0; xx < w; xx++) {
-      memory.copy(out + <usize>(((y + top) * ow + xx + left) * oc) * 4, x + <usize>((y * w + xx) * c) * 4, <usize>c * 4);
+      memory.copy(out + (<usize>(((y + top) * ow + xx + left) * oc) << shift), x + (<usize>((y * w + xx) * c) << shift), <usize>c << shift);
     }
   }
 }

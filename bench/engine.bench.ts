@@ -1,9 +1,11 @@
 /**
- * The MobileID student (same random weights) in this engine, @tensorflow/tfjs-backend-wasm and
- * onnxruntime-web (wasm), one thread each, batch 1 and 32, after warm-up. Runtimes alternate
- * within every round so machine noise hits them alike; medians over rounds are reported.
- * Also the share of wasm SIMD peak (~43.5 GFLOP/s per core on the development machine) each conv
- * layer reaches. Usage: npm run bench [-- --json] [--rounds N]
+ * The MobileID student (same random weights) in this engine, in f32 (float kernels) and int8
+ * (integer kernels, activation scales calibrated on the benchmark's own random inputs), beside
+ * @tensorflow/tfjs-backend-wasm and onnxruntime-web (wasm), one thread each, batch 1 and 32,
+ * after warm-up. Runtimes alternate within every round so machine noise hits them alike; medians
+ * over rounds are reported. Also the share of wasm SIMD peak (~43.5 GFLOP/s per core on the
+ * development machine) each f32 conv layer reaches, and the wasm memory (arena) and file size of
+ * the shipped students. Usage: npm run bench [-- --json] [--rounds N]
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,12 +13,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-web';
-import { loadBundledModel } from '../src/engine/assets.js';
+import { BUNDLED_MODELS, loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import type { GraphSpec } from '../src/engine/graph.js';
 import { encodeModel, type Tensor } from '../src/engine/model-format.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
+import { calibrateScales, quantizeModel } from '../src/tools/quantize.js';
 import { studentOnnx } from './onnx-student.js';
 
 const PEAK_GFLOPS = 43.5;
@@ -45,6 +48,10 @@ async function main() {
 
   const engine = await Engine.create();
   const model = engine.loadModel(encodeModel(graph, weights), { batch: 32 });
+  const random = seededRandom(5);
+  const calibration = Float32Array.from({ length: 32 * 55 * 47 * 3 }, () => random() * 3.2 - 1.6);
+  const quantized = quantizeModel({ graph, tensors: weights }, calibrateScales(engine, { graph, tensors: weights }, calibration, 32));
+  const int8 = engine.loadModel(quantized, { batch: 32 });
 
   setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
   setThreadsCount(1);
@@ -69,12 +76,12 @@ async function main() {
     return result[session.outputNames[0]].data as Float32Array;
   };
   const runners: [string, Runner][] = [
-    ['mobileid', (x, _nchw, batch) => model.run(x, batch)],
+    ['mobileid-f32', (x, _nchw, batch) => model.run(x, batch)],
+    ['mobileid-int8', (x, _nchw, batch) => int8.run(x, batch)],
     ['tfjs-wasm', tfjsRun],
     ['ort-web', ortRun],
   ];
 
-  const random = seededRandom(5);
   const results: { runtime: string; batch: number; threads: number; ms_per_image: number; images_per_s: number }[] = [];
   for (const batch of [1, 32]) {
     const x = Float32Array.from({ length: batch * 55 * 47 * 3 }, () => random() * 3.2 - 1.6);
@@ -85,7 +92,7 @@ async function main() {
       const out = await run(x, nchw, batch);
       let err = 0, scale = 0;
       out.forEach((v, i) => { err = Math.max(err, Math.abs(v - reference[i])); scale = Math.max(scale, Math.abs(reference[i])); });
-      log(`batch ${batch}: ${name} max |diff| vs mobileid = ${(err / scale).toExponential(2)} (relative)`);
+      log(`batch ${batch}: ${name} max |diff| vs mobileid-f32 = ${(err / scale).toExponential(2)} (relative)`);
       for (let i = 0; i < 5; i++) await run(x, nchw, batch); // warm-up
     }
     const iterations = batch === 1 ? 100 : 6;
@@ -103,7 +110,8 @@ async function main() {
     }
   }
 
-  // conv layers alone: achieved GFLOP/s and share of the measured wasm SIMD peak
+  // conv layers alone, f32 and int8 alternating: achieved GFLOP/s (int8: G multiply-adds x 2 per
+  // second) and the f32 share of the measured wasm SIMD peak
   const convLayers: [string, [number, number, number], number][] = [['conv1', [55, 47, 3], 4], ['conv2', [26, 22, 64], 3], ['conv3', [12, 10, 64], 3]];
   const layers = convLayers.map(([name, shape, k]) => {
     const g: GraphSpec = {
@@ -111,43 +119,62 @@ async function main() {
       layers: [{ op: 'conv', input: 'x', output: 'y', weights: 'w', bias: 'b', cout: 64, kernel: [k, k], stride: [1, 1], pad: [0, 0, 0, 0], groups: 1, activation: { kind: 'relu' } }],
     };
     const tensors = new Map<string, Tensor>([['w', weights.get(`${name}.w`)!], ['b', weights.get(`${name}.b`)!]]);
-    const m = engine.loadModel({ graph: g, tensors });
     const xin = Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random());
+    const float = engine.loadModel({ graph: g, tensors });
+    const integer = engine.loadModel(quantizeModel({ graph: g, tensors }, calibrateScales(engine, { graph: g, tensors }, xin, 1)));
     const [oh, ow] = [shape[0] - k + 1, shape[1] - k + 1];
     const flops = 2 * oh * ow * 64 * k * k * shape[2];
-    const times: number[] = [];
+    const times = { f32: [] as number[], int8: [] as number[] };
     for (let r = 0; r < rounds; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < 200; i++) m.run(xin);
-      times.push((performance.now() - t0) / 200);
+      for (const [key, m] of [['f32', float], ['int8', integer]] as const) {
+        const t0 = performance.now();
+        for (let i = 0; i < 200; i++) m.run(xin);
+        times[key].push((performance.now() - t0) / 200);
+      }
     }
-    m.dispose();
-    const ms = median(times);
+    float.dispose();
+    integer.dispose();
+    const ms = median(times.f32);
+    const int8Ms = median(times.int8);
     const gflops = flops / ms / 1e6;
-    return { layer: name, ms: +ms.toFixed(4), gflops: +gflops.toFixed(1), peak_fraction: +(gflops / PEAK_GFLOPS).toFixed(2) };
+    return {
+      layer: name, ms: +ms.toFixed(4), gflops: +gflops.toFixed(1), peak_fraction: +(gflops / PEAK_GFLOPS).toFixed(2),
+      int8_ms: +int8Ms.toFixed(4), int8_gops: +(flops / int8Ms / 1e6).toFixed(1),
+    };
   });
 
-  // wasm memory a loaded student occupies: packed f32 weights + activation buffers (batch 1)
-  const memoryEngine = await Engine.create();
-  const shipped = memoryEngine.loadModel(await loadBundledModel('mobileid').catch(() => encodeModel(graph, weights)));
-  const memory = { model: shipped.graph.name, outputs: shipped.outputShapes[0][2], arena_bytes: memoryEngine.memoryBytes };
-  log(`memory: ${memory.model} (${memory.outputs} outputs) occupies ${(memory.arena_bytes / 1e6).toFixed(2)} MB of wasm memory`);
+  // wasm memory a loaded shipped student occupies (packed weights + activation buffers, batch 1),
+  // each in an engine of its own, and its file size
+  const memory = [];
+  for (const name of ['mobileid', 'mobileidInt8'] as const) {
+    const bytes = await loadBundledModel(name).catch(() => null);
+    if (!bytes) continue;
+    const memoryEngine = await Engine.create();
+    const shipped = memoryEngine.loadModel(bytes);
+    memory.push({ file: BUNDLED_MODELS[name], precision: shipped.precision, outputs: shipped.outputShapes[0][2], file_bytes: bytes.length, arena_bytes: memoryEngine.memoryBytes });
+    memoryEngine.dispose();
+  }
+  for (const m of memory) log(`memory: ${m.file} (${m.precision}, ${m.outputs} outputs, ${m.file_bytes} bytes) occupies ${(m.arena_bytes / 1e6).toFixed(2)} MB of wasm memory`);
   const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'} (${os.cpus().length} cores), node ${process.version}`;
   const versions = { assemblyscript: version('assemblyscript'), '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'), 'onnxruntime-web': version('onnxruntime-web') };
   log(`\n${machine}\n${JSON.stringify(versions)}\n`);
   log('| runtime | batch | ms/image (median) | images/s |');
   log('|---|---|---|---|');
   for (const r of results) log(`| ${r.runtime} | ${r.batch} | ${r.ms_per_image} | ${r.images_per_s} |`);
+  const ratios = [];
   for (const batch of [1, 32]) {
-    const ours = results.find((r) => r.runtime === 'mobileid' && r.batch === batch)!;
-    for (const other of results.filter((r) => r.runtime !== 'mobileid' && r.batch === batch)) {
-      log(`batch ${batch}: mobileid is ${(ours.images_per_s / other.images_per_s).toFixed(2)}x ${other.runtime}`);
+    for (const ours of results.filter((r) => r.runtime.startsWith('mobileid') && r.batch === batch)) {
+      for (const other of results.filter((r) => !r.runtime.startsWith('mobileid') && r.batch === batch)) {
+        const ratio = +(ours.images_per_s / other.images_per_s).toFixed(2);
+        ratios.push({ batch, runtime: ours.runtime, versus: other.runtime, images_per_s_ratio: ratio });
+        log(`batch ${batch}: ${ours.runtime} is ${ratio}x ${other.runtime}`);
+      }
     }
   }
-  log('\n| conv layer | ms | GFLOP/s | share of 43.5 GFLOP/s peak |');
-  log('|---|---|---|---|');
-  for (const l of layers) log(`| ${l.layer} | ${l.ms} | ${l.gflops} | ${(l.peak_fraction * 100).toFixed(0)}% |`);
-  console.log(JSON.stringify({ machine, versions, results, conv_layers: layers, memory }));
+  log('\n| conv layer | f32 ms | f32 GFLOP/s | share of 43.5 GFLOP/s peak | int8 ms | int8 GOP/s |');
+  log('|---|---|---|---|---|---|');
+  for (const l of layers) log(`| ${l.layer} | ${l.ms} | ${l.gflops} | ${(l.peak_fraction * 100).toFixed(0)}% | ${l.int8_ms} | ${l.int8_gops} |`);
+  console.log(JSON.stringify({ machine, versions, results, ratios, conv_layers: layers, memory }));
   process.exit(0);
 }
 

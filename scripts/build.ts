@@ -29,7 +29,7 @@ const at = (...parts: string[]) => path.join(root, ...parts);
  * Models in the package: what face recognition needs at run time. The dlib teacher (6.5 MB) is
  * only used to distil the student and to prepare training data, which happens in a checkout.
  */
-export const SHIPPED_MODELS: readonly BundledModelName[] = ['mobileid', 'landmarks68', 'detector'];
+export const SHIPPED_MODELS: readonly BundledModelName[] = ['mobileid', 'mobileidInt8', 'landmarks68', 'detector'];
 
 /** The runtime entries whose declarations make up dist/types. */
 const TYPED_ENTRIES = ['src/runtime/server.ts', 'src/runtime/browser.ts', 'src/runtime/edge.ts'];

@@ -42,7 +42,7 @@ export { MobileIdError, ModelFormatError, InputError, DisposedError, EngineError
 
 // the engine underneath, for models in this project's format
 export { Engine, type Kernels, type WasmSource } from './engine/engine.js';
-export { Model, type LoadOptions } from './engine/model.js';
+export { Model, PRECISIONS, type LoadOptions, type Precision } from './engine/model.js';
 export { decodeModel, encodeModel, FORMAT_VERSION, type DecodedModel, type StorageDtype, type Tensor } from './engine/model-format.js';
 export type { GraphSpec, Layer, Preprocess, Activation } from './engine/graph.js';
 export { BUNDLED_MODELS, loadBundledModel, loadDefaultWasm, type BundledModelName } from './engine/assets.js';

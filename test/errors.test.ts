@@ -26,7 +26,7 @@ describe('file problems through the API', () => {
 
   it('loadBundledModel of a model this build does not have is an AssetNotFoundError', async () => {
     await expect(loadBundledModel('resnet' as BundledModelName)).rejects.toThrow(AssetNotFoundError);
-    await expect(loadBundledModel('resnet' as BundledModelName)).rejects.toThrow(/unknown bundled model "resnet"; known: mobileid, teacher, landmarks68, detector/);
+    await expect(loadBundledModel('resnet' as BundledModelName)).rejects.toThrow(/unknown bundled model "resnet"; known: mobileid, mobileidInt8, teacher, landmarks68, detector/);
   });
 });
 

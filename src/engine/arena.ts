@@ -19,6 +19,7 @@ export class Arena {
   private cachedBuffer: ArrayBuffer | null = null;
   private cachedF32: Float32Array | null = null;
   private cachedU8: Uint8Array | null = null;
+  private cachedI16: Int16Array | null = null;
 
   constructor(
     private readonly memory: WebAssembly.Memory,
@@ -80,6 +81,12 @@ export class Arena {
     return this.cachedU8!;
   }
 
+  /** Int16 view (the code tensors of quantised models). */
+  get i16(): Int16Array {
+    this.refresh();
+    return this.cachedI16!;
+  }
+
   /** Bytes currently handed out or held in the free list (the arena's high-water mark). */
   get usedBytes(): number {
     return this.top;
@@ -90,6 +97,7 @@ export class Arena {
       this.cachedBuffer = this.memory.buffer;
       this.cachedF32 = new Float32Array(this.cachedBuffer);
       this.cachedU8 = new Uint8Array(this.cachedBuffer);
+      this.cachedI16 = new Int16Array(this.cachedBuffer);
     }
   }
 

@@ -8,8 +8,10 @@
 import { AssetNotFoundError } from '../errors.js';
 
 export const BUNDLED_MODELS = {
-  /** The distilled MobileID student shipped by this project. */
+  /** The distilled MobileID student shipped by this project (f16 weights, float kernels). */
   mobileid: 'mobileid-student.mobileid',
+  /** The same student quantised to int8 (npm run quantize; integer kernels). */
+  mobileidInt8: 'mobileid-student.int8.mobileid',
   /** dlib's face-recognition ResNet (face-api's weights), the distillation teacher: made in a
    * checkout by `npm run convert-models`, not part of the published package. */
   teacher: 'teacher-dlib-resnet.mobileid',

@@ -35,6 +35,19 @@ export interface Kernels {
   avgPool(input: number, inHeight: number, inWidth: number, channels: number, output: number, outHeight: number, outWidth: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
   globalAvgPool(input: number, pixels: number, channels: number, output: number): void;
   dense(input: number, batch: number, inputs: number, output: number, units: number, packed: number, bias: number, act: number, alpha: number, slope: number): void;
+  // integer kernels (assembly/quantized.ts): i16 code tensors, int8 weight panels, floatOut 0/1
+  conv2dInt8(
+    input: number, inWidth: number, cin: number,
+    output: number, outHeight: number, outWidth: number, cout: number,
+    packed: number, bias: number, multiplier: number, kh: number, kw: number, sh: number, sw: number,
+    act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
+  ): void;
+  denseInt8(
+    input: number, batch: number, inputs: number, output: number, units: number,
+    packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
+  ): void;
+  maxPoolInt16(input: number, inHeight: number, inWidth: number, channels: number, output: number, outHeight: number, outWidth: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
+  padInt16(x: number, h: number, w: number, c: number, out: number, oh: number, ow: number, oc: number, top: number, left: number): void;
 }
 
 /** Compiled module, raw bytes of mobileid.wasm, or nothing (the runtime's default location). */

@@ -116,6 +116,15 @@ export interface Preprocess {
   scale: [number, number, number];
 }
 
+/**
+ * Activation scales of a quantised model (engine/quantization.ts): every tensor the integer
+ * kernels read or write holds 8-bit codes, value = code * scale.
+ */
+export interface QuantizationSpec {
+  /** Scale per tensor name, the graph input included. */
+  activations: Record<string, number>;
+}
+
 export interface GraphSpec {
   name: string;
   /** Input tensor name and its per-image shape [h, w, c]. */
@@ -124,6 +133,8 @@ export interface GraphSpec {
   outputs: string[];
   layers: Layer[];
   preprocess?: Preprocess;
+  /** Present on quantised models (format version 2): they run on the integer kernels. */
+  quantization?: QuantizationSpec;
   /** Free-form metadata (provenance, licence, template, ...). */
   meta?: Record<string, unknown>;
 }

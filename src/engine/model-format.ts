@@ -11,22 +11,37 @@
  *   last 4     u32 LE CRC-32 of every byte before it
  *
  * Storage dtypes: f32; f16 (IEEE half); q8 (uint8 with per-tensor min and scale:
- * value = min + q * scale, the layout face-api ships its weights in).
- * Everything is expanded to f32 at load: the kernels compute in f32.
+ * value = min + q * scale, the layout face-api ships its weights in); i8 (version 2: int8 codes
+ * followed by one f32 LE scale per channel of the last axis, value = code * scale[channel]; the
+ * weights of a quantised model, see quantization.ts).
+ * Every tensor is also expanded to f32 at load; an i8 tensor keeps its codes for the integer
+ * kernels. Version 2 files are those with i8 tensors or graph.quantization; every other file is
+ * written as version 1, which older readers take.
  */
 import { ModelFormatError } from '../errors.js';
 import { crc32 } from './crc32.js';
 import type { GraphSpec } from './graph.js';
 
-export const FORMAT_VERSION = 1;
+/** The newest format version this library reads and writes. */
+export const FORMAT_VERSION = 2;
 const MAGIC = 'MOBILEID';
 const ALIGN = 16;
 
-export type StorageDtype = 'f32' | 'f16' | 'q8';
+export type StorageDtype = 'f32' | 'f16' | 'q8' | 'i8';
+const DTYPES: readonly StorageDtype[] = ['f32', 'f16', 'q8', 'i8'];
+
+/** Symmetric int8 codes with one scale per channel of the tensor's last axis. */
+export interface QuantizedValues {
+  codes: Int8Array;
+  scales: Float32Array;
+}
 
 export interface Tensor {
   shape: number[];
+  /** The values (for an i8 tensor: codes * scales, what the codes stand for). */
   data: Float32Array;
+  /** Present on i8 tensors; such a tensor is always stored as i8. */
+  quantized?: QuantizedValues;
 }
 
 interface TensorEntry {
@@ -87,14 +102,26 @@ export function fromHalf(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
-function storageBytes(dtype: StorageDtype, count: number): number {
+function storageBytes(dtype: StorageDtype, shape: number[]): number {
+  const count = elementCount(shape);
+  if (dtype === 'i8') return count + 4 * channelsOf(shape);
   return dtype === 'f32' ? count * 4 : dtype === 'f16' ? count * 2 : count;
 }
+
+/** Channels of an i8 tensor's scales: its last axis (1 for a scalar). */
+const channelsOf = (shape: number[]) => (shape.length ? shape[shape.length - 1] : 1);
 
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
 function elementCount(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
+}
+
+function checkQuantized(name: string, tensor: Tensor): void {
+  const q = tensor.quantized;
+  if (!q || q.codes.length !== tensor.data.length || q.scales.length !== channelsOf(tensor.shape) || !q.scales.every((s) => s > 0 && Number.isFinite(s))) {
+    throw new ModelFormatError(`tensor "${name}": i8 storage needs int8 codes for every element and a positive scale per channel of the last axis`);
+  }
 }
 
 export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, options: EncodeOptions = {}): Uint8Array {
@@ -109,8 +136,9 @@ export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, opti
       if (!Number.isFinite(tensor.data[i])) throw new ModelFormatError(`tensor "${name}" contains NaN or Infinity`);
     }
     const choice = options.dtype ?? 'f32';
-    const dtype = typeof choice === 'function' ? choice(name, tensor) : choice;
-    const entry: TensorEntry = { name, shape: [...tensor.shape], dtype, offset: dataLength, byteLength: storageBytes(dtype, count) };
+    const dtype = tensor.quantized ? 'i8' : typeof choice === 'function' ? choice(name, tensor) : choice;
+    if (dtype === 'i8') checkQuantized(name, tensor);
+    const entry: TensorEntry = { name, shape: [...tensor.shape], dtype, offset: dataLength, byteLength: storageBytes(dtype, tensor.shape) };
     if (dtype === 'q8') {
       let lo = Infinity;
       let hi = -Infinity;
@@ -130,7 +158,8 @@ export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, opti
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
   bytes.set(new TextEncoder().encode(MAGIC), 0);
-  view.setUint32(8, FORMAT_VERSION, true);
+  const version = graph.quantization || entries.some((e) => e.dtype === 'i8') ? 2 : 1;
+  view.setUint32(8, version, true);
   view.setUint32(12, header.length, true);
   bytes.set(header, 16);
   for (const entry of entries) {
@@ -140,8 +169,12 @@ export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, opti
       for (let i = 0; i < src.length; i++) view.setFloat32(at + i * 4, src[i], true);
     } else if (entry.dtype === 'f16') {
       for (let i = 0; i < src.length; i++) view.setUint16(at + i * 2, toHalf(src[i]), true);
-    } else {
+    } else if (entry.dtype === 'q8') {
       for (let i = 0; i < src.length; i++) bytes[at + i] = Math.round((src[i] - entry.min!) / entry.scale!);
+    } else {
+      const { codes, scales } = tensors.get(entry.name)!.quantized!;
+      bytes.set(new Uint8Array(codes.buffer, codes.byteOffset, codes.length), at);
+      scales.forEach((s, c) => view.setFloat32(at + codes.length + 4 * c, s, true));
     }
   }
   view.setUint32(total - 4, crc32(bytes.subarray(0, total - 4)), true);
@@ -154,8 +187,8 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw new ModelFormatError('not a mobileid model file (bad magic)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== FORMAT_VERSION) {
-    throw new ModelFormatError(`unsupported model format version ${version} (this library reads version ${FORMAT_VERSION})`);
+  if (version < 1 || version > FORMAT_VERSION) {
+    throw new ModelFormatError(`unsupported model format version ${version} (this library reads versions 1 to ${FORMAT_VERSION})`);
   }
   const headerLength = view.getUint32(12, true);
   if (16 + headerLength + 4 > bytes.length) throw new ModelFormatError('model file is truncated (header runs past the end)');
@@ -179,9 +212,11 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
     if (typeof entry !== 'object' || entry === null || typeof entry.name !== 'string') throw new ModelFormatError('model header has a tensor entry without a name');
     const count = Array.isArray(entry.shape) ? elementCount(entry.shape) : NaN;
     if (!Number.isInteger(count) || count < 0) throw new ModelFormatError(`tensor "${entry.name}" has an invalid shape`);
-    if (!['f32', 'f16', 'q8'].includes(entry.dtype)) throw new ModelFormatError(`tensor "${entry.name}" has unknown dtype ${entry.dtype}`);
+    if (!DTYPES.includes(entry.dtype) || (entry.dtype === 'i8' && version < 2)) {
+      throw new ModelFormatError(`tensor "${entry.name}" has unknown dtype ${entry.dtype}`);
+    }
     const at = dataStart + entry.offset;
-    if (entry.byteLength !== storageBytes(entry.dtype, count) || at < dataStart || at + entry.byteLength > dataEnd) {
+    if (entry.byteLength !== storageBytes(entry.dtype, entry.shape) || at < dataStart || at + entry.byteLength > dataEnd) {
       throw new ModelFormatError(`tensor "${entry.name}" lies outside the data section`);
     }
     const data = new Float32Array(count);
@@ -189,6 +224,13 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
       for (let i = 0; i < count; i++) data[i] = view.getFloat32(at + i * 4, true);
     } else if (entry.dtype === 'f16') {
       for (let i = 0; i < count; i++) data[i] = fromHalf(view.getUint16(at + i * 2, true));
+    } else if (entry.dtype === 'i8') {
+      const codes = new Int8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + count));
+      const scales = Float32Array.from({ length: channelsOf(entry.shape) }, (_, c) => view.getFloat32(at + count + 4 * c, true));
+      if (!scales.every((s) => Number.isFinite(s) && s > 0)) throw new ModelFormatError(`i8 tensor "${entry.name}" has a scale that is not a positive number`);
+      for (let i = 0; i < count; i++) data[i] = codes[i] * scales[i % scales.length];
+      tensors.set(entry.name, { shape: entry.shape, data, quantized: { codes, scales } });
+      continue;
     } else {
       const min = entry.min ?? NaN;
       const scale = entry.scale ?? NaN;

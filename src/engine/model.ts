@@ -6,17 +6,36 @@
  * by image, so their activations stay small and cache-resident and buffers are reused as soon
  * as a tensor is dead; from the first dense layer on, layers run over the whole batch at once,
  * so each dense weight panel is loaded once per four images.
+ *
+ * A quantised file (graph.quantization) runs on the integer kernels by default: every tensor is
+ * held as i16 lanes of 8-bit codes, the input is quantised on the way in, graph outputs come
+ * back as f32 (see quantization.ts for the number formats).
  */
-import { DisposedError, InputError } from '../errors.js';
+import { DisposedError, InputError, ModelFormatError } from '../errors.js';
 import type { Engine } from './engine.js';
 import type { Activation, GraphSpec, Layer, Preprocess } from './graph.js';
 import type { DecodedModel, Tensor } from './model-format.js';
-import { packPanels, panelsLength } from './packing.js';
+import { packInt8Panels, packPanels, panelsLength } from './packing.js';
 import { elements, inferShapes, type Shape } from './plan.js';
+import { codeRanges, floatOutputs, integerUnsupported, type CodeRange } from './quantization.js';
+
+/** f32: the float kernels; int8: the integer kernels (quantised files only). */
+export type Precision = 'f32' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['f32', 'int8'];
 
 export interface LoadOptions {
   /** Batch size to lay activation buffers out for; larger batches re-plan on demand. Default 1. */
   batch?: number;
+  /**
+   * Default: int8 for a quantised file, f32 otherwise. f32 on a quantised file runs what its
+   * int8 weights stand for on the float kernels (float activations).
+   */
+  precision?: Precision;
+}
+
+/** An integer tensor's scale and code range. */
+interface Codes extends CodeRange {
+  scale: number;
 }
 
 const ACT_CODE = { none: 0, relu: 1, leaky: 2, prelu: 3 } as const;
@@ -44,11 +63,17 @@ function padded(values: Float32Array | undefined, length: number, size: number, 
   return out;
 }
 
+type Blob = Float32Array | Int32Array | Int16Array | Int8Array;
+
 export class Model {
   readonly graph: GraphSpec;
   readonly inputShape: Shape;
   readonly outputShapes: Shape[];
+  readonly precision: Precision;
   private readonly shapes: Map<string, Shape>;
+  /** int8 only: every tensor's codes, and the outputs their layer writes as f32. */
+  private readonly codes = new Map<string, Codes>();
+  private readonly floatOutputs = new Set<string>();
   private readonly firstBatched: number;
   private readonly batchedTensors = new Set<string>();
   private weightBlock = { ptr: 0, bytes: 0 };
@@ -70,6 +95,7 @@ export class Model {
     this.shapes = inferShapes(decoded.graph, decoded.tensors);
     this.inputShape = this.shapes.get(this.graph.input.name)!;
     this.outputShapes = this.graph.outputs.map((name) => this.shapes.get(name)!);
+    this.precision = this.resolvePrecision(decoded.tensors, options.precision);
     const layers = this.graph.layers;
     const firstDense = layers.findIndex((l) => l.op === 'dense');
     this.firstBatched = firstDense < 0 ? layers.length : firstDense;
@@ -108,13 +134,18 @@ export class Model {
     }
     if (batch > this.plannedBatch) this.plan(batch);
     const arena = this.engine.arena;
-    arena.f32.set(input, this.tensorPtr.get(this.graph.input.name)!.base >> 2);
+    const inputAt = this.tensorPtr.get(this.graph.input.name)!.base;
+    const inputCodes = this.codes.get(this.graph.input.name);
+    if (inputCodes) writeCodes(input, inputCodes, arena.i16, inputAt >> 1);
+    else arena.f32.set(input, inputAt >> 2);
     for (let image = 0; image < batch; image++) for (const step of this.perImageSteps) step(image, batch);
     for (const step of this.batchedSteps) step(0, batch);
-    const f32 = arena.f32;
     return this.graph.outputs.map((name, i) => {
-      const start = this.tensorPtr.get(name)!.base >> 2;
-      return f32.slice(start, start + batch * elements(this.outputShapes[i]));
+      const at = this.tensorPtr.get(name)!.base;
+      const count = batch * elements(this.outputShapes[i]);
+      const codes = this.floatOutputs.has(name) ? undefined : this.codes.get(name);
+      if (!codes) return arena.f32.slice(at >> 2, (at >> 2) + count);
+      return Float32Array.from(arena.i16.subarray(at >> 1, (at >> 1) + count), (code) => code * codes.scale);
     });
   }
 
@@ -131,16 +162,60 @@ export class Model {
     this.engine.assertUsable();
   }
 
+  /** int8 for a quantised graph unless f32 is asked for; checks what the integer kernels need. */
+  private resolvePrecision(tensors: Map<string, Tensor>, wanted: Precision | undefined): Precision {
+    const spec = this.graph.quantization;
+    if (wanted !== undefined && !PRECISIONS.includes(wanted)) {
+      throw new InputError(`precision must be ${PRECISIONS.join(' or ')}, got ${JSON.stringify(wanted)}`);
+    }
+    const precision = wanted ?? (spec ? 'int8' : 'f32');
+    if (precision === 'f32') return precision;
+    const fail = (message: string): never => {
+      throw new ModelFormatError(`model "${this.graph.name}" cannot run in int8: ${message}`);
+    };
+    if (!spec) throw new InputError(`model "${this.graph.name}" is not quantised (no graph.quantization); npm run quantize makes an int8 file`);
+    const unsupported = integerUnsupported(this.graph);
+    if (unsupported) fail(unsupported);
+    for (const [name, range] of codeRanges(this.graph)) {
+      const scale = spec.activations?.[name];
+      if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) fail(`tensor "${name}" has no positive activation scale`);
+      this.codes.set(name, { scale, ...range });
+    }
+    for (const layer of this.graph.layers) {
+      if (layer.op === 'maxpool' && this.codes.get(layer.output)!.scale !== this.codes.get(layer.input)!.scale) {
+        fail(`max pool "${layer.output}" must keep its input's scale`);
+      }
+      if ((layer.op === 'conv' || layer.op === 'dense') && !tensors.get(layer.weights)!.quantized) fail(`weights "${layer.weights}" are not stored as i8`);
+    }
+    for (const name of floatOutputs(this.graph)) this.floatOutputs.add(name);
+    return precision;
+  }
+
   /** Converts every weight tensor into the layout its kernel reads and copies them in once. */
   private packWeights(tensors: Map<string, Tensor>): void {
-    const blobs: [string, Float32Array][] = [];
+    const blobs: [string, Blob][] = [];
     const get = (name: string | undefined) => (name === undefined ? undefined : tensors.get(name)!.data);
     const addActivation = (key: string, act: Activation, channels: number, offset = 0) => {
       if (act.kind === 'prelu') blobs.push([`${key}:slope`, padded(get(act.slope), channels, channels, offset)]);
     };
     this.graph.layers.forEach((layer, index) => {
       const key = String(index);
-      if (layer.op === 'conv') {
+      if (this.precision === 'int8' && (layer.op === 'conv' || layer.op === 'dense')) {
+        // codes in panels; bias in accumulator units (input scale x weight scale); multiplier
+        // from accumulator units to output codes (or to values, for an f32 output)
+        const { codes, scales } = tensors.get(layer.weights)!.quantized!;
+        const inScale = this.codes.get(layer.input)!.scale;
+        const outScale = this.floatOutputs.has(layer.output) ? 1 : this.codes.get(layer.output)!.scale;
+        const [h, w, c] = this.shapes.get(layer.input)!;
+        const cout = layer.op === 'conv' ? layer.cout : layer.units;
+        const [rows, rowLength] = layer.op === 'conv' ? [layer.kernel[0], layer.kernel[1] * c] : [1, h * w * c];
+        const bias = get(layer.bias);
+        const lanes = ceilTo(cout, 8);
+        blobs.push([`${key}:w0`, packInt8Panels(codes, rows, rowLength, cout)]);
+        blobs.push([`${key}:b0`, Int32Array.from({ length: lanes }, (_, o) => (o < cout && bias ? Math.round(bias[o] / (inScale * scales[o])) : 0))]);
+        blobs.push([`${key}:m0`, Float32Array.from({ length: lanes }, (_, o) => (o < cout ? (inScale * scales[o]) / outScale : 0))]);
+        addActivation(`${key}:0`, layer.activation, cout);
+      } else if (layer.op === 'conv') {
         const cin = this.shapes.get(layer.input)![2];
         const [kh, kw] = layer.kernel;
         const w = get(layer.weights)!;
@@ -173,15 +248,15 @@ export class Model {
         addActivation(key, layer.activation, this.shapes.get(layer.output)![2]);
       }
     });
-    const total = blobs.reduce((sum, [, b]) => sum + b.length, 0);
-    const ptr = this.engine.arena.alloc(total * 4);
-    this.weightBlock = { ptr, bytes: total * 4 };
-    const f32 = this.engine.arena.f32;
+    const total = blobs.reduce((sum, [, b]) => sum + ceilTo(b.byteLength, 16), 0);
+    const ptr = this.engine.arena.alloc(total);
+    this.weightBlock = { ptr, bytes: total };
+    const u8 = this.engine.arena.u8;
     let at = ptr;
     for (const [name, blob] of blobs) {
-      f32.set(blob, at >> 2);
+      u8.set(new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength), at);
       this.weightOffsets.set(name, at);
-      at += blob.length * 4;
+      at += ceilTo(blob.byteLength, 16);
     }
   }
 
@@ -196,7 +271,9 @@ export class Model {
   /** Lays out activation buffers for `batch` images and compiles the kernel calls. */
   private plan(batch: number): void {
     const layers = this.graph.layers;
-    const bytesOf = (name: string) => elements(this.shapes.get(name)!) * 4;
+    // integer tensors are i16 lanes of codes
+    const elementBytes = (name: string) => (this.codes.has(name) && !this.floatOutputs.has(name) ? 2 : 4);
+    const bytesOf = (name: string) => elements(this.shapes.get(name)!) * elementBytes(name);
     // last layer index reading each per-image tensor, so its buffer can be reused afterwards
     const lastUse = new Map<string, number>();
     layers.forEach((layer, i) => layerInputs(layer).forEach((name) => lastUse.set(name, i)));
@@ -218,7 +295,7 @@ export class Model {
       if (!this.batchedTensors.has(layer.output)) offsets.set(layer.output, take(ceilTo(bytesOf(layer.output), 16)));
       if (layer.op === 'conv' && layer.pad.some((p) => p > 0)) {
         const [h, w, c] = this.shapes.get(layer.input)!;
-        scratchBytes = Math.max(scratchBytes, (h + layer.pad[0] + layer.pad[2]) * (w + layer.pad[1] + layer.pad[3]) * c * 4);
+        scratchBytes = Math.max(scratchBytes, (h + layer.pad[0] + layer.pad[2]) * (w + layer.pad[1] + layer.pad[3]) * c * elementBytes(layer.input));
       }
       for (const name of layerInputs(layer)) {
         if (lastUse.get(name) === i && offsets.has(name)) free.push({ offset: offsets.get(name)!, size: ceilTo(bytesOf(name), 16) });
@@ -230,6 +307,8 @@ export class Model {
       batchedOffsets.set(name, total);
       total += ceilTo(bytesOf(name) * batch, 16);
     }
+    // the integer kernels may read one code past an odd-length kernel row (it meets a zero weight)
+    total += 16;
 
     const arena = this.engine.arena;
     if (this.activationBlock.bytes) arena.release(this.activationBlock.ptr, this.activationBlock.bytes);
@@ -247,12 +326,15 @@ export class Model {
     );
   }
 
+  private pointer(name: string): (image: number) => number {
+    const { base, stride } = this.tensorPtr.get(name)!;
+    return (image: number) => base + image * stride;
+  }
+
   private compile(layer: Layer, key: string, scratch: number): Step {
+    if (this.precision === 'int8') return this.compileInteger(layer, key, scratch);
     const k = this.engine.kernels;
-    const ptr = (name: string) => {
-      const { base, stride } = this.tensorPtr.get(name)!;
-      return (image: number) => base + image * stride;
-    };
+    const ptr = (name: string) => this.pointer(name);
     const out = ptr(layer.output);
     const [oh, ow, oc] = this.shapes.get(layer.output)!;
     switch (layer.op) {
@@ -345,6 +427,50 @@ export class Model {
       }
     }
   }
+
+  /** The integer kernels' calls (conv, maxpool, dense: the ops integerUnsupported lets through). */
+  private compileInteger(layer: Layer, key: string, scratch: number): Step {
+    const k = this.engine.kernels;
+    const src = this.pointer(layerInputs(layer)[0]);
+    const out = this.pointer(layer.output);
+    const [h, w, c] = this.shapes.get(layerInputs(layer)[0])!;
+    const [oh, ow] = this.shapes.get(layer.output)!;
+    const floatOut = this.floatOutputs.has(layer.output);
+    const { lo, hi } = floatOut ? { lo: 0, hi: 0 } : this.codes.get(layer.output)!;
+    const wp = this.weight(`${key}:w0`);
+    const bp = this.weight(`${key}:b0`);
+    const mp = this.weight(`${key}:m0`);
+    if (layer.op === 'conv') {
+      const [kh, kw] = layer.kernel;
+      const [sh, sw] = layer.stride;
+      const [pt, pl, pb, pr] = layer.pad;
+      const inW = w + pl + pr;
+      const source = pt + pl + pb + pr > 0
+        ? (image: number) => {
+            k.padInt16(src(image), h, w, c, scratch, h + pt + pb, inW, c, pt, pl);
+            return scratch;
+          }
+        : src;
+      const a = this.activationArgs(`${key}:0`, layer.activation);
+      return (image) =>
+        k.conv2dInt8(source(image), inW, c, out(image), oh, ow, layer.cout, wp, bp, mp, kh, kw, sh, sw, a.code, a.alpha, a.slope, lo, hi, +floatOut);
+    }
+    if (layer.op === 'maxpool') {
+      const [kh, kw] = layer.kernel;
+      const [sh, sw] = layer.stride;
+      return (image) => k.maxPoolInt16(src(image), h, w, c, out(image), oh, ow, kh, kw, sh, sw, layer.pad[0], layer.pad[1]);
+    }
+    if (layer.op !== 'dense') throw new ModelFormatError(`layer "${layer.output}" (${layer.op}) has no integer kernel`);
+    const a = this.activationArgs(`${key}:0`, layer.activation);
+    const units = layer.units;
+    return (_image, batch) => k.denseInt8(src(0), batch, h * w * c, out(0), units, wp, bp, mp, a.code, a.alpha, a.slope, lo, hi, +floatOut);
+  }
+}
+
+/** f32 values to clamped codes (Math.round; the kernels round their own results half to even). */
+function writeCodes(values: Float32Array, { scale, lo, hi }: Codes, i16: Int16Array, at: number): void {
+  const inverse = 1 / scale;
+  for (let i = 0; i < values.length; i++) i16[at + i] = Math.min(hi, Math.max(lo, Math.round(values[i] * inverse)));
 }
 
 function layerInputs(layer: Layer): string[] {

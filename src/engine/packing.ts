@@ -49,3 +49,26 @@ export function packTransposedPanels(
     }
   }
 }
+
+/**
+ * int8 weights (codes [rows * rowLength][cout], e.g. HWIO conv codes with rows = kh and
+ * rowLength = kw*cin, or dense codes with one row) in the layout of the integer kernels
+ * (assembly/quantized.ts): panels of 8 output channels, K in pairs, every row padded to an even
+ * length; zero past cout and in the padding:
+ *   out[((p*rows + r)*pairs + q)*16 + j*2 + t] = codes[(r*rowLength + 2q + t)*cout + p*8 + j]
+ */
+export function packInt8Panels(codes: Int8Array, rows: number, rowLength: number, cout: number): Int8Array {
+  const pairs = Math.ceil(rowLength / 2);
+  const out = new Int8Array(Math.ceil(cout / 8) * rows * pairs * 16);
+  for (let p = 0; p * 8 < cout; p++) {
+    const lanes = Math.min(8, cout - p * 8);
+    for (let r = 0; r < rows; r++) {
+      for (let i = 0; i < rowLength; i++) {
+        const src = (r * rowLength + i) * cout + p * 8;
+        const dst = ((p * rows + r) * pairs + (i >> 1)) * 16 + (i & 1);
+        for (let j = 0; j < lanes; j++) out[dst + j * 2] = codes[src + j];
+      }
+    }
+  }
+  return out;
+}

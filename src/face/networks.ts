@@ -176,7 +176,13 @@ export class StudentNet {
 
   /** Embeds already-cut 47x55 RGB crops (e.g. from the prepared-data cache). */
   embedCrops(crops: RgbImage[], mirror = false): Float32Array {
-    return this.embedWarped(crops.map((image) => ({ image, toImage: { a: 1, b: 0, tx: 0, ty: 0 }, mirror })));
+    return crops.length ? this.model.run(this.cropInputs(crops, mirror), crops.length) : new Float32Array(0);
+  }
+
+  /** The network input (preprocessed NHWC batch) embedCrops runs on these crops. */
+  cropInputs(crops: RgbImage[], mirror = false): Float32Array {
+    const faces = crops.map((image): FaceWarp => ({ image, toImage: { a: 1, b: 0, tx: 0, ty: 0 }, mirror }));
+    return warpBatch(faces, STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH, this.preprocess, 'replicate');
   }
 
   /** Embeds faces given 5 (or 68) landmarks; mirror flips the crop left-right. */

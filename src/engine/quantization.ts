@@ -1,0 +1,75 @@
+/**
+ * Integer inference: the number formats shared by the quantiser (tools/quantize.ts) and the
+ * engine's integer path (model.ts, assembly/quantized.ts).
+ * - Weights: symmetric int8 with one scale per output channel, scale = max |w| / 127.
+ * - Activations: one scale per tensor (graph.quantization), values held as 8-bit codes. A tensor
+ *   written through a ReLU is unsigned (codes 0..255, so ReLU is the clamp of the
+ *   requantisation); any other tensor is signed (-127..127). Max pooling moves codes unchanged
+ *   (the max commutes with a positive scale), so its output keeps its input's scale and range.
+ * - Accumulation in i32; a layer whose output is a graph output no later layer reads writes f32.
+ */
+import type { Activation, GraphSpec, Layer } from './graph.js';
+import type { Tensor } from './model-format.js';
+
+export const WEIGHT_CODE_MAX = 127;
+export const SIGNED_CODES = { lo: -127, hi: 127 } as const;
+export const UNSIGNED_CODES = { lo: 0, hi: 255 } as const;
+
+export type CodeRange = { lo: number; hi: number };
+
+/** The ops the integer kernels run. */
+const INTEGER_OPS = new Set<Layer['op']>(['conv', 'maxpool', 'dense']);
+
+/** Symmetric per-output-channel int8 copy of a weight tensor (last axis = output channels). */
+export function quantizeWeights(tensor: Tensor): Tensor {
+  const channels = tensor.shape[tensor.shape.length - 1];
+  const scales = new Float32Array(channels);
+  tensor.data.forEach((v, i) => {
+    const c = i % channels;
+    scales[c] = Math.max(scales[c], Math.abs(v));
+  });
+  // an all-zero channel keeps scale 1 (format: scales are positive); its codes are 0 anyway
+  scales.forEach((m, c) => (scales[c] = m > 0 ? m / WEIGHT_CODE_MAX : 1));
+  const codes = new Int8Array(tensor.data.length);
+  const data = new Float32Array(tensor.data.length);
+  tensor.data.forEach((v, i) => {
+    const s = scales[i % channels];
+    codes[i] = Math.max(-WEIGHT_CODE_MAX, Math.min(WEIGHT_CODE_MAX, Math.round(v / s)));
+    data[i] = codes[i] * s;
+  });
+  return { shape: [...tensor.shape], data, quantized: { codes, scales } };
+}
+
+/** Why the integer kernels cannot run this graph (first offending layer), or null. */
+export function integerUnsupported(graph: GraphSpec): string | null {
+  for (const layer of graph.layers) {
+    if (!INTEGER_OPS.has(layer.op)) return `layer "${layer.output}" (${layer.op}) has no integer kernel (conv, maxpool and dense have)`;
+    if (layer.op === 'conv' && layer.groups !== 1) return `layer "${layer.output}": grouped and depthwise convolutions have no integer kernel`;
+  }
+  return null;
+}
+
+/** Code range of a tensor written through `activation` (null: a graph input, signed). */
+export function codeRangeAfter(activation: Activation | null): CodeRange {
+  return activation?.kind === 'relu' ? UNSIGNED_CODES : SIGNED_CODES;
+}
+
+/**
+ * Code range of every tensor of an integer graph: the input signed, a conv/dense output by its
+ * activation, a max pool's output as its input.
+ */
+export function codeRanges(graph: GraphSpec): Map<string, CodeRange> {
+  const ranges = new Map<string, CodeRange>([[graph.input.name, codeRangeAfter(null)]]);
+  for (const layer of graph.layers) {
+    if (layer.op === 'maxpool') ranges.set(layer.output, ranges.get(layer.input) ?? SIGNED_CODES);
+    else if (layer.op === 'conv' || layer.op === 'dense') ranges.set(layer.output, codeRangeAfter(layer.activation));
+  }
+  return ranges;
+}
+
+/** Graph outputs written as f32 by their layer: produced by conv/dense and read by no later layer. */
+export function floatOutputs(graph: GraphSpec): Set<string> {
+  const read = new Set(graph.layers.flatMap((l) => (l.op === 'add' ? l.inputs : [l.input])));
+  const producers = new Map(graph.layers.map((l) => [l.output, l.op]));
+  return new Set(graph.outputs.filter((name) => !read.has(name) && ['conv', 'dense'].includes(producers.get(name) ?? '')));
+}

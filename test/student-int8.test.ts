@@ -1,0 +1,86 @@
+// The committed int8 student (npm run quantize): small enough, made from the committed float
+// student (checksum), chosen by the recognizer's precision option, and close to the float student on a fixed set
+// of faces: every face of the sample photos (demo/samples), found and aligned once, embedded by
+// both. Tolerance: cosine >= 0.99 between a face's two embeddings, and the verification scores of
+// every pair of faces within 0.03 of each other (the rule's threshold is fitted on the float one).
+import { readFileSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_MODELS } from '../src/engine/assets.js';
+import { crc32 } from '../src/engine/crc32.js';
+import { Engine } from '../src/engine/engine.js';
+import { decodeModel } from '../src/engine/model-format.js';
+import { StudentNet } from '../src/face/networks.js';
+import { DEFAULT_PRECISION, FaceRecognizer, type DetectedFace } from '../src/face/recognizer.js';
+import { InputError } from '../src/errors.js';
+import { decodeImage, type RgbImage } from '../src/image.js';
+import { embeddingAgreement } from '../src/tools/quantize.js';
+import { createVerifier } from '../src/verify/verifier.js';
+
+const read = (file: string) => new Uint8Array(readFileSync(new URL(`../models/${file}`, import.meta.url)));
+const floatBytes = read(BUNDLED_MODELS.mobileid);
+const int8Bytes = read(BUNDLED_MODELS.mobileidInt8);
+const samples = new URL('../demo/samples/', import.meta.url);
+
+let engine: Engine;
+let recognizer: FaceRecognizer;
+let faces: { image: RgbImage; face: DetectedFace }[] = [];
+
+beforeAll(async () => {
+  engine = await Engine.create();
+  recognizer = await FaceRecognizer.create({ engine, precision: 'int8' });
+  for (const file of readdirSync(samples).filter((f) => f.endsWith('.jpg')).sort()) {
+    const image = decodeImage(new Uint8Array(readFileSync(new URL(file, samples))));
+    faces.push(...recognizer.detectFaces(image).map((face) => ({ image, face })));
+  }
+}, 120_000);
+
+afterAll(() => {
+  recognizer?.dispose();
+  engine?.dispose();
+});
+
+describe('shipped int8 student', () => {
+  it('is at most 1.2 MB, format version 2, quantised from the shipped float student', () => {
+    expect(int8Bytes.length).toBeLessThanOrEqual(1.2e6);
+    expect(new DataView(int8Bytes.buffer, int8Bytes.byteOffset).getUint32(8, true)).toBe(2);
+    const { graph } = decodeModel(int8Bytes);
+    const float = decodeModel(floatBytes).graph;
+    // stale after a retrain: rerun npm run quantize
+    expect((graph.meta?.quantization as { source: { crc32: number } }).source.crc32).toBe(crc32(floatBytes));
+    expect(graph.layers).toEqual(float.layers);
+    expect(graph.meta?.verification).toEqual(float.meta?.verification);
+  });
+
+  it('is what the recognizer embeds with at precision int8; the default is the float student', async () => {
+    expect(DEFAULT_PRECISION).toBe('f32');
+    const float = await FaceRecognizer.create({ engine });
+    expect(float.embeddingSize).toBe(recognizer.embeddingSize);
+    float.dispose();
+    await expect(FaceRecognizer.create({ engine, precision: 'int8', models: { student: floatBytes } })).rejects.toThrow(InputError);
+    await expect(FaceRecognizer.create({ engine, precision: 'f16' as 'f32' })).rejects.toThrow(InputError);
+  });
+
+  it('embeds the faces of the sample photos like the float student', () => {
+    expect(faces.length).toBeGreaterThanOrEqual(6);
+    const float = new StudentNet(engine.loadModel(floatBytes, { batch: faces.length }));
+    const int8 = new StudentNet(engine.loadModel(int8Bytes, { batch: faces.length }));
+    const batch = faces.map(({ image, face }) => ({ image, landmarks: face.landmarks5 }));
+    const a = float.embed(batch);
+    const b = int8.embed(batch);
+    const agreement = embeddingAgreement(a, b, float.dimension);
+    expect(agreement.minCosine).toBeGreaterThanOrEqual(0.99);
+    const rule = recognizer.verification!;
+    const verifier = createVerifier(rule.verifier);
+    const dim = float.dimension;
+    const at = (e: Float32Array, i: number) => e.subarray(i * dim, (i + 1) * dim);
+    let worst = 0;
+    for (let i = 0; i < faces.length; i++) {
+      for (let j = i + 1; j < faces.length; j++) {
+        worst = Math.max(worst, Math.abs(verifier.score(at(a, i), at(a, j)) - verifier.score(at(b, i), at(b, j))));
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(0.03);
+    // the int8 recognizer embeds with the int8 student
+    expect(recognizer.embedFaces(faces[0].image)[0].embedding).toEqual(at(b, 0));
+  });
+});
