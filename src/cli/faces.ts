@@ -18,6 +18,11 @@ export const DETECTOR_OPTIONS = {
   'max-faces': { type: 'integer', min: 1, value: 'N', defaultText: 'no limit', description: 'keep at most the N best faces' },
 } as const satisfies Record<string, OptionSpec>;
 
+/** Worker threads of the commands that embed many photos (embed, identify). */
+export const WORKERS_OPTION = {
+  workers: { type: 'integer', min: 1, max: 256, value: 'N', defaultText: 'the number of cores', description: 'worker threads that decode, detect and embed' },
+} as const satisfies Record<string, OptionSpec>;
+
 export function detectorOptionsFrom(values: { 'input-size'?: number; 'score-threshold'?: number; 'max-faces'?: number }): DetectorOptions {
   return { inputSize: values['input-size'], scoreThreshold: values['score-threshold'], maxFaces: values['max-faces'] };
 }

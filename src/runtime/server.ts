@@ -39,3 +39,5 @@ export async function toRgbImage(input: ImageSource): Promise<RgbImage> {
     `toRgbImage cannot read a ${describeInput(input)}: pass a file path or URL, encoded JPEG/PNG bytes, a Blob, or { data, width, height } pixels`,
   );
 }
+
+export { RecognizerPool, PoolOptionError, type PoolImage, type PoolOptions } from './pool.js';

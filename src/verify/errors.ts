@@ -15,3 +15,5 @@ export class SingularCovarianceError extends VerifierError {}
 export class NotFittedError extends VerifierError {}
 /** A saved verifier file is truncated, tampered with or of an unknown version. */
 export class VerifierFormatError extends VerifierError {}
+/** Embeddings (or a saved matcher) of one model used with another: their scores would mean nothing. */
+export class ModelMismatchError extends VerifierError {}
