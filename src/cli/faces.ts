@@ -1,5 +1,6 @@
 /** What the commands that find faces share: the detector options, a face as JSON, the annotated picture. */
 import type { DetectorOptions } from '../face/detector.js';
+import type { Point } from '../face/landmarks.js';
 import type { DetectedFace } from '../face/recognizer.js';
 import type { RgbImage } from '../image.js';
 import type { OptionSpec } from './args.js';
@@ -29,14 +30,25 @@ export function detectorOptionsFrom(values: { 'input-size'?: number; 'score-thre
 
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
+const pointJson = ([px, py]: Point) => [round(px, 1), round(py, 1)];
+
 /** The --json form of one face: pixels to 0.1, score to 1e-4. */
 export function faceJson(face: DetectedFace) {
   const { x, y, width, height } = face.box;
   return {
     box: [x, y, width, height].map((v) => round(v, 1)),
     score: round(face.score, 4),
-    landmarks5: face.landmarks5.map(([px, py]) => [round(px, 1), round(py, 1)]),
+    landmarks5: face.landmarks5.map(pointJson),
   };
+}
+
+/**
+ * faceJson with every landmark: the 5 by name, and the 68 (iBUG order; LANDMARK_REGIONS gives
+ * each region's index range), for detect --json.
+ */
+export function faceJsonWithLandmarks(face: DetectedFace) {
+  const named = Object.fromEntries(Object.entries(face.landmarks).map(([name, point]) => [name, pointJson(point)]));
+  return { ...faceJson(face), landmarks: named, landmarks68: face.landmarks68.map(pointJson) };
 }
 
 /** A copy of the image with boxes and landmarks drawn, line widths scaled to the image. */
