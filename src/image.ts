@@ -16,6 +16,7 @@ export interface RgbImage {
 
 /** The bytes are empty, truncated, corrupt, not an image, or in a format we do not decode. */
 export class ImageDecodeError extends MobileIdError {
+  override name = 'ImageDecodeError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message);
     if (options) this.cause = options.cause;
@@ -23,7 +24,9 @@ export class ImageDecodeError extends MobileIdError {
 }
 
 /** Pixel data whose length does not match the stated size, or a size/rectangle out of range. */
-export class ImageShapeError extends MobileIdError {}
+export class ImageShapeError extends MobileIdError {
+  override name = 'ImageShapeError';
+}
 
 /**
  * Largest image decodeImage accepts, in pixels: 8000x8000 fits with a little room. Checked on
@@ -257,7 +260,7 @@ function decodePng(bytes: Uint8Array): RgbImage {
 }
 
 /** Orientation from an eXIf chunk placed before the image data; 1 when absent. */
-function pngOrientation(bytes: Uint8Array): ExifOrientation {
+export function pngOrientation(bytes: Uint8Array): ExifOrientation {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let p = 8; p + 8 <= bytes.length; ) {
     const length = view.getUint32(p);

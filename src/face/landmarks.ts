@@ -76,7 +76,9 @@ export function landmarkRegions(points68: readonly Point[]): LandmarkRegions {
  * Points that cannot define an alignment: the wrong number of them, NaN/Infinity, or a
  * degenerate configuration (all equal). Thrown here and by align.ts.
  */
-export class AlignmentError extends MobileIdError {}
+export class AlignmentError extends MobileIdError {
+  override name = 'AlignmentError';
+}
 
 /** Throws AlignmentError unless points holds `count` finite [x, y] pairs. */
 export function assertLandmarks(points: readonly Point[], count: number): void {

@@ -28,10 +28,14 @@ import { landmarks68To5, landmarkRegions, namedLandmarks, type LandmarkRegions, 
 import { LandmarkNet, StudentNet, TeacherNet, type Box } from './networks.js';
 
 /** embedFaces/verify were called but no student model was given and none is bundled. */
-export class StudentModelMissingError extends MobileIdError {}
+export class StudentModelMissingError extends MobileIdError {
+  override name = 'StudentModelMissingError';
+}
 
 /** A verify() option out of range (unknown verifier name, non-finite threshold). */
-export class VerifyOptionError extends MobileIdError {}
+export class VerifyOptionError extends MobileIdError {
+  override name = 'VerifyOptionError';
+}
 
 /** A decoded image, or the bytes of a JPEG or PNG file (decoded with its Exif orientation). */
 export type ImageInput = RgbImage | Uint8Array;

@@ -31,6 +31,7 @@ import {
 } from '../face/recognizer.js';
 import type { RgbImage } from '../image.js';
 import * as api from '../index.js';
+import * as engineApi from './engine.js';
 import { siblingModule, startWorker } from '../node-worker.js';
 import { StudentModelMissingError } from '../face/recognizer.js';
 import type { FaceMatcher, ModelIdentity } from '../verify/matcher.js';
@@ -49,12 +50,14 @@ export interface PoolOptions {
 }
 
 /** A pool option out of range (size). */
-export class PoolOptionError extends MobileIdError {}
+export class PoolOptionError extends MobileIdError {
+  override name = 'PoolOptionError';
+}
 
 /** The package's typed errors by name, to rebuild a worker's error as its own class. */
 const ERROR_CLASSES = new Map<string, typeof MobileIdError>(
-  Object.values(api as Record<string, unknown>)
-    .filter((v): v is typeof MobileIdError => typeof v === 'function' && (v === MobileIdError || v.prototype instanceof MobileIdError))
+  [...Object.values(api), ...Object.values(engineApi)]
+    .filter((v: unknown): v is typeof MobileIdError => typeof v === 'function' && (v === MobileIdError || v.prototype instanceof MobileIdError))
     .map((c) => [c.name, c]),
 );
 

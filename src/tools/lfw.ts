@@ -8,10 +8,14 @@ import { MobileIdError } from '../errors.js';
 import type { Verifier } from '../verify/verifier.js';
 
 /** pairs.txt is malformed. */
-export class LfwFormatError extends MobileIdError {}
+export class LfwFormatError extends MobileIdError {
+  override name = 'LfwFormatError';
+}
 
 /** The pairs, image lists and features disagree (missing person or image, feature sizes). */
-export class LfwDataError extends MobileIdError {}
+export class LfwDataError extends MobileIdError {
+  override name = 'LfwDataError';
+}
 
 /** Image key `<Name>/<Name>_<NNNN>`: the image's path under images/ without `.jpg`. */
 export type ImageKey = string;

@@ -627,9 +627,9 @@ function writeReport(outcomes: Outcome[], app: App): void {
     '# Runtime matrix',
     '',
     `Written by \`npm run test:runtimes\` on ${new Date().toISOString().slice(0, 10)} (Node ${process.version}, ${os.cpus().length} cores, shared machine: times are indicative).`,
-    'Each runtime installs the packed tarball, runs FaceRecognizer on demo/samples/a.jpg (detector, landmarks, student) and must match the Node ESM embedding within 1e-5; the time is the student alone on the found face (mean of 20).',
+    'Each runtime installs the packed tarball, runs FaceRecognizer on demo/samples/a.jpg (detector, landmarks, student) and must match the Node ESM embedding within 1e-5; the time is the whole pipeline on that photo (detector, two landmark passes, student; mean of 5).',
     app.usesFallbackStudent ? '\nThe package had no trained student model yet: every runtime used the same random-weights student.\n' : '',
-    '| runtime | status | embedding time (student, 1 face) |',
+    '| runtime | status | embedFaces time (a.jpg, 1 face) |',
     '|---|---|---|',
     ...outcomes.map((o) => `| ${o.runtime} | ${o.ok ? 'ok' : `FAIL: ${o.detail}`} | ${o.ms === undefined ? '' : timing(o.ms)} |`),
     '',
@@ -654,7 +654,7 @@ async function main(): Promise<number> {
         const problems = check(result, reference, runtime.entry);
         reference ??= result;
         const diff = runtime.name === 'node-esm' ? 'reference' : `max |Δ| ${maxAbsDiff(result.embedding, reference.embedding).toExponential(1)}`;
-        outcomes.push({ runtime: runtime.name, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `embed ${timing(result.ms)}, ${diff}`, ms: result.ms });
+        outcomes.push({ runtime: runtime.name, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `embedFaces ${timing(result.ms)}, ${diff}`, ms: result.ms });
       } catch (error) {
         outcomes.push({ runtime: runtime.name, ok: false, detail: (error as Error).message });
       }
