@@ -23,6 +23,24 @@ export class ImageDecodeError extends MobileIdError {
   }
 }
 
+/** An image larger than the pixel limit (DecodeOptions.maxPixels), refused from its header before any pixel memory is taken. */
+export class ImageTooLargeError extends ImageDecodeError {
+  override name = 'ImageTooLargeError';
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+    format: string,
+  ) {
+    super(`${format} of ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels) exceeds the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`);
+  }
+}
+
+export interface DecodeOptions {
+  /** Largest image accepted, in pixels (width x height); default and upper bound MAX_DECODE_PIXELS. */
+  maxPixels?: number;
+}
+
 /** Pixel data whose length does not match the stated size, or a size/rectangle out of range. */
 export class ImageShapeError extends MobileIdError {
   override name = 'ImageShapeError';
@@ -51,14 +69,15 @@ export type ExifOrientation = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
  * the Exif orientation is applied, grey becomes 3 equal channels, alpha is dropped (not
  * composited). Throws ImageDecodeError for anything else.
  */
-export function decodeImage(bytes: Uint8Array): RgbImage {
+export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): RgbImage {
   if (!(bytes instanceof Uint8Array)) {
     throw new ImageDecodeError('decodeImage expects the file bytes as a Uint8Array');
   }
   if (bytes.length === 0) throw new ImageDecodeError('empty input: 0 bytes');
+  const maxPixels = pixelLimit(options);
   const format = sniffImageFormat(bytes);
-  if (format === 'jpeg') return applyOrientation(decodeJpeg(bytes), jpegOrientation(bytes));
-  if (format === 'png') return applyOrientation(decodePng(bytes), pngOrientation(bytes));
+  if (format === 'jpeg') return applyOrientation(decodeJpeg(bytes, maxPixels), jpegOrientation(bytes));
+  if (format === 'png') return applyOrientation(decodePng(bytes, maxPixels), pngOrientation(bytes));
   const other = otherFormatName(bytes);
   throw new ImageDecodeError(
     other
@@ -158,10 +177,10 @@ function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
   }
 }
 
-function decodeJpeg(bytes: Uint8Array): RgbImage {
+function decodeJpeg(bytes: Uint8Array, maxPixels: number): RgbImage {
   const frame = readJpegFrame(bytes);
   if (!frame) throw new ImageDecodeError('corrupt or truncated JPEG: no frame header before the image data');
-  checkPixelCount(frame.width, frame.height, 'JPEG');
+  checkPixelCount(frame.width, frame.height, 'JPEG', maxPixels);
   // Every block costs at least one bit of entropy-coded data (its DC Huffman code), so a file
   // this short cannot hold the frame it declares: refuse before the decoder allocates for it.
   if (bytes.length * 8 < frame.blocks) {
@@ -239,13 +258,13 @@ function asPngjsInput(bytes: Uint8Array): Uint8Array {
   return pngjsBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function decodePng(bytes: Uint8Array): RgbImage {
+function decodePng(bytes: Uint8Array, maxPixels: number): RgbImage {
   // IHDR is the first chunk: signature(8) length(4) "IHDR"(4) width(4) height(4).
   if (bytes.length < 33 || !startsWith(bytes, ascii('IHDR'), 12)) {
     throw new ImageDecodeError('corrupt or truncated PNG: missing IHDR header');
   }
   const header = new DataView(bytes.buffer, bytes.byteOffset + 16, 8);
-  checkPixelCount(header.getUint32(0), header.getUint32(4), 'PNG');
+  checkPixelCount(header.getUint32(0), header.getUint32(4), 'PNG', maxPixels);
   let png: { width: number; height: number; data: Uint8Array };
   try {
     // Output is always 8-bit RGBA: pngjs expands grey, palette and 16-bit input.
@@ -272,13 +291,18 @@ export function pngOrientation(bytes: Uint8Array): ExifOrientation {
   return 1;
 }
 
-function checkPixelCount(width: number, height: number, format: string): void {
-  if (width === 0 || height === 0) throw new ImageDecodeError(`corrupt ${format}: header declares ${width}x${height}`);
-  if (width * height > MAX_DECODE_PIXELS) {
-    throw new ImageDecodeError(
-      `${format} of ${width}x${height} exceeds the ${MAX_DECODE_PIXELS / 1e6} megapixel limit`,
-    );
+/** DecodeOptions.maxPixels checked: a positive whole number up to MAX_DECODE_PIXELS. */
+export function pixelLimit({ maxPixels = MAX_DECODE_PIXELS }: DecodeOptions): number {
+  if (!(Number.isInteger(maxPixels) && maxPixels > 0 && maxPixels <= MAX_DECODE_PIXELS)) {
+    throw new ImageShapeError(`maxPixels must be a whole number from 1 to ${MAX_DECODE_PIXELS}, got ${maxPixels}`);
   }
+  return maxPixels;
+}
+
+/** Refuses an empty frame, and one over the pixel limit (ImageTooLargeError), from the header alone. */
+export function checkPixelCount(width: number, height: number, format: string, maxPixels: number): void {
+  if (width === 0 || height === 0) throw new ImageDecodeError(`corrupt ${format}: header declares ${width}x${height}`);
+  if (width * height > maxPixels) throw new ImageTooLargeError(width, height, maxPixels, format);
 }
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));

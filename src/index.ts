@@ -51,7 +51,7 @@ export {
 export { FeatureDimensionError, ModelMismatchError, VerifierError, VerifierFormatError, VerifierInputError } from './verify/errors.js';
 
 // image input
-export { decodeImage, ImageDecodeError, ImageShapeError, MAX_DECODE_PIXELS, type RgbImage } from './image.js';
+export { decodeImage, ImageDecodeError, ImageShapeError, ImageTooLargeError, MAX_DECODE_PIXELS, type DecodeOptions, type RgbImage } from './image.js';
 
 // errors shared by every layer
 export { MobileIdError, ModelFormatError, InputError, DisposedError, EngineError, AssetNotFoundError, FileReadError } from './errors.js';

@@ -19,7 +19,7 @@ import type { Model } from '../engine/model.js';
 import { decodeModel, modelFingerprint } from '../engine/model-format.js';
 import { elements } from '../engine/plan.js';
 import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
-import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
+import { assertRgbImage, decodeImage, ImageDecodeError, pixelLimit, type RgbImage } from '../image.js';
 import { FaceMatcher, type ModelIdentity } from '../verify/matcher.js';
 import { createVerifier, type Verifier } from '../verify/verifier.js';
 import { TEACHER_CHIP_SIZE } from './align.js';
@@ -54,6 +54,8 @@ export interface RecognizerOptions {
   models?: RecognizerModels;
   /** Detector options for every call that does not pass its own. */
   detector?: DetectorOptions;
+  /** Largest photo decoded from bytes, in pixels (ImageTooLargeError beyond); default MAX_DECODE_PIXELS. */
+  maxPixels?: number;
 }
 
 export interface DetectedFace {
@@ -253,6 +255,7 @@ export class FaceRecognizer {
     private readonly studentMissing: string,
     private readonly detectorDefaults: DetectorOptions,
     fingerprint: string,
+    private readonly maxPixels: number,
   ) {
     this.landmarks = new LandmarkNet(landmarkModel);
     this.embedder = studentModel && embedderFor(studentModel);
@@ -266,6 +269,7 @@ export class FaceRecognizer {
    */
   static async create(options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     checkDetectorOptions(options.detector ?? {});
+    const maxPixels = pixelLimit(options);
     const models = options.models ?? {};
     const [detectorBytes, landmarkBytes] = await Promise.all([
       models.detector ?? loadBundledModel('detector'),
@@ -291,7 +295,7 @@ export class FaceRecognizer {
       const studentModel = student ? engine.loadModel(student) : null;
       if (studentModel) loaded.push(studentModel);
       const fingerprint = student ? modelFingerprint(student) : '';
-      return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {}, fingerprint);
+      return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {}, fingerprint, maxPixels);
     } catch (error) {
       for (const item of loaded) item.dispose();
       if (!options.engine) engine.dispose();
@@ -414,7 +418,7 @@ export class FaceRecognizer {
     this.assertUsable();
     if (input instanceof Uint8Array) {
       const start = now();
-      const image = decodeImage(input);
+      const image = decodeImage(input, { maxPixels: this.maxPixels });
       timings.decodeMs += now() - start;
       return image;
     }

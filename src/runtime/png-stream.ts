@@ -5,7 +5,7 @@
  * interlaced, low-bit-depth or damaged files get an ImageDecodeError. Exif orientation is applied
  * as decodeImage does.
  */
-import { ImageDecodeError, MAX_DECODE_PIXELS, applyOrientation, pngOrientation, type RgbImage } from '../image.js';
+import { ImageDecodeError, applyOrientation, checkPixelCount, pixelLimit, pngOrientation, type DecodeOptions, type RgbImage } from '../image.js';
 
 /** Samples per pixel by colour type: grey, -, RGB, palette, grey+alpha, -, RGBA. */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -15,7 +15,8 @@ async function inflate(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-export async function decodePngWithPlatform(bytes: Uint8Array): Promise<RgbImage> {
+export async function decodePngWithPlatform(bytes: Uint8Array, options: DecodeOptions = {}): Promise<RgbImage> {
+  const maxPixels = pixelLimit(options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let width = 0;
   let height = 0;
@@ -41,7 +42,7 @@ export async function decodePngWithPlatform(bytes: Uint8Array): Promise<RgbImage
   if (!width || !height || !channels || (depth !== 8 && depth !== 16) || (colourType === 3 && (!palette || depth !== 8))) {
     throw new ImageDecodeError(`unsupported or corrupt PNG (${width}x${height}, colour type ${colourType}, ${depth} bits): this build reads 8- and 16-bit PNGs`);
   }
-  if (width * height > MAX_DECODE_PIXELS) throw new ImageDecodeError(`PNG of ${width}x${height} exceeds the ${MAX_DECODE_PIXELS / 1e6} megapixel limit`);
+  checkPixelCount(width, height, 'PNG', maxPixels);
   let raw: Uint8Array;
   try {
     raw = await inflate(new Uint8Array(await new Blob(idat as Uint8Array<ArrayBuffer>[]).arrayBuffer()));

@@ -14,6 +14,7 @@ export interface PoolSetup {
   role: 'recognizer-pool';
   models: RecognizerModels;
   detector: DetectorOptions;
+  maxPixels?: number;
 }
 
 export interface PoolCall {
@@ -56,7 +57,7 @@ async function serve(setup: PoolSetup): Promise<void> {
   const port = parentPort!;
   let recognizer: FaceRecognizer;
   try {
-    recognizer = await FaceRecognizer.create({ models: setup.models, detector: setup.detector });
+    recognizer = await FaceRecognizer.create({ models: setup.models, detector: setup.detector, maxPixels: setup.maxPixels });
   } catch (error) {
     port.postMessage({ id: -1, error: sent(error) } satisfies PoolReply);
     return;

@@ -47,6 +47,8 @@ export interface PoolOptions {
   models?: RecognizerModels;
   /** Detector options for every call that does not pass its own. */
   detector?: DetectorOptions;
+  /** Largest photo the workers decode, in pixels (ImageTooLargeError beyond). */
+  maxPixels?: number;
 }
 
 /** A pool option out of range (size). */
@@ -99,7 +101,7 @@ export class RecognizerPool {
       given.landmarks ?? loadBundledModel('landmarks68'),
       given.student ?? loadBundledModel('mobileid').catch(() => undefined),
     ]);
-    const setup: PoolSetup = { role: 'recognizer-pool', models: { detector, landmarks, student }, detector: options.detector ?? {} };
+    const setup: PoolSetup = { role: 'recognizer-pool', models: { detector, landmarks, student }, detector: options.detector ?? {}, maxPixels: options.maxPixels };
     const slots: Slot[] = Array.from({ length: size }, () => ({ worker: startWorker(siblingModule('pool-worker', import.meta.url), setup), waiting: new Map() }));
     const ready = slots.map(
       (slot) =>
