@@ -6,7 +6,8 @@
  *   dist/workerd.js              Cloudflare: `import wasm from './mobileid.wasm'`
  *   dist/edge-light.js           Vercel Edge: `import wasm from './mobileid.wasm?module'`
  *   dist/cli.js                  the CLI (bin/mobileid.js runs it in a published package)
- *   dist/engine.js, engine.cjs, engine.web.js   `mobileid/engine`: Node (ESM, CommonJS), everything else
+ *   dist/engine.js, engine.cjs   `mobileid/engine` for Node: re-exports of the server bundle's __engine
+ *   dist/engine.web.js           `mobileid/engine` for browsers and edge (a bundle of its own)
  *   dist/gallery-worker.js       the gallery's worker threads (never the CLI entry: a worker must not run main())
  *   dist/pool-worker.js          RecognizerPool's worker threads
  *   dist/samples/                the demo's sample photos and their licence (demo/samples)
@@ -68,7 +69,7 @@ const webShims: esbuild.Plugin = {
   setup(build) {
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: 'pngjs', namespace: 'no-pngjs' }));
     build.onLoad({ filter: /.*/, namespace: 'no-pngjs' }, () => ({
-      contents: `const refuse = () => { throw new Error('this build decodes PNG in toRgbImage only: pass await toRgbImage(bytes) instead of the bytes'); };
+      contents: `const refuse = () => { throw new Error('no pngjs in this build: decode PNG with toRgbImage (pass await toRgbImage(bytes), not the bytes); encode with the platform, e.g. OffscreenCanvas.convertToBlob'); };
 export class PNG { constructor() { refuse(); } static sync = { read: refuse, write: refuse }; }`,
       loader: 'js',
     }));
@@ -114,8 +115,6 @@ const BUNDLES: Bundle[] = [
   { entry: 'src/runtime/browser.ts', out: 'browser.js', options: web },
   { entry: 'src/runtime/edge.ts', out: 'workerd.js', options: edge('./mobileid.wasm') },
   { entry: 'src/runtime/edge.ts', out: 'edge-light.js', options: edge('./mobileid.wasm?module') },
-  { entry: 'src/runtime/engine.ts', out: 'engine.js', options: { ...node, format: 'esm' } },
-  { entry: 'src/runtime/engine.ts', out: 'engine.cjs', options: cjs },
   { entry: 'src/runtime/engine.ts', out: 'engine.web.js', options: { ...web, plugins: [engineWebShims] } },
   { entry: 'src/runtime/pool-worker.ts', out: 'pool-worker.js', options: { ...node, format: 'esm' } },
   { entry: 'src/cli.ts', out: 'cli.js', options: { ...node, format: 'esm' } },
@@ -135,6 +134,27 @@ async function bundle({ entry, out, options }: Bundle): Promise<void> {
     logLevel: 'warning',
     ...options,
   });
+}
+
+/**
+ * `mobileid/engine` for Node: small files re-exporting the server bundle's `__engine`
+ * (runtime/server.ts), so that the subpath shares the main entry's classes. Browsers and edge
+ * get a bundle of its own (engine.web.js), which keeps their main bundle tree-shakable; its
+ * classes are copies of the main bundle's (compare error.name across the two imports there).
+ */
+const ENGINE_FILES: Record<string, string> = {
+  'engine.js': './server.js',
+  'engine.cjs': './server.cjs',
+};
+
+async function writeEngineFiles(): Promise<void> {
+  const names = Object.keys(await import('../src/runtime/engine.js')).sort();
+  for (const [file, main] of Object.entries(ENGINE_FILES)) {
+    const text = file.endsWith('.cjs')
+      ? `'use strict';\nmodule.exports = require('${main}').__engine;\n`
+      : `import { __engine } from '${main}';\nexport const { ${names.join(', ')} } = __engine;\n`;
+    writeFileSync(path.join(dist, file), text);
+  }
 }
 
 /** What `mobileid demo` reads when given no folder: small photos with their licence notice. */
@@ -227,6 +247,7 @@ async function main(): Promise<void> {
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist);
   await Promise.all(BUNDLES.map(bundle));
+  await writeEngineFiles();
   copyAssets();
   emitDeclarations();
   console.log(sizeTable(dist));

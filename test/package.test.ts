@@ -120,6 +120,17 @@ function consumerFile(name: string, text: string): string {
   return path.join(consumer, name);
 }
 
+describe('mobileid/engine', () => {
+  it('in Node shares the main entry\'s classes: an error through either import is a MobileIdError of the other', async () => {
+    const main = await import(/* @vite-ignore */ new URL('dist/server.js', root).href);
+    const engine = await import(/* @vite-ignore */ new URL('dist/engine.js', root).href);
+    const error = await engine.loadBundledModel('teacher').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(main.MobileIdError);
+    expect(error).toBeInstanceOf(main.AssetNotFoundError);
+    expect(engine.Engine).toBe(main.__engine.Engine);
+  });
+});
+
 describe('browser bundle size (esbuild, minified, models and wasm excluded)', () => {
   const bundled = async (source: string) => {
     const entry = consumerFile(`app-${source.length}.js`, source);

@@ -44,3 +44,10 @@ export async function toRgbImage(input: ImageSource, options: DecodeOptions = {}
 }
 
 export { RecognizerPool, PoolOptionError, type PoolImage, type PoolOptions } from './pool.js';
+
+/**
+ * What `mobileid/engine` exports, carried by the Node bundles so that the subpath's files
+ * (dist/engine.js, engine.cjs, made by scripts/build.ts) re-export it: one copy of every class,
+ * so an error thrown through either import is an instance of the other's MobileIdError. Not API.
+ */
+export * as __engine from './engine.js';
