@@ -3,7 +3,8 @@
  * the aligned crops, the score, the decision and the time spent embedding. `mobileid` is the
  * package's browser entry (dist/browser.js through the page's import map).
  */
-import { FaceRecognizer, alignForStudent, init, loadBundledModel, toRgbImage, toRgba, type RgbImage } from 'mobileid';
+import { FaceRecognizer, init, toRgbImage, toRgba, type RgbImage } from 'mobileid';
+import { alignForStudent, loadBundledModel } from 'mobileid/engine';
 import type { DemoResult } from './result.js';
 
 const SAMPLES = [

@@ -42,7 +42,7 @@ export async function startDemoServer({ port = 8080, quiet = false } = {}): Prom
     write: false,
     format: 'esm',
     target: 'es2022',
-    external: ['mobileid'],
+    external: ['mobileid', 'mobileid/engine'],
     logLevel: 'error',
   });
   const hasStudent = existsSync(path.join(dist, 'models', BUNDLED_MODELS.mobileid));

@@ -6,7 +6,10 @@
  *   dist/workerd.js              Cloudflare: `import wasm from './mobileid.wasm'`
  *   dist/edge-light.js           Vercel Edge: `import wasm from './mobileid.wasm?module'`
  *   dist/cli.js                  the CLI (bin/mobileid.js runs it in a published package)
+ *   dist/engine.js, engine.cjs   `mobileid/engine` for Node: re-exports of the server bundle's __engine
+ *   dist/engine.web.js           `mobileid/engine` for browsers and edge (a bundle of its own)
  *   dist/gallery-worker.js       the gallery's worker threads (never the CLI entry: a worker must not run main())
+ *   dist/pool-worker.js          RecognizerPool's worker threads
  *   dist/samples/                the demo's sample photos and their licence (demo/samples)
  *   dist/mobileid.wasm, dist/models/*.mobileid (+ model cards), dist/types/** (.d.ts and .d.cts)
  *
@@ -32,22 +35,45 @@ const at = (...parts: string[]) => path.join(root, ...parts);
 export const SHIPPED_MODELS: readonly BundledModelName[] = ['mobileid', 'mobileidInt8', 'landmarks68', 'detector'];
 
 /** The runtime entries whose declarations make up dist/types. */
-const TYPED_ENTRIES = ['src/runtime/server.ts', 'src/runtime/browser.ts', 'src/runtime/edge.ts'];
+const TYPED_ENTRIES = ['src/runtime/server.ts', 'src/runtime/browser.ts', 'src/runtime/edge.ts', 'src/runtime/engine.ts'];
 
 class BuildError extends Error {
   override name = 'BuildError';
 }
 
-/** Browser and edge bundles: pngjs's self-contained browser build, and no node:fs (assets fall back to fetch). */
+/** No node:fs in browser and edge bundles: assets fall back to fetch. */
+function noFileSystem(build: esbuild.PluginBuild): void {
+  build.onResolve({ filter: /^node:fs\/promises$/ }, () => ({ path: 'node:fs/promises', namespace: 'no-fs' }));
+  build.onLoad({ filter: /.*/, namespace: 'no-fs' }, () => ({
+    contents: `export function readFile() { throw new Error('no file system in this runtime: serve the file over http(s) or pass its bytes'); }`,
+    loader: 'js',
+  }));
+}
+
+/** `mobileid/engine` for browsers and edge: pngjs's self-contained browser build (encodePng, PNG bytes in decodeImage). */
+const engineWebShims: esbuild.Plugin = {
+  name: 'engine-web-shims',
+  setup(build) {
+    build.onResolve({ filter: /^pngjs$/ }, () => ({ path: at('node_modules/pngjs/browser.js') }));
+    noFileSystem(build);
+  },
+};
+
+/**
+ * The main browser and edge bundles carry no pngjs (205 KB): their toRgbImage decodes PNG with
+ * the platform (createImageBitmap; DecompressionStream on edge), so only the recognizer's own
+ * byte input (a Uint8Array passed to detectFaces & co.) meets this stand-in, which says so.
+ */
 const webShims: esbuild.Plugin = {
   name: 'web-shims',
   setup(build) {
-    build.onResolve({ filter: /^pngjs$/ }, () => ({ path: at('node_modules/pngjs/browser.js') }));
-    build.onResolve({ filter: /^node:fs\/promises$/ }, () => ({ path: 'node:fs/promises', namespace: 'no-fs' }));
-    build.onLoad({ filter: /.*/, namespace: 'no-fs' }, () => ({
-      contents: `export function readFile() { throw new Error('no file system in this runtime: serve the file over http(s) or pass its bytes'); }`,
+    build.onResolve({ filter: /^pngjs$/ }, () => ({ path: 'pngjs', namespace: 'no-pngjs' }));
+    build.onLoad({ filter: /.*/, namespace: 'no-pngjs' }, () => ({
+      contents: `const refuse = () => { throw new Error('no pngjs in this build: decode PNG with toRgbImage (pass await toRgbImage(bytes), not the bytes); encode with the platform, e.g. OffscreenCanvas.convertToBlob'); };
+export class PNG { constructor() { refuse(); } static sync = { read: refuse, write: refuse }; }`,
       loader: 'js',
     }));
+    noFileSystem(build);
   },
 };
 
@@ -66,6 +92,13 @@ interface Bundle {
 }
 
 const node: esbuild.BuildOptions = { platform: 'node', target: 'node20', packages: 'external' };
+const cjs: esbuild.BuildOptions = {
+  ...node,
+  format: 'cjs',
+  // CommonJS has no import.meta: locate assets from the file's own path instead.
+  define: { 'import.meta.url': '__mobileidModuleUrl' },
+  banner: { js: `const __mobileidModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
+};
 const web: esbuild.BuildOptions = { platform: 'browser', target: 'es2022', format: 'esm', plugins: [webShims] };
 const edge = (specifier: string): esbuild.BuildOptions => ({
   platform: 'neutral',
@@ -78,20 +111,12 @@ const edge = (specifier: string): esbuild.BuildOptions => ({
 
 const BUNDLES: Bundle[] = [
   { entry: 'src/runtime/server.ts', out: 'server.js', options: { ...node, format: 'esm' } },
-  {
-    entry: 'src/runtime/server.ts',
-    out: 'server.cjs',
-    options: {
-      ...node,
-      format: 'cjs',
-      // CommonJS has no import.meta: locate assets from the file's own path instead.
-      define: { 'import.meta.url': '__mobileidModuleUrl' },
-      banner: { js: `const __mobileidModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
-    },
-  },
+  { entry: 'src/runtime/server.ts', out: 'server.cjs', options: cjs },
   { entry: 'src/runtime/browser.ts', out: 'browser.js', options: web },
   { entry: 'src/runtime/edge.ts', out: 'workerd.js', options: edge('./mobileid.wasm') },
   { entry: 'src/runtime/edge.ts', out: 'edge-light.js', options: edge('./mobileid.wasm?module') },
+  { entry: 'src/runtime/engine.ts', out: 'engine.web.js', options: { ...web, plugins: [engineWebShims] } },
+  { entry: 'src/runtime/pool-worker.ts', out: 'pool-worker.js', options: { ...node, format: 'esm' } },
   { entry: 'src/cli.ts', out: 'cli.js', options: { ...node, format: 'esm' } },
   { entry: 'src/cli/gallery-worker.ts', out: 'gallery-worker.js', options: { ...node, format: 'esm' } },
 ];
@@ -102,11 +127,34 @@ async function bundle({ entry, out, options }: Bundle): Promise<void> {
     outfile: path.join(dist, out),
     bundle: true,
     minify: true,
-    keepNames: true, // error classes name themselves from new.target.name
+    // Node bundles keep function names for readable stack traces; the web bundles stay tree-shakable
+    // without esbuild's naming calls (errors name themselves with a field, see errors.ts)
+    keepNames: options.platform === 'node',
     legalComments: 'eof',
     logLevel: 'warning',
     ...options,
   });
+}
+
+/**
+ * `mobileid/engine` for Node: small files re-exporting the server bundle's `__engine`
+ * (runtime/server.ts), so that the subpath shares the main entry's classes. Browsers and edge
+ * get a bundle of its own (engine.web.js), which keeps their main bundle tree-shakable; its
+ * classes are copies of the main bundle's (compare error.name across the two imports there).
+ */
+const ENGINE_FILES: Record<string, string> = {
+  'engine.js': './server.js',
+  'engine.cjs': './server.cjs',
+};
+
+async function writeEngineFiles(): Promise<void> {
+  const names = Object.keys(await import('../src/runtime/engine.js')).sort();
+  for (const [file, main] of Object.entries(ENGINE_FILES)) {
+    const text = file.endsWith('.cjs')
+      ? `'use strict';\nmodule.exports = require('${main}').__engine;\n`
+      : `import { __engine } from '${main}';\nexport const { ${names.join(', ')} } = __engine;\n`;
+    writeFileSync(path.join(dist, file), text);
+  }
 }
 
 /** What `mobileid demo` reads when given no folder: small photos with their licence notice. */
@@ -199,6 +247,7 @@ async function main(): Promise<void> {
   rmSync(dist, { recursive: true, force: true });
   mkdirSync(dist);
   await Promise.all(BUNDLES.map(bundle));
+  await writeEngineFiles();
   copyAssets();
   emitDeclarations();
   console.log(sizeTable(dist));

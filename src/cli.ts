@@ -15,6 +15,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./cli/demo.js')).demoCommand,
   detect: async () => (await import('./cli/detect.js')).detectCommand,
   verify: async () => (await import('./cli/verify.js')).verifyCommand,
+  embed: async () => (await import('./cli/embed.js')).embedCommand,
+  identify: async () => (await import('./cli/identify.js')).identifyCommand,
   gallery: async () => (await import('./cli/gallery.js')).galleryCommand,
   'eval-pairs': async () => (await import('./cli/eval-pairs.js')).evalPairsCommand,
   calibrate: async () => (await import('./cli/eval-pairs.js')).calibrateCommand,

@@ -16,14 +16,35 @@ export interface RgbImage {
 
 /** The bytes are empty, truncated, corrupt, not an image, or in a format we do not decode. */
 export class ImageDecodeError extends MobileIdError {
+  override name = 'ImageDecodeError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message);
     if (options) this.cause = options.cause;
   }
 }
 
+/** An image larger than the pixel limit (DecodeOptions.maxPixels), refused from its header before any pixel memory is taken. */
+export class ImageTooLargeError extends ImageDecodeError {
+  override name = 'ImageTooLargeError';
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+    format: string,
+  ) {
+    super(`${format} of ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels) exceeds the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`);
+  }
+}
+
+export interface DecodeOptions {
+  /** Largest image accepted, in pixels (width x height); default and upper bound MAX_DECODE_PIXELS. */
+  maxPixels?: number;
+}
+
 /** Pixel data whose length does not match the stated size, or a size/rectangle out of range. */
-export class ImageShapeError extends MobileIdError {}
+export class ImageShapeError extends MobileIdError {
+  override name = 'ImageShapeError';
+}
 
 /**
  * Largest image decodeImage accepts, in pixels: 8000x8000 fits with a little room. Checked on
@@ -48,14 +69,15 @@ export type ExifOrientation = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
  * the Exif orientation is applied, grey becomes 3 equal channels, alpha is dropped (not
  * composited). Throws ImageDecodeError for anything else.
  */
-export function decodeImage(bytes: Uint8Array): RgbImage {
+export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): RgbImage {
   if (!(bytes instanceof Uint8Array)) {
     throw new ImageDecodeError('decodeImage expects the file bytes as a Uint8Array');
   }
   if (bytes.length === 0) throw new ImageDecodeError('empty input: 0 bytes');
+  const maxPixels = pixelLimit(options);
   const format = sniffImageFormat(bytes);
-  if (format === 'jpeg') return applyOrientation(decodeJpeg(bytes), jpegOrientation(bytes));
-  if (format === 'png') return applyOrientation(decodePng(bytes), pngOrientation(bytes));
+  if (format === 'jpeg') return applyOrientation(decodeJpeg(bytes, maxPixels), jpegOrientation(bytes));
+  if (format === 'png') return applyOrientation(decodePng(bytes, maxPixels), pngOrientation(bytes));
   const other = otherFormatName(bytes);
   throw new ImageDecodeError(
     other
@@ -155,10 +177,10 @@ function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
   }
 }
 
-function decodeJpeg(bytes: Uint8Array): RgbImage {
+function decodeJpeg(bytes: Uint8Array, maxPixels: number): RgbImage {
   const frame = readJpegFrame(bytes);
   if (!frame) throw new ImageDecodeError('corrupt or truncated JPEG: no frame header before the image data');
-  checkPixelCount(frame.width, frame.height, 'JPEG');
+  checkPixelCount(frame.width, frame.height, 'JPEG', maxPixels);
   // Every block costs at least one bit of entropy-coded data (its DC Huffman code), so a file
   // this short cannot hold the frame it declares: refuse before the decoder allocates for it.
   if (bytes.length * 8 < frame.blocks) {
@@ -236,7 +258,7 @@ function asPngjsInput(bytes: Uint8Array): Uint8Array {
   return pngjsBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function decodePng(bytes: Uint8Array): RgbImage {
+function decodePng(bytes: Uint8Array, maxPixels: number): RgbImage {
   // IHDR is the first chunk: signature(8) length(4) "IHDR"(4) width(4) height(4).
   if (bytes.length < 33 || !startsWith(bytes, ascii('IHDR'), 12)) {
     throw new ImageDecodeError('corrupt or truncated PNG: missing IHDR header');
@@ -244,7 +266,7 @@ function decodePng(bytes: Uint8Array): RgbImage {
   const header = new DataView(bytes.buffer, bytes.byteOffset + 16, 10);
   const width = header.getUint32(0);
   const height = header.getUint32(4);
-  checkPixelCount(width, height, 'PNG');
+  checkPixelCount(width, height, 'PNG', maxPixels);
   // Deflate expands at most ~1032-fold, so image data this short cannot hold the pixels the
   // header declares: refuse before pngjs reserves (and zero-fills) memory for all of them.
   const channels = PNG_CHANNELS[header.getUint8(9)] ?? 1;
@@ -282,7 +304,7 @@ function pngImageDataBytes(bytes: Uint8Array): number {
 }
 
 /** Orientation from an eXIf chunk placed before the image data; 1 when absent. */
-function pngOrientation(bytes: Uint8Array): ExifOrientation {
+export function pngOrientation(bytes: Uint8Array): ExifOrientation {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let p = 8; p + 8 <= bytes.length; ) {
     const length = view.getUint32(p);
@@ -294,13 +316,18 @@ function pngOrientation(bytes: Uint8Array): ExifOrientation {
   return 1;
 }
 
-function checkPixelCount(width: number, height: number, format: string): void {
-  if (width === 0 || height === 0) throw new ImageDecodeError(`corrupt ${format}: header declares ${width}x${height}`);
-  if (width * height > MAX_DECODE_PIXELS) {
-    throw new ImageDecodeError(
-      `${format} of ${width}x${height} exceeds the ${MAX_DECODE_PIXELS / 1e6} megapixel limit`,
-    );
+/** DecodeOptions.maxPixels checked: a positive whole number up to MAX_DECODE_PIXELS. */
+export function pixelLimit({ maxPixels = MAX_DECODE_PIXELS }: DecodeOptions): number {
+  if (!(Number.isInteger(maxPixels) && maxPixels > 0 && maxPixels <= MAX_DECODE_PIXELS)) {
+    throw new ImageShapeError(`maxPixels must be a whole number from 1 to ${MAX_DECODE_PIXELS}, got ${maxPixels}`);
   }
+  return maxPixels;
+}
+
+/** Refuses an empty frame, and one over the pixel limit (ImageTooLargeError), from the header alone. */
+export function checkPixelCount(width: number, height: number, format: string, maxPixels: number): void {
+  if (width === 0 || height === 0) throw new ImageDecodeError(`corrupt ${format}: header declares ${width}x${height}`);
+  if (width * height > maxPixels) throw new ImageTooLargeError(width, height, maxPixels, format);
 }
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));

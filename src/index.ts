@@ -1,6 +1,14 @@
 /**
- * mobileid: face recognition in WebAssembly. The package's API, one list, grouped by layer from
- * the top; each runtime entry (runtime/api.ts) adds only its init() and input decoding.
+ * mobileid: face recognition in WebAssembly. The package's main API, one list shared by every
+ * runtime entry (runtime/api.ts; each entry adds its init() and toRgbImage()):
+ *
+ *   recognizer   FaceRecognizer: detect, landmarks, embed, verify; its options and results
+ *   matcher      FaceMatcher: who is this face among enrolled people, or unknown; save/load
+ *   image input  RgbImage and decodeImage (toRgbImage comes with each runtime entry)
+ *   errors       MobileIdError and every typed error these throw
+ *
+ * The engine and the building blocks underneath (networks, alignment, verifiers, t-SNE, model
+ * format) are the subpath `mobileid/engine` (runtime/engine.ts).
  *
  *   const recognizer = await FaceRecognizer.create();
  *   const result = recognizer.verify(photoA, photoB);   // { same, score, threshold, ... }
@@ -17,6 +25,7 @@ export {
   type ImageInput,
   type LargestFace,
   type LargestFaceOptions,
+  type MatcherOptions,
   type RecognizerModels,
   type RecognizerOptions,
   type Timings,
@@ -24,25 +33,28 @@ export {
   type VerifyOptions,
   type VerifyResult,
 } from './face/recognizer.js';
-export { TinyFaceDetector, DetectorModelError, DetectorOptionError, type Detection, type DetectorOptions } from './face/detector.js';
-export { LandmarkNet, TeacherNet, StudentNet, boxFromLandmarks, type Box, type TeacherOutput } from './face/networks.js';
-export { fitSimilarity, alignForStudent, alignForTeacher, AlignmentError, type Similarity } from './face/align.js';
-export { landmarks68To5, type Point } from './face/landmarks.js';
-export { studentGraph, STUDENT_INPUT } from './face/student-graph.js';
+export { DetectorModelError, DetectorOptionError, type DetectorOptions } from './face/detector.js';
+export type { Box } from './face/networks.js';
+export { AlignmentError, LANDMARK_REGIONS, type LandmarkRegions, type NamedLandmarks, type Point } from './face/landmarks.js';
 
-// verification and galleries
-export { createVerifier, type Verifier, type VerifierKind } from './verify/verifier.js';
-export { JointBayesianModel, fitJointBayesian } from './verify/joint-bayesian.js';
-export { VerifierError } from './verify/errors.js';
-export { tsne, maxPerplexity, TsneInputError, type TsneOptions } from './gallery/tsne.js';
+// the matcher: identification among enrolled people
+export {
+  FaceMatcher,
+  UNKNOWN,
+  type Candidate,
+  type EmbeddingInput,
+  type MatchMetric,
+  type MatchResult,
+  type MatcherJson,
+  type ModelIdentity,
+} from './verify/matcher.js';
+export { FeatureDimensionError, ModelMismatchError, VerifierError, VerifierFormatError, VerifierInputError } from './verify/errors.js';
 
-// images and errors
-export { decodeImage, fromRgb, fromRgba, mirrorImage, encodePng, ImageDecodeError, ImageShapeError, type RgbImage } from './image.js';
+// image input
+export { decodeImage, ImageDecodeError, ImageShapeError, ImageTooLargeError, MAX_DECODE_PIXELS, type DecodeOptions, type RgbImage } from './image.js';
+
+// errors shared by every layer
 export { MobileIdError, ModelFormatError, InputError, DisposedError, EngineError, AssetNotFoundError, FileReadError } from './errors.js';
 
-// the engine underneath, for models in this project's format
-export { Engine, type Kernels, type WasmSource } from './engine/engine.js';
-export { Model, PRECISIONS, type LoadOptions, type Precision } from './engine/model.js';
-export { decodeModel, encodeModel, FORMAT_VERSION, type DecodedModel, type StorageDtype, type Tensor } from './engine/model-format.js';
-export type { GraphSpec, Layer, Preprocess, Activation } from './engine/graph.js';
-export { BUNDLED_MODELS, loadBundledModel, loadDefaultWasm, type BundledModelName } from './engine/assets.js';
+// the engine a recognizer runs on (init() of each runtime entry makes the shared one)
+export type { Engine, WasmSource } from './engine/engine.js';

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoCommand } from '../src/cli/demo.js';
 import { detectCommand } from '../src/cli/detect.js';
+import { embedCommand } from '../src/cli/embed.js';
+import { identifyCommand } from '../src/cli/identify.js';
 import { galleryCommand } from '../src/cli/gallery.js';
 import { verifyCommand } from '../src/cli/verify.js';
 import { decodeImage, sniffImageFormat } from '../src/image.js';
@@ -16,7 +18,7 @@ import { faceApiDir } from './faceapi-reference.js';
 
 const samples = path.join(repo, 'demo/samples');
 const sample = (name: string) => path.join(samples, name);
-const COMMANDS = [demoCommand, detectCommand, verifyCommand, galleryCommand, evalLfwCommand, evalPairsCommand, calibrateCommand];
+const COMMANDS = [demoCommand, detectCommand, verifyCommand, embedCommand, identifyCommand, galleryCommand, evalLfwCommand, evalPairsCommand, calibrateCommand];
 
 const out = mkdtempSync(path.join(tmpdir(), 'mobileid-cli-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -114,7 +116,15 @@ describe('commands at work', () => {
     for (const [file, format] of [['a.jpg', 'jpeg'], ['a.png', 'png']] as const) {
       const run = cli(['detect', sample('group1.jpg'), '--out', file, '--json'], dir);
       expect(run.code, run.stderr).toBe(0);
-      expect(JSON.parse(run.last).faces).toHaveLength(3);
+      const { faces, regions } = JSON.parse(run.last);
+      expect(faces).toHaveLength(3);
+      for (const face of faces) {
+        expect(face.landmarks68).toHaveLength(68);
+        expect(Object.keys(face.landmarks)).toEqual(['leftEye', 'rightEye', 'nose', 'mouthLeft', 'mouthRight']);
+        expect(face.landmarks.leftEye).toEqual(face.landmarks5[0]);
+        expect(face.landmarks.nose).toEqual(face.landmarks68[30]);
+      }
+      expect(regions.jaw).toEqual([0, 16]);
       const bytes = new Uint8Array(readFileSync(path.join(dir, file)));
       expect(sniffImageFormat(bytes)).toBe(format);
       expect(decodeImage(bytes).width).toBe(800);
@@ -166,5 +176,63 @@ describe('commands at work', () => {
       expect(lines.filter((l) => l.startsWith(`${stage} [${'#'.repeat(24)}]`)), stage).toHaveLength(1);
     }
     expect(new Set(lines).size).toBe(lines.length);
+  });
+
+  it('embed: one row per face with file, box and score, the same in json, csv and npy', () => {
+    const dir = folder('embed');
+    const json = cli(['embed', sample('a.jpg'), sample('group1.jpg'), '--workers', '2'], dir);
+    expect(json.code, json.stderr).toBe(0);
+    const result = JSON.parse(json.last);
+    expect(result.model).toMatchObject({ name: 'mobileid-student', dimension: 128 });
+    expect(result.mirror).toBe(true); // the shipped student's rule
+    expect(result.faces.map((f: { file: string; face: number }) => `${path.basename(f.file)}#${f.face}`)).toEqual(['a.jpg#1', 'group1.jpg#1', 'group1.jpg#2', 'group1.jpg#3']);
+    for (const face of result.faces) {
+      expect(face.embedding).toHaveLength(128);
+      expect(face.box).toHaveLength(4);
+      expect(face.score).toBeGreaterThan(0.5);
+    }
+
+    const csvRun = cli(['embed', sample('a.jpg'), sample('group1.jpg'), '--format', 'csv', '--out', 'faces.csv'], dir);
+    expect(csvRun.code, csvRun.stderr).toBe(0);
+    const lines = readFileSync(path.join(dir, 'faces.csv'), 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[0].split(',').slice(0, 8)).toEqual(['file', 'face', 'x', 'y', 'width', 'height', 'score', 'e0']);
+    const row = lines[2].split(',');
+    expect(row.slice(2, 6).map(Number)).toEqual(result.faces[1].box);
+    row.slice(7).forEach((v, i) => expect(Number(v)).toBeCloseTo(result.faces[1].embedding[i], 6));
+
+    const npyRun = cli(['embed', sample('a.jpg'), sample('group1.jpg'), '--format', 'npy', '--out', 'faces.npy'], dir);
+    expect(npyRun.code, npyRun.stderr).toBe(0);
+    expect(JSON.parse(npyRun.last).faces).toHaveLength(4);
+    const npy = readFileSync(path.join(dir, 'faces.npy'));
+    const headerLength = npy.readUInt16LE(8);
+    expect(npy.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
+    expect((10 + headerLength) % 64).toBe(0);
+    expect(npy.subarray(10, 10 + headerLength).toString()).toMatch(/'descr': '<f4', 'fortran_order': False, 'shape': \(4, 128\)/);
+    expect(npy.readFloatLE(10 + headerLength + (3 * 128 + 5) * 4)).toBeCloseTo(result.faces[3].embedding[5], 6);
+    expect(readdirSync(dir).sort()).toEqual(['faces.csv', 'faces.npy']);
+
+    expectOneLineError(cli(['embed', sample('a.jpg'), '--format', 'npy'], dir), 2, /--format npy .* --out/);
+  });
+
+  it('identify: enrolls Name/photo folders, names the known face, calls a stranger unknown, and reuses a saved gallery', () => {
+    const dir = folder('identify');
+    for (const [person, photo] of [['Ada', 'a.jpg'], ['Bea', 'b.jpg']]) {
+      mkdirSync(path.join(dir, 'people', person), { recursive: true });
+      copyFileSync(sample(photo), path.join(dir, 'people', person, photo));
+    }
+    const run = cli(['identify', '--gallery', 'people', sample('a-variant.jpg'), '--save', 'people.json', '--top', '2', '--json'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.last);
+    expect(result.gallery).toMatchObject({ people: 2, faces: 2 });
+    const [face] = result.photos[0].faces;
+    expect(face).toMatchObject({ label: 'Ada', known: true });
+    expect(face.candidates.map((c: { label: string }) => c.label)).toEqual(['Ada', 'Bea']);
+
+    // from the saved gallery: the same score; above a stricter threshold than that score, nobody known
+    const strict = cli(['identify', '--gallery', 'people.json', sample('a-variant.jpg'), '--threshold=-0.05', '--json'], dir);
+    expect(strict.code, strict.stderr).toBe(0);
+    expect(JSON.parse(strict.last).photos[0].faces[0]).toMatchObject({ label: 'unknown', known: false, match: face.match });
+    expectOneLineError(cli(['identify', sample('a.jpg')], dir), 2, /--gallery .* is required/);
   });
 });

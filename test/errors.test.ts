@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBundledModel, type BundledModelName } from '../src/engine/assets.js';
 import { AssetNotFoundError, FileReadError, MobileIdError } from '../src/errors.js';
+import * as engineApi from '../src/runtime/engine.js';
 import * as api from '../src/runtime/server.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mobileid-errors-'));
@@ -31,12 +32,18 @@ describe('file problems through the API', () => {
 });
 
 describe('the README', () => {
-  it('names only error classes the package exports, all of them MobileIdErrors', () => {
+  it('every exported error class names itself (a name that survives minification)', () => {
+    const classes = Object.entries({ ...engineApi, ...api }).filter(([, v]) => typeof v === 'function' && (v === MobileIdError || v.prototype instanceof MobileIdError));
+    expect(classes.length).toBeGreaterThan(20);
+    for (const [exported, Class] of classes) expect(new (Class as new (m: string, ...rest: unknown[]) => Error)('x').name, exported).toBe(exported);
+  });
+
+  it('names only error classes the package or mobileid/engine exports, all of them MobileIdErrors', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('\n#', readme.indexOf('### Errors') + 1));
     const named = [...new Set([...section.matchAll(/`(\w+Error)`/g)].map((m) => m[1]))];
     expect(named.length).toBeGreaterThan(10);
-    const exports = api as unknown as Record<string, unknown>;
+    const exports = { ...engineApi, ...api } as unknown as Record<string, unknown>;
     expect(named).toContain('MobileIdError');
     expect(exports.MobileIdError).toBe(MobileIdError);
     for (const name of named.filter((n) => n !== 'MobileIdError')) {

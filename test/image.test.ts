@@ -11,6 +11,7 @@ import {
   fromRgba,
   ImageDecodeError,
   ImageShapeError,
+  ImageTooLargeError,
   jpegOrientation,
   MAX_DECODE_PIXELS,
   mirrorImage,
@@ -111,7 +112,7 @@ function expectDecodeError(bytes: Uint8Array, message?: RegExp): void {
     caught = err;
   }
   expect(caught).toBeInstanceOf(ImageDecodeError);
-  expect((caught as Error).name).toBe('ImageDecodeError');
+  expect((caught as Error).name).toMatch(/^Image(Decode|TooLarge)Error$/); // too large: its subclass
   if (message) expect((caught as Error).message).toMatch(message);
 }
 
@@ -388,5 +389,26 @@ describe.skipIf(!existsSync(dataDir))('real photos from ../shared/data (skipped 
     const utkDir = `${dataDir}utkface/images/`;
     const utk = decodeImage(new Uint8Array(readFileSync(utkDir + readdirSync(utkDir)[0])));
     expect([utk.width, utk.height]).toEqual([200, 200]);
+  });
+});
+
+describe('the pixel limit', () => {
+  it('refuses a photo over options.maxPixels from its header, with a typed error naming the size', () => {
+    const jpegBytes = new Uint8Array(readFileSync(new URL('../demo/samples/a.jpg', import.meta.url)));
+    const { width, height } = decodeImage(jpegBytes);
+    const error = (() => {
+      try {
+        decodeImage(jpegBytes, { maxPixels: width * height - 1 });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ImageTooLargeError);
+    expect(error).toBeInstanceOf(ImageDecodeError);
+    expect(error).toMatchObject({ width, height, maxPixels: width * height - 1, name: 'ImageTooLargeError' });
+    expect(decodeImage(jpegBytes, { maxPixels: width * height }).width).toBe(width);
+    const pngFile = encodePng({ width: 10, height: 10, data: new Uint8Array(300) });
+    expect(() => decodeImage(pngFile, { maxPixels: 99 })).toThrow(ImageTooLargeError);
+    expect(() => decodeImage(pngFile, { maxPixels: 0 })).toThrow(ImageShapeError);
   });
 });

@@ -5,8 +5,12 @@
  * must suit their platforms. Running the package in each runtime is test/runtimes/run.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_MODELS } from '../src/engine/assets.js';
 
 const root = new URL('../', import.meta.url);
@@ -100,4 +104,85 @@ describe('bundles', () => {
     expect(code).not.toContain('import.meta');
     expect(code).toContain('pathToFileURL(__filename)');
   });
+});
+
+/** A consumer project whose node_modules/mobileid is this repository (its built dist/ and package.json). */
+const consumer = mkdtempSync(path.join(tmpdir(), 'mobileid-consumer-'));
+afterAll(() => rmSync(consumer, { recursive: true, force: true }));
+function consumerFile(name: string, text: string): string {
+  mkdirSync(path.join(consumer, 'node_modules'), { recursive: true });
+  try {
+    symlinkSync(fileURLToPath(root), path.join(consumer, 'node_modules/mobileid'), 'dir');
+  } catch {
+    // linked by an earlier test
+  }
+  writeFileSync(path.join(consumer, name), text);
+  return path.join(consumer, name);
+}
+
+describe('mobileid/engine', () => {
+  it('in Node shares the main entry\'s classes: an error through either import is a MobileIdError of the other', async () => {
+    const main = await import(/* @vite-ignore */ new URL('dist/server.js', root).href);
+    const engine = await import(/* @vite-ignore */ new URL('dist/engine.js', root).href);
+    const error = await engine.loadBundledModel('teacher').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(main.MobileIdError);
+    expect(error).toBeInstanceOf(main.AssetNotFoundError);
+    expect(engine.Engine).toBe(main.__engine.Engine);
+  });
+});
+
+describe('browser bundle size (esbuild, minified, models and wasm excluded)', () => {
+  const bundled = async (source: string) => {
+    const entry = consumerFile(`app-${source.length}.js`, source);
+    const result = await esbuild.build({ entryPoints: [entry], bundle: true, minify: true, write: false, format: 'esm', platform: 'browser', conditions: ['browser'], logLevel: 'silent', metafile: true });
+    return { bytes: result.outputFiles[0].contents.length, inputs: Object.keys(result.metafile.inputs) };
+  };
+
+  it('FaceRecognizer + toRgbImage in a browser app: at most 120 KB, from dist/browser.js, without pngjs', async () => {
+    const app = await bundled(`import { FaceRecognizer, init, toRgbImage } from 'mobileid';
+const recognizer = await FaceRecognizer.create({ engine: await init() });
+console.log(recognizer.embedFaces(await toRgbImage(document.querySelector('img'))));`);
+    console.log(`browser app with FaceRecognizer + toRgbImage: ${(app.bytes / 1024).toFixed(1)} KiB minified`);
+    expect(app.inputs.some((i) => i.endsWith('dist/browser.js'))).toBe(true);
+    expect(app.bytes).toBeLessThanOrEqual(120 * 1024);
+    for (const file of ['browser.js', 'workerd.js', 'edge-light.js']) expect(dist(file), file).not.toContain('Invalid file signature'); // pngjs's
+  });
+
+  it('tree-shakes: the matcher alone is less than half of it', async () => {
+    const all = await bundled(`import { FaceRecognizer, toRgbImage } from 'mobileid'; console.log(FaceRecognizer, toRgbImage);`);
+    const matcher = await bundled(`import { FaceMatcher } from 'mobileid'; console.log(FaceMatcher);`);
+    expect(matcher.bytes).toBeLessThan(all.bytes / 2);
+  });
+});
+
+describe('type declarations as consumers resolve them', () => {
+  const tsc = (files: Record<string, string>, options: Record<string, unknown>) => {
+    const dir = mkdtempSync(path.join(consumer, 'types-'));
+    for (const [file, text] of Object.entries(files)) writeFileSync(path.join(dir, file), text);
+    const compilerOptions = { target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, typeRoots: [fileURLToPath(new URL('node_modules/@types', root))], ...options };
+    writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: Object.keys(files) }));
+    consumerFile('package.json', JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    try {
+      execFileSync(process.execPath, [fileURLToPath(new URL('node_modules/typescript/bin/tsc', root)), '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
+      return '';
+    } catch (error) {
+      return (error as { stdout: string }).stdout;
+    }
+  };
+  const nodeUser = `import { FaceRecognizer, RecognizerPool, toRgbImage, type RgbImage } from 'mobileid';
+import { Engine, StudentNet } from 'mobileid/engine';
+const image: RgbImage = await toRgbImage('photo.jpg');
+const recognizer = await FaceRecognizer.create({ engine: await Engine.create() });
+const pool = await RecognizerPool.create({ size: 2 });
+export const found: number = recognizer.detectFaces(image).length + (await pool.embedFaces('a.jpg')).length;
+export const student: typeof StudentNet = StudentNet;
+`;
+
+  it('Node (node16), no dom lib: the server types, paths accepted, no errors inside the package', () => {
+    expect(tsc({ 'app.mts': nodeUser }, { module: 'node16', moduleResolution: 'node16', lib: ['es2022'], types: ['node'] })).toBe('');
+  }, 60_000);
+
+  it('bundler resolution with the node condition, no dom lib: the server types too', () => {
+    expect(tsc({ 'app.ts': nodeUser }, { module: 'esnext', moduleResolution: 'bundler', customConditions: ['node'], lib: ['es2022'], types: ['node'] })).toBe('');
+  }, 60_000);
 });

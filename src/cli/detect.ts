@@ -4,7 +4,8 @@
  */
 import { FaceRecognizer, type DetectedFace } from '../face/recognizer.js';
 import { defineCommand } from './args.js';
-import { annotate, DETECTOR_OPTIONS, detectorOptionsFrom, faceJson } from './faces.js';
+import { LANDMARK_REGIONS } from '../face/landmarks.js';
+import { annotate, DETECTOR_OPTIONS, detectorOptionsFrom, faceJson, faceJsonWithLandmarks } from './faces.js';
 import { imageFormatOf, readImageFile, writeImageFile } from './files.js';
 
 export const detectCommand = defineCommand(
@@ -15,7 +16,7 @@ export const detectCommand = defineCommand(
     description: 'Reads a JPEG or PNG photo and prints one line per face. --out draws the boxes (green), the 68\nlandmarks (cyan) and the 5 alignment points (red) on a copy of the photo.',
     options: {
       out: { type: 'string', value: 'FILE', defaultText: 'not written', description: 'write the annotated photo to FILE (.png, .jpg or .jpeg)' },
-      json: { type: 'boolean', default: false, description: 'print {"faces":[{"box":[x,y,w,h],"score","landmarks5"}]} as the last stdout line (the text goes to stderr)' },
+      json: { type: 'boolean', default: false, description: 'print {"faces":[{"box":[x,y,w,h],"score","landmarks5","landmarks":{"leftEye",...},"landmarks68"}],"regions":{"jaw":[0,16],...}} as the last stdout line (the text goes to stderr)' },
       ...DETECTOR_OPTIONS,
     },
     examples: ['mobileid detect photo.jpg', 'mobileid detect photo.jpg --out annotated.png --json', 'mobileid detect crowd.jpg --input-size 608 --score-threshold 0.3'],
@@ -42,6 +43,6 @@ export const detectCommand = defineCommand(
       writeImageFile('out', values.out, annotate(image, faces));
       say(`annotated image: ${values.out}`);
     }
-    if (values.json) console.log(JSON.stringify({ faces: faces.map(faceJson) }));
+    if (values.json) console.log(JSON.stringify({ faces: faces.map(faceJsonWithLandmarks), regions: LANDMARK_REGIONS }));
   },
 );

@@ -1,5 +1,6 @@
 /** What the commands that find faces share: the detector options, a face as JSON, the annotated picture. */
 import { checkDetectorOptions, DetectorOptionError, FALLBACK_INPUT_SIZES, type DetectorOptions } from '../face/detector.js';
+import type { Point } from '../face/landmarks.js';
 import type { DetectedFace } from '../face/recognizer.js';
 import type { RgbImage } from '../image.js';
 import type { OptionSpec } from './args.js';
@@ -21,6 +22,11 @@ export const DETECTOR_OPTIONS = {
     type: 'string', value: 'N,N,...|none', defaultText: FALLBACK_INPUT_SIZES.join(','),
     description: 'input sizes tried in turn when nothing is found at --input-size (faces that fill the photo are found at smaller sizes); none turns the fallback off',
   },
+} as const satisfies Record<string, OptionSpec>;
+
+/** Worker threads of the commands that embed many photos (embed, identify). */
+export const WORKERS_OPTION = {
+  workers: { type: 'integer', min: 1, max: 256, value: 'N', defaultText: 'the number of cores', description: 'worker threads that decode, detect and embed' },
 } as const satisfies Record<string, OptionSpec>;
 
 /** --fallback-sizes: "none" or comma-separated multiples of 32. */
@@ -46,14 +52,25 @@ export function detectorOptionsFrom(values: { 'input-size'?: number; 'score-thre
 
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
+const pointJson = ([px, py]: Point) => [round(px, 1), round(py, 1)];
+
 /** The --json form of one face: pixels to 0.1, score to 1e-4. */
 export function faceJson(face: DetectedFace) {
   const { x, y, width, height } = face.box;
   return {
     box: [x, y, width, height].map((v) => round(v, 1)),
     score: round(face.score, 4),
-    landmarks5: face.landmarks5.map(([px, py]) => [round(px, 1), round(py, 1)]),
+    landmarks5: face.landmarks5.map(pointJson),
   };
+}
+
+/**
+ * faceJson with every landmark: the 5 by name, and the 68 (iBUG order; LANDMARK_REGIONS gives
+ * each region's index range), for detect --json.
+ */
+export function faceJsonWithLandmarks(face: DetectedFace) {
+  const named = Object.fromEntries(Object.entries(face.landmarks).map(([name, point]) => [name, pointJson(point)]));
+  return { ...faceJson(face), landmarks: named, landmarks68: face.landmarks68.map(pointJson) };
 }
 
 /** A copy of the image with boxes and landmarks drawn, line widths scaled to the image. */

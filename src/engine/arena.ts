@@ -4,6 +4,7 @@
  * out once at load time, so inference never allocates. Freed blocks are coalesced and reused.
  */
 import { EngineError } from '../errors.js';
+import type { WasmMemory } from './engine.js';
 
 const ALIGN = 16;
 const PAGE = 65536;
@@ -22,7 +23,7 @@ export class Arena {
   private cachedI16: Int16Array | null = null;
 
   constructor(
-    private readonly memory: WebAssembly.Memory,
+    private readonly memory: WasmMemory,
     base: number,
   ) {
     this.top = align(base);

@@ -13,7 +13,7 @@ import { Model, type LoadOptions } from './model.js';
 
 /** The kernels exported by assembly/index.ts (raw bindings: plain numbers, byte pointers). */
 export interface Kernels {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   heapBase(): number;
   activation(x: number, pixels: number, channels: number, act: number, alpha: number, slope: number): void;
   affine(x: number, out: number, pixels: number, channels: number, scale: number, shift: number, act: number, alpha: number, slope: number): void;
@@ -50,8 +50,22 @@ export interface Kernels {
   padInt16(x: number, h: number, w: number, c: number, out: number, oh: number, ow: number, oc: number, top: number, left: number): void;
 }
 
-/** Compiled module, raw bytes of mobileid.wasm, or nothing (the runtime's default location). */
-export type WasmSource = WebAssembly.Module | BufferSource;
+/*
+ * The public types name no WebAssembly or BufferSource: those come from the dom/webworker libs,
+ * which a Node project compiling without them would miss inside this package's declarations.
+ */
+
+/** What the engine uses of the kernels' WebAssembly.Memory. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/**
+ * A compiled WebAssembly.Module (any object: told apart from bytes at run time), or the raw bytes
+ * of mobileid.wasm; omitted, the runtime's default location.
+ */
+export type WasmSource = ArrayBuffer | ArrayBufferView | object;
 
 export class Engine {
   private readonly models = new Set<Model>();
@@ -65,7 +79,7 @@ export class Engine {
   static async create(source?: WasmSource): Promise<Engine> {
     // toString tag, not instanceof: a Module compiled in another realm (bundler sandboxes) is still one
     const isModule = Object.prototype.toString.call(source) === '[object WebAssembly.Module]';
-    const module = isModule ? (source as WebAssembly.Module) : await compile((source as BufferSource | undefined) ?? ((await loadDefaultWasm()) as BufferSource));
+    const module = isModule ? (source as WebAssembly.Module) : await compile(((source as BufferSource | undefined) ?? (await loadDefaultWasm())) as BufferSource);
     let instance: WebAssembly.Instance;
     try {
       instance = await WebAssembly.instantiate(module, { env: { abort: () => { throw new EngineError('wasm abort'); } } });

@@ -264,3 +264,25 @@ export function withGraphMeta(bytes: Uint8Array, meta: Record<string, unknown>):
   outView.setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
   return out;
 }
+
+/**
+ * What a model computes, as 8 hex digits: CRC-32 of its graph (layers, input, outputs,
+ * preprocessing; not `meta`, which holds notes and the verification rule) and its weights as
+ * expanded at load. Two files with the same fingerprint give the same outputs; refitting a
+ * model's threshold keeps it, retraining changes it. Embeddings are only comparable between
+ * models of one fingerprint.
+ */
+export function modelFingerprint({ graph, tensors }: DecodedModel): string {
+  const { meta: _notes, ...computation } = graph;
+  const header = new TextEncoder().encode(JSON.stringify(computation));
+  let weights = 0;
+  for (const tensor of tensors.values()) weights += tensor.data.length * 4;
+  const bytes = new Uint8Array(header.length + weights);
+  bytes.set(header);
+  let at = header.length;
+  for (const [, tensor] of [...tensors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    bytes.set(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength), at);
+    at += tensor.data.byteLength;
+  }
+  return crc32(bytes).toString(16).padStart(8, '0');
+}

@@ -19,10 +19,14 @@ import { assertRgbImage, type RgbImage } from '../image.js';
 import type { Box } from './networks.js';
 
 /** The model is a valid model file but not a TinyFaceDetector this module can decode. */
-export class DetectorModelError extends MobileIdError {}
+export class DetectorModelError extends MobileIdError {
+  override name = 'DetectorModelError';
+}
 
 /** A detection option out of range (input size, thresholds, face count). */
-export class DetectorOptionError extends MobileIdError {}
+export class DetectorOptionError extends MobileIdError {
+  override name = 'DetectorOptionError';
+}
 
 export interface DetectorOptions {
   /** Side of the square network input, a multiple of 32 (32..2048). Default: the model's (416). */

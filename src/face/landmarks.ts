@@ -32,11 +32,53 @@ export const LANDMARKS_68 = {
 /** Indices of the 5-point layout landmarks68To5 produces. */
 export const LANDMARKS_5 = { leftEye: 0, rightEye: 1, noseTip: 2, mouthLeft: 3, mouthRight: 4 } as const;
 
+/** The 5 points by name (eye centres, nose tip, mouth corners; left/right as seen in the image). */
+export interface NamedLandmarks {
+  leftEye: Point;
+  rightEye: Point;
+  nose: Point;
+  mouthLeft: Point;
+  mouthRight: Point;
+}
+
+/** The 68-point regions, each an inclusive [first, last] index range of landmarks68. */
+export const LANDMARK_REGIONS = {
+  jaw: LANDMARKS_68.jaw,
+  leftBrow: LANDMARKS_68.leftBrow,
+  rightBrow: LANDMARKS_68.rightBrow,
+  noseBridge: LANDMARKS_68.noseBridge,
+  nostrils: LANDMARKS_68.nostrils,
+  leftEye: LANDMARKS_68.leftEye,
+  rightEye: LANDMARKS_68.rightEye,
+  outerLip: LANDMARKS_68.outerLip,
+  innerLip: LANDMARKS_68.innerLip,
+} as const;
+
+export type LandmarkRegions = Record<keyof typeof LANDMARK_REGIONS, Point[]>;
+
+/** landmarks68To5's points by name. */
+export function namedLandmarks(points5: readonly Point[]): NamedLandmarks {
+  const L = LANDMARKS_5;
+  return { leftEye: points5[L.leftEye], rightEye: points5[L.rightEye], nose: points5[L.noseTip], mouthLeft: points5[L.mouthLeft], mouthRight: points5[L.mouthRight] };
+}
+
+/** The 68 points split by region (LANDMARK_REGIONS); every point is in exactly one region. */
+export function landmarkRegions(points68: readonly Point[]): LandmarkRegions {
+  assertLandmarks(points68, 68);
+  const regions = {} as LandmarkRegions;
+  for (const [name, [first, last]] of Object.entries(LANDMARK_REGIONS) as [keyof LandmarkRegions, readonly [number, number]][]) {
+    regions[name] = points68.slice(first, last + 1);
+  }
+  return regions;
+}
+
 /**
  * Points that cannot define an alignment: the wrong number of them, NaN/Infinity, or a
  * degenerate configuration (all equal). Thrown here and by align.ts.
  */
-export class AlignmentError extends MobileIdError {}
+export class AlignmentError extends MobileIdError {
+  override name = 'AlignmentError';
+}
 
 /** Throws AlignmentError unless points holds `count` finite [x, y] pairs. */
 export function assertLandmarks(points: readonly Point[], count: number): void {

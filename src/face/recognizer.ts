@@ -16,21 +16,26 @@
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
 import type { Model, Precision } from '../engine/model.js';
-import { decodeModel, withGraphMeta } from '../engine/model-format.js';
+import { decodeModel, modelFingerprint, withGraphMeta } from '../engine/model-format.js';
 import { elements } from '../engine/plan.js';
 import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
-import { assertRgbImage, decodeImage, ImageDecodeError, type RgbImage } from '../image.js';
+import { assertRgbImage, decodeImage, ImageDecodeError, pixelLimit, type RgbImage } from '../image.js';
+import { FaceMatcher, type ModelIdentity } from '../verify/matcher.js';
 import { createVerifier, type Verifier } from '../verify/verifier.js';
 import { TEACHER_CHIP_SIZE } from './align.js';
 import { TinyFaceDetector, checkDetectorOptions, type Detection, type DetectorOptions } from './detector.js';
-import { landmarks68To5, type Point } from './landmarks.js';
+import { landmarks68To5, landmarkRegions, namedLandmarks, type LandmarkRegions, type NamedLandmarks, type Point } from './landmarks.js';
 import { LandmarkNet, StudentNet, TeacherNet, type Box } from './networks.js';
 
 /** embedFaces/verify were called but no student model was given and none is bundled. */
-export class StudentModelMissingError extends MobileIdError {}
+export class StudentModelMissingError extends MobileIdError {
+  override name = 'StudentModelMissingError';
+}
 
 /** A verify() option out of range (unknown verifier name, non-finite threshold). */
-export class VerifyOptionError extends MobileIdError {}
+export class VerifyOptionError extends MobileIdError {
+  override name = 'VerifyOptionError';
+}
 
 /** A decoded image, or the bytes of a JPEG or PNG file (decoded with its Exif orientation). */
 export type ImageInput = RgbImage | Uint8Array;
@@ -63,6 +68,8 @@ export interface RecognizerOptions {
   precision?: Precision;
   /** Detector options for every call that does not pass its own. */
   detector?: DetectorOptions;
+  /** Largest photo decoded from bytes, in pixels (ImageTooLargeError beyond); default MAX_DECODE_PIXELS. */
+  maxPixels?: number;
 }
 
 export interface DetectedFace {
@@ -74,11 +81,22 @@ export interface DetectedFace {
   landmarks68: Point[];
   /** Eye centres, nose tip, mouth corners (left/right as seen in the image). */
   landmarks5: Point[];
+  /** landmarks5 by name: leftEye, rightEye, nose, mouthLeft, mouthRight. */
+  landmarks: NamedLandmarks;
+  /** landmarks68 by region: jaw, leftBrow, rightBrow, noseBridge, nostrils, leftEye, rightEye, outerLip, innerLip. */
+  regions: LandmarkRegions;
 }
 
 export interface EmbeddedFace {
   face: DetectedFace;
   embedding: Float32Array;
+  /** The model that made the embedding: a FaceMatcher refuses embeddings of another model. */
+  model: ModelIdentity;
+}
+
+export interface MatcherOptions {
+  /** score >= threshold is a match; default the model's verification threshold (as verify()). */
+  threshold?: number;
 }
 
 export interface EmbedOptions {
@@ -205,9 +223,48 @@ function embedderFor(model: Model): Embedder {
   };
 }
 
+function resolveVerification(defaults: VerificationDefaults | null, options: VerifyOptions): { verifier: Verifier; threshold: number | null; mirror: boolean; thresholdNote: string } {
+  const choice = options.verifier ?? defaults?.verifier ?? 'cosine';
+  if (typeof choice === 'string' && !VERIFIERS.includes(choice)) {
+    throw new VerifyOptionError(`verifier must be ${VERIFIERS.join(' or ')} or a Verifier, got ${JSON.stringify(choice)}`);
+  }
+  if (options.threshold !== undefined && !Number.isFinite(options.threshold)) {
+    throw new VerifyOptionError(`threshold must be a finite number, got ${options.threshold}`);
+  }
+  const verifier = typeof choice === 'string' ? createVerifier(choice) : choice;
+  const mirror = options.mirror ?? defaults?.mirror ?? false;
+  const fromModel = defaults && defaults.verifier === verifier.name ? defaults : null;
+  const threshold = options.threshold ?? fromModel?.threshold ?? null;
+  let thresholdNote = '';
+  if (threshold === null) {
+    thresholdNote = defaults
+      ? `no decision: the model's threshold is for ${defaults.verifier}, not ${verifier.name}; pass a threshold`
+      : 'no decision: the student model declares no threshold (meta.verification); pass one';
+  } else if (options.threshold === undefined && fromModel && fromModel.mirror !== mirror) {
+    thresholdNote = `the model's threshold was fitted with mirror ${fromModel.mirror ? 'on' : 'off'}`;
+  }
+  return { verifier, threshold, mirror, thresholdNote };
+}
+
+/**
+ * A matcher for embeddings of `model`, with the rule verify() uses: the model's metric, mirroring
+ * and threshold (options.threshold instead, when given). A saved matcher (`json`, its toJSON())
+ * is loaded instead of an empty one: ModelMismatchError when it holds another model's embeddings,
+ * and its saved threshold stands unless options.threshold is given.
+ */
+export function matcherFor(model: ModelIdentity, defaults: VerificationDefaults | null, options: MatcherOptions = {}, json?: unknown): FaceMatcher {
+  const { verifier, threshold, mirror } = resolveVerification(defaults, { threshold: options.threshold });
+  if (json === undefined) return new FaceMatcher({ model, metric: verifier.name as 'cosine' | 'euclidean', threshold, mirror });
+  const matcher = FaceMatcher.fromJSON(json, model);
+  if (options.threshold !== undefined) matcher.threshold = options.threshold;
+  return matcher;
+}
+
 export class FaceRecognizer {
   /** The student model's meta.verification, or null. */
   readonly verification: VerificationDefaults | null;
+  /** The embedding model's identity (null without a student): what a FaceMatcher checks embeddings against. */
+  readonly model: ModelIdentity | null;
   private readonly landmarks: LandmarkNet;
   private readonly embedder: Embedder | null;
   private disposed = false;
@@ -221,10 +278,13 @@ export class FaceRecognizer {
     /** Why there is no student, for the error embedFaces/verify throw. */
     private readonly studentMissing: string,
     private readonly detectorDefaults: DetectorOptions,
+    fingerprint: string,
+    private readonly maxPixels: number,
   ) {
     this.landmarks = new LandmarkNet(landmarkModel);
     this.embedder = studentModel && embedderFor(studentModel);
     this.verification = studentModel ? readVerificationDefaults(studentModel.graph.meta) : null;
+    this.model = studentModel && this.embedder ? { name: studentModel.graph.name, fingerprint, dimension: this.embedder.dimension } : null;
   }
 
   /**
@@ -233,6 +293,7 @@ export class FaceRecognizer {
    */
   static async create(options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     checkDetectorOptions(options.detector ?? {});
+    const maxPixels = pixelLimit(options);
     const models = options.models ?? {};
     const [detectorBytes, landmarkBytes] = await Promise.all([
       models.detector ?? loadBundledModel('detector'),
@@ -254,9 +315,11 @@ export class FaceRecognizer {
       loaded.push(detector);
       const landmarkModel = engine.loadModel(landmarkBytes);
       loaded.push(landmarkModel);
-      const studentModel = studentBytes ? engine.loadModel(studentBytes, { precision: options.precision }) : null;
+      const student = studentBytes ? decodeModel(studentBytes) : null;
+      const studentModel = student ? engine.loadModel(student, { precision: options.precision }) : null;
       if (studentModel) loaded.push(studentModel);
-      return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {});
+      const fingerprint = student ? modelFingerprint(student) : '';
+      return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {}, fingerprint, maxPixels);
     } catch (error) {
       for (const item of loaded) item.dispose();
       if (!options.engine) engine.dispose();
@@ -283,7 +346,8 @@ export class FaceRecognizer {
     const rgb = this.toImage(image, timings);
     const faces = this.locate(rgb, this.detect(rgb, options.detector ?? {}, timings), timings);
     const embeddings = this.embed(embedder, rgb, faces, options.mirror ?? false, timings);
-    return faces.map((face, i) => ({ face, embedding: embeddings[i] }));
+    const model = this.model!;
+    return faces.map((face, i) => ({ face, embedding: embeddings[i], model }));
   }
 
   /**
@@ -296,7 +360,7 @@ export class FaceRecognizer {
     const rgb = this.toImage(image, timings);
     const { detector = {}, mirror = false, fallbackBox } = options;
     const { face, found, embedding } = this.largestFace(embedder, rgb, detector, mirror, fallbackBox, timings);
-    return face && embedding ? { face, embedding, found } : null;
+    return face && embedding ? { face, embedding, found, model: this.model! } : null;
   }
 
   /**
@@ -306,7 +370,7 @@ export class FaceRecognizer {
   verify(imageA: ImageInput, imageB: ImageInput, options: VerifyOptions = {}): VerifyResult {
     const embedder = this.requireStudent();
     const start = now();
-    const { verifier, threshold, mirror, thresholdNote } = this.resolveVerification(options);
+    const { verifier, threshold, mirror, thresholdNote } = resolveVerification(this.verification, options);
     const timings = newTimings();
     const sides = [imageA, imageB].map((input) =>
       this.largestFace(embedder, this.toImage(input, timings), options.detector ?? {}, mirror, undefined, timings),
@@ -336,6 +400,24 @@ export class FaceRecognizer {
     };
   }
 
+  /**
+   * An empty FaceMatcher for this recognizer's embeddings: its model identity, and the metric,
+   * mirroring and threshold verify() uses (the model's verification rule) unless a threshold is given.
+   */
+  createMatcher(options: MatcherOptions = {}): FaceMatcher {
+    this.requireStudent();
+    return matcherFor(this.model!, this.verification, options);
+  }
+
+  /**
+   * A saved matcher (its toJSON()) for this recognizer: ModelMismatchError when it holds another
+   * model's embeddings. Its threshold is `options.threshold`, else the saved one.
+   */
+  loadMatcher(json: unknown, options: MatcherOptions = {}): FaceMatcher {
+    this.requireStudent();
+    return matcherFor(this.model!, this.verification, options, json);
+  }
+
   /** Releases the models (and the engine, if this recognizer created it). */
   dispose(): void {
     if (this.disposed) return;
@@ -360,7 +442,7 @@ export class FaceRecognizer {
     this.assertUsable();
     if (input instanceof Uint8Array) {
       const start = now();
-      const image = decodeImage(input);
+      const image = decodeImage(input, { maxPixels: this.maxPixels });
       timings.decodeMs += now() - start;
       return image;
     }
@@ -382,7 +464,10 @@ export class FaceRecognizer {
     const start = now();
     const points = this.landmarks.detect(detections.map((d) => ({ image, box: d.box })), LANDMARK_PASSES);
     timings.landmarksMs += now() - start;
-    return detections.map((d, i) => ({ box: d.box, score: d.score, landmarks68: points[i], landmarks5: landmarks68To5(points[i]) }));
+    return detections.map((d, i) => {
+      const landmarks5 = landmarks68To5(points[i]);
+      return { box: d.box, score: d.score, landmarks68: points[i], landmarks5, landmarks: namedLandmarks(landmarks5), regions: landmarkRegions(points[i]) };
+    });
   }
 
   /** The largest detected face, else the fallback box's, located and embedded. */
@@ -409,27 +494,5 @@ export class FaceRecognizer {
     return embeddings;
   }
 
-  private resolveVerification(options: VerifyOptions): { verifier: Verifier; threshold: number | null; mirror: boolean; thresholdNote: string } {
-    const defaults = this.verification;
-    const choice = options.verifier ?? defaults?.verifier ?? 'cosine';
-    if (typeof choice === 'string' && !VERIFIERS.includes(choice)) {
-      throw new VerifyOptionError(`verifier must be ${VERIFIERS.join(' or ')} or a Verifier, got ${JSON.stringify(choice)}`);
-    }
-    if (options.threshold !== undefined && !Number.isFinite(options.threshold)) {
-      throw new VerifyOptionError(`threshold must be a finite number, got ${options.threshold}`);
-    }
-    const verifier = typeof choice === 'string' ? createVerifier(choice) : choice;
-    const mirror = options.mirror ?? defaults?.mirror ?? false;
-    const fromModel = defaults && defaults.verifier === verifier.name ? defaults : null;
-    const threshold = options.threshold ?? fromModel?.threshold ?? null;
-    let thresholdNote = '';
-    if (threshold === null) {
-      thresholdNote = defaults
-        ? `no decision: the model's threshold is for ${defaults.verifier}, not ${verifier.name}; pass a threshold`
-        : 'no decision: the student model declares no threshold (meta.verification); pass one';
-    } else if (options.threshold === undefined && fromModel && fromModel.mirror !== mirror) {
-      thresholdNote = `the model's threshold was fitted with mirror ${fromModel.mirror ? 'on' : 'off'}`;
-    }
-    return { verifier, threshold, mirror, thresholdNote };
-  }
+
 }

@@ -8,7 +8,9 @@ import { MobileIdError } from '../errors.js';
 import { resizeBilinear, type RgbImage } from '../image.js';
 
 /** Bad gallery input: coordinate count, NaN, sizes, or a thumbnail of the wrong shape. */
-export class GalleryInputError extends MobileIdError {}
+export class GalleryInputError extends MobileIdError {
+  override name = 'GalleryInputError';
+}
 
 export interface GalleryOptions {
   /** Side of the square picture in pixels, default 5000. */

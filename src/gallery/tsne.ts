@@ -9,7 +9,9 @@ import { fitPca } from '../math/pca.js';
 import { seededRandom } from '../math/random.js';
 
 /** Bad t-SNE input: wrong sizes, NaN/Infinity, too few points or a perplexity too large. */
-export class TsneInputError extends MobileIdError {}
+export class TsneInputError extends MobileIdError {
+  override name = 'TsneInputError';
+}
 
 export type TsneStage = 'pca' | 'neighbours' | 'affinities' | 'optimise';
 

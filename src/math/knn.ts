@@ -8,7 +8,9 @@
 import { MobileIdError } from '../errors.js';
 
 /** Bad arguments to the k-NN search (k too large, wrong lengths, non-finite values). */
-export class KnnInputError extends MobileIdError {}
+export class KnnInputError extends MobileIdError {
+  override name = 'KnnInputError';
+}
 
 export interface NeighbourLists {
   k: number;

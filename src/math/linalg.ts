@@ -6,10 +6,14 @@
 import { MobileIdError } from '../errors.js';
 
 /** A matrix that should be symmetric positive definite is not (numerically). */
-export class SingularMatrixError extends MobileIdError {}
+export class SingularMatrixError extends MobileIdError {
+  override name = 'SingularMatrixError';
+}
 
 /** Operands whose sizes do not match the dimensions given, or non-finite entries. */
-export class DimensionError extends MobileIdError {}
+export class DimensionError extends MobileIdError {
+  override name = 'DimensionError';
+}
 
 type Vector = Float32Array | Float64Array;
 

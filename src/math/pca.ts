@@ -6,7 +6,9 @@ import { MobileIdError } from '../errors.js';
 import { covarianceOfRows, columnMeans, symmetricEigen } from './linalg.js';
 
 /** Bad PCA input (sizes, non-finite values) or an invalid serialised PCA. */
-export class PcaError extends MobileIdError {}
+export class PcaError extends MobileIdError {
+  override name = 'PcaError';
+}
 
 export interface PcaOptions {
   /** Divide each projected coordinate by its standard deviation (unit variance outputs). */

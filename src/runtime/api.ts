@@ -4,3 +4,4 @@
  */
 export * from '../index.js';
 export { ImageInputError, toRgba, type RawPixels } from './pixels.js';
+

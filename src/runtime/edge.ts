@@ -11,8 +11,9 @@
  *   const image = await toRgbImage(await request.arrayBuffer());
  */
 import type { Engine, WasmSource } from '../engine/engine.js';
-import { decodeImage, type RgbImage } from '../image.js';
+import { decodeImage, sniffImageFormat, type DecodeOptions, type RgbImage } from '../image.js';
 import { initWith } from './init.js';
+import { decodePngWithPlatform } from './png-stream.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
 import bundledWasm from './mobileid.wasm';
 
@@ -26,11 +27,15 @@ export function init(source?: WasmSource): Promise<Engine> {
   return initWith(() => bundledWasm, source);
 }
 
-/** Decodes or wraps any ImageSource into an upright RGB image (JPEG/PNG via pure-JS decoders). */
-export async function toRgbImage(input: ImageSource): Promise<RgbImage> {
+/** JPEG with the pure-JS decoder, PNG with the platform's inflate (no pngjs in edge bundles). */
+const decode = (bytes: Uint8Array, options: DecodeOptions): Promise<RgbImage> | RgbImage =>
+  sniffImageFormat(bytes) === 'png' ? decodePngWithPlatform(bytes, options) : decodeImage(bytes, options);
+
+/** Decodes or wraps any ImageSource into an upright RGB image; options.maxPixels refuses larger photos (ImageTooLargeError). */
+export async function toRgbImage(input: ImageSource, options: DecodeOptions = {}): Promise<RgbImage> {
   const bytes = asBytes(input);
-  if (bytes) return decodeImage(bytes);
-  if (input instanceof Blob || input instanceof Response) return decodeImage(new Uint8Array(await input.arrayBuffer()));
+  if (bytes) return decode(bytes, options);
+  if (input instanceof Blob || input instanceof Response) return decode(new Uint8Array(await input.arrayBuffer()), options);
   if (isRawPixels(input)) return fromRawPixels(input);
   throw new ImageInputError(
     `toRgbImage cannot read a ${describeInput(input)}: pass encoded JPEG/PNG bytes, a Blob or Response, or { data, width, height } pixels`,

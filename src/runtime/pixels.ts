@@ -14,7 +14,9 @@ export interface RawPixels {
 }
 
 /** toRgbImage got a value of a kind this runtime's entry does not read (the message lists those it does). */
-export class ImageInputError extends MobileIdError {}
+export class ImageInputError extends MobileIdError {
+  override name = 'ImageInputError';
+}
 
 export function isRawPixels(input: unknown): input is RawPixels {
   if (typeof input !== 'object' || input === null) return false;

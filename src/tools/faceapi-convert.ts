@@ -14,7 +14,9 @@ import { samePadding } from '../engine/plan.js';
 import { MobileIdError } from '../errors.js';
 
 /** face-api weights that cannot be read or converted (bad manifest, wrong byte count, bad option). */
-export class FaceApiConversionError extends MobileIdError {}
+export class FaceApiConversionError extends MobileIdError {
+  override name = 'FaceApiConversionError';
+}
 
 export interface FaceApiWeightEntry {
   name: string;

@@ -9,7 +9,9 @@ import { bestThreshold, rocCurve, type ImageKey, type LfwPairs } from '../verify
 import type { Verifier } from '../verify/verifier.js';
 
 /** The pairs, image lists and features disagree (missing person or image, feature sizes). */
-export class LfwDataError extends MobileIdError {}
+export class LfwDataError extends MobileIdError {
+  override name = 'LfwDataError';
+}
 
 export function personOfKey(key: ImageKey): string {
   return key.slice(0, key.indexOf('/'));

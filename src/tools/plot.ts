@@ -7,7 +7,9 @@ import { MobileIdError } from '../errors.js';
 import { encodePng, type RgbImage } from '../image.js';
 
 /** Invalid plot options (size, colour, range, unsupported label character). */
-export class PlotError extends MobileIdError {}
+export class PlotError extends MobileIdError {
+  override name = 'PlotError';
+}
 
 export interface LineSeries {
   points: [number, number][];

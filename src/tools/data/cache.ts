@@ -42,7 +42,9 @@ export interface PreparedChunk {
 }
 
 /** The prepared cache is missing, truncated or of another record layout. */
-export class PreparedDataError extends MobileIdError {}
+export class PreparedDataError extends MobileIdError {
+  override name = 'PreparedDataError';
+}
 
 export const chunkName = (index: number) => `chunk-${String(index).padStart(5, '0')}`;
 

@@ -2,10 +2,16 @@
 import { MobileIdError } from '../../errors.js';
 
 /** Invalid training options, shapes or state (bad batch size, wrong target length, ...). */
-export class TrainingError extends MobileIdError {}
+export class TrainingError extends MobileIdError {
+  override name = 'TrainingError';
+}
 
 /** The graph has a layer (or layer setting) that the trainer cannot differentiate. */
-export class UnsupportedLayerError extends TrainingError {}
+export class UnsupportedLayerError extends TrainingError {
+  override name = 'UnsupportedLayerError';
+}
 
 /** A checkpoint file is unreadable or does not match the run being resumed. */
-export class CheckpointError extends MobileIdError {}
+export class CheckpointError extends MobileIdError {
+  override name = 'CheckpointError';
+}

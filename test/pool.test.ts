@@ -1,0 +1,68 @@
+/**
+ * RecognizerPool: the same answers as a FaceRecognizer on the caller's thread, for paths, bytes
+ * and pixels; typed errors from the workers; matchers with the model's rule; calls after close().
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DisposedError, FileReadError } from '../src/errors.js';
+import { FaceRecognizer } from '../src/face/recognizer.js';
+import { decodeImage, ImageDecodeError } from '../src/image.js';
+import { PoolOptionError, RecognizerPool } from '../src/runtime/pool.js';
+
+const sample = (name: string) => fileURLToPath(new URL(`../demo/samples/${name}`, import.meta.url));
+
+let pool: RecognizerPool;
+let recognizer: FaceRecognizer;
+beforeAll(async () => {
+  [pool, recognizer] = await Promise.all([RecognizerPool.create({ size: 2 }), FaceRecognizer.create()]);
+}, 120_000);
+afterAll(async () => {
+  await pool?.close();
+  recognizer?.dispose();
+});
+
+describe('RecognizerPool', () => {
+  it('gives what FaceRecognizer gives, for a path, bytes and decoded pixels, spread over its workers', async () => {
+    const bytes = new Uint8Array(readFileSync(sample('group1.jpg')));
+    const expected = recognizer.embedFaces(bytes, { mirror: true });
+    const answers = await Promise.all([
+      pool.embedFaces(sample('group1.jpg'), { mirror: true }),
+      pool.embedFaces(bytes, { mirror: true }),
+      pool.embedFaces(decodeImage(bytes), { mirror: true }),
+    ]);
+    for (const faces of answers) {
+      expect(faces.map((f) => f.face.box)).toEqual(expected.map((f) => f.face.box));
+      faces.forEach((f, i) => expect(Array.from(f.embedding)).toEqual(Array.from(expected[i].embedding)));
+      expect(faces[0].model).toEqual(recognizer.model);
+    }
+    const verified = await pool.verify(sample('a.jpg'), sample('a-variant.jpg'));
+    expect(verified.score).toBeCloseTo(recognizer.verify(new Uint8Array(readFileSync(sample('a.jpg'))), new Uint8Array(readFileSync(sample('a-variant.jpg')))).score!, 6);
+    expect(pool.size).toBe(2);
+    expect(pool.model).toEqual(recognizer.model);
+    expect(pool.verification).toEqual(recognizer.verification);
+  }, 120_000);
+
+  it('passes on the workers\' typed errors as the same classes and stays usable', async () => {
+    const missing = await pool.detectFaces('/no/such/photo.jpg').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(FileReadError);
+    expect(missing).toMatchObject({ name: 'FileReadError', code: 'ENOENT', path: '/no/such/photo.jpg' });
+    await expect(pool.detectFaces(new Uint8Array([1, 2, 3]))).rejects.toThrow(ImageDecodeError);
+    expect(await pool.detectFaces(sample('b.jpg'))).toHaveLength(1);
+  }, 60_000);
+
+  it('makes matchers with the model\'s rule, like the recognizer', () => {
+    const fromPool = pool.createMatcher();
+    const fromRecognizer = recognizer.createMatcher();
+    expect({ ...fromPool }).toEqual({ ...fromRecognizer });
+  });
+
+  it('refuses a bad size and calls after close()', async () => {
+    await expect(RecognizerPool.create({ size: 0 })).rejects.toThrow(PoolOptionError);
+    const small = await RecognizerPool.create({ size: 1 });
+    const pending = expect(small.detectFaces(sample('group5.jpg'))).rejects.toThrow(DisposedError);
+    await small.close();
+    await pending;
+    await expect(small.detectFaces(sample('a.jpg'))).rejects.toThrow(DisposedError);
+  }, 60_000);
+});
