@@ -1,6 +1,7 @@
 /**
  * npm run set-verification -- --model models/mobileid-student.mobileid [--prepared .cache/prepared/celeba]
  *                             [--verifier cosine|euclidean] [--far 0.01] [--no-mirror] [--seed 1]
+ *                             [--dtype f16|q8|f32]
  *
  * Writes the default verification rule (graph.meta.verification: verifier, threshold, mirror)
  * into a student model file, fitted on the CelebA identity set (identity-labelled outside data,
@@ -11,9 +12,13 @@
  * threshold with the best accuracy instead). LFW is never read, so
  * LFW figures measured with this rule are not tuned on LFW. Prints the CelebA accuracy and the
  * true-accept rate at the threshold and at 1% / 0.1% false accepts.
+ *
+ * The weights are kept byte for byte, unless --dtype asks to store them anew (e.g. q8: 8-bit
+ * weights, expanded to f32 at load); the rule is then fitted on the re-encoded weights.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { decodeModel, encodeModel, type StorageDtype } from '../src/engine/model-format.js';
 import { withVerificationDefaults } from '../src/face/recognizer.js';
 import { seededRandom } from '../src/math/random.js';
 import { combine, loadFeatures } from '../src/tools/eval-lfw.js';
@@ -28,6 +33,7 @@ const { values } = parseArgs({
     'no-mirror': { type: 'boolean', default: false },
     far: { type: 'string', default: '0.01' },
     seed: { type: 'string', default: '1' },
+    dtype: { type: 'string' },
   },
 });
 
@@ -43,6 +49,11 @@ const mirror = !values['no-mirror'];
 const far = Number(values.far);
 if (!(far >= 0 && far < 1)) fail(`--far must be a fraction in [0, 1), got ${values.far}`);
 
+if (values.dtype !== undefined && !['f16', 'q8', 'f32'].includes(values.dtype)) fail(`--dtype must be f16, q8 or f32, got ${values.dtype}`);
+if (values.dtype) {
+  const { graph, tensors } = decodeModel(new Uint8Array(readFileSync(values.model)));
+  writeFileSync(values.model, encodeModel(graph, tensors, { dtype: values.dtype as StorageDtype }));
+}
 const bytes = new Uint8Array(readFileSync(values.model));
 // embeddings and identity labels of every prepared CelebA image (keys are <identity>/<file>)
 const features = await loadFeatures(values.prepared!, values.model, 'descriptor');
