@@ -49,9 +49,9 @@ export interface RecognizerModels {
 }
 
 /**
- * The bundled student the recognizer embeds with unless told otherwise: f32, because the int8
- * student's LFW accuracy (cosine, mirror) is 0.45 points below the float one's (93.37% vs
- * 93.82%; AUC 0.9852 vs 0.9853), more than the 0.2 points set for making it the default.
+ * The bundled student the recognizer embeds with unless told otherwise: f32. The int8 student
+ * now matches it on LFW (models/mobileid-student.int8.md) but still carries the float student's
+ * verification rule rather than one fitted on its own embeddings.
  */
 export const DEFAULT_PRECISION: Precision = 'f32';
 
@@ -61,7 +61,7 @@ export interface RecognizerOptions {
   models?: RecognizerModels;
   /**
    * The student's arithmetic. Without models.student it picks the bundled file: f32 (default,
-   * the f16 file on the float kernels) or int8 (the quantised student on the integer kernels).
+   * the stored weights expanded on the float kernels) or int8 (the quantised student on the integer kernels).
    * With models.student: default the file's own; f32 also runs a quantised file's weights in
    * float; int8 needs a quantised file. Anything else is an InputError.
    */
