@@ -17,10 +17,11 @@ import { teacherChipInStudentCrop } from '../face/align.js';
 import { StudentNet, TeacherNet } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { createVerifier, type VerifierKind } from '../verify/verifier.js';
-import { PreparedDataError, readChunks, readRecord, type PreparedChunk } from './data/cache.js';
+import { PreparedDataError, readChunks, readRecord, RECORD_BYTES, type PreparedChunk } from './data/cache.js';
 import { parsePairs, tarAtFar, type ImageKey } from '../verify/pairs.js';
 import { evaluateLfw, personOfKey, readLfwImageIndex } from './lfw.js';
 import { renderLinePlot } from './plot.js';
+import type { RgbImage } from '../image.js';
 
 export type MirrorMode = 'average' | 'concat';
 
@@ -35,25 +36,7 @@ export async function loadFeatures(
   const total = chunks.reduce((n, c) => n + c.keys.length, 0);
   const features = new Map<ImageKey, [Float32Array, Float32Array]>();
   const bar = new ProgressBar('features', total);
-  if (model === 'teacher-on-crops') {
-    // the teacher on the student's stored crop, upsampled into its chip (black outside the crop)
-    const engine = await Engine.create();
-    const teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher'), { batch: 16 }));
-    const chipToImage = teacherChipInStudentCrop();
-    for (const chunk of chunks) {
-      for (let start = 0; start < chunk.keys.length; start += 16) {
-        const keys = chunk.keys.slice(start, start + 16);
-        const crops = keys.map((_, i) => ({ width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: readRecord(chunk, start + i, 0).crop }));
-        const run = (mirror: boolean) => teacher.embedChips(crops.map((image) => ({ image, chipToImage, mirror })))[teacherLayer];
-        const plain = run(false);
-        const mirrored = run(true);
-        const dim = plain.length / keys.length;
-        keys.forEach((key, i) => features.set(key, [plain.slice(i * dim, (i + 1) * dim), mirrored.slice(i * dim, (i + 1) * dim)]));
-        bar.tick('', keys.length);
-      }
-    }
-    engine.dispose();
-  } else if (model === 'teacher') {
+  if (model === 'teacher') {
     for (const chunk of chunks) {
       chunk.keys.forEach((key, i) => {
         const pick = (v: number) => readRecord(chunk, i, v)[teacherLayer].slice();
@@ -63,29 +46,51 @@ export async function loadFeatures(
     }
   } else {
     const engine = await Engine.create();
-    const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : readModelFile('model', model);
-    const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
-    const dim = student.dimension;
-    for (const chunk of chunks) {
-      for (let start = 0; start < chunk.keys.length; start += 64) {
-        const keys = chunk.keys.slice(start, start + 64);
-        const crops = keys.map((_, i) => ({ width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: readRecord(chunk, start + i, 0).crop }));
-        const plain = student.embedCrops(crops);
-        const mirrored = student.embedCrops(crops, true);
-        keys.forEach((key, i) => features.set(key, [plain.slice(i * dim, (i + 1) * dim), mirrored.slice(i * dim, (i + 1) * dim)]));
-        bar.tick('', keys.length);
+    try {
+      const { batch, embed } = model === 'teacher-on-crops' ? await teacherOnCrops(engine, teacherLayer) : await studentOnCrops(engine, model);
+      for (const chunk of chunks) {
+        for (let start = 0; start < chunk.keys.length; start += batch) {
+          const keys = chunk.keys.slice(start, start + batch);
+          const crops = keys.map((_, i) => ({ width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: readRecord(chunk, start + i, 0).crop }));
+          const plain = embed(crops, false);
+          const mirrored = embed(crops, true);
+          const dim = plain.length / keys.length;
+          keys.forEach((key, i) => features.set(key, [plain.slice(i * dim, (i + 1) * dim), mirrored.slice(i * dim, (i + 1) * dim)]));
+          bar.tick('', keys.length);
+        }
       }
+    } finally {
+      engine.dispose();
     }
-    engine.dispose();
   }
   bar.done();
   return features;
 }
 
+/** Embeds a batch of stored crops (mirrored or not): the batch size and the function. */
+interface CropEmbedder {
+  batch: number;
+  embed(crops: RgbImage[], mirror: boolean): Float32Array;
+}
+
+/** The shipped student or a student model file. */
+async function studentOnCrops(engine: Engine, model: string): Promise<CropEmbedder> {
+  const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : readModelFile('model', model);
+  const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
+  return { batch: 64, embed: (crops, mirror) => student.embedCrops(crops, mirror) };
+}
+
+/** The teacher on the student's stored crop, upsampled into its chip (black outside the crop). */
+async function teacherOnCrops(engine: Engine, layer: 'descriptor' | 'hidden'): Promise<CropEmbedder> {
+  const teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher'), { batch: 16 }));
+  const chipToImage = teacherChipInStudentCrop();
+  return { batch: 16, embed: (crops, mirror) => teacher.embedChips(crops.map((image) => ({ image, chipToImage, mirror })))[layer] };
+}
+
 /** The chunk with only the records of `keys` (records stay in chunk order). */
 function keepKeys(chunk: PreparedChunk, keys: Set<ImageKey>): PreparedChunk {
   const kept = chunk.keys.flatMap((key, i) => (keys.has(key) ? [i] : []));
-  const record = chunk.data.length / Math.max(1, chunk.keys.length);
+  const record = RECORD_BYTES * chunk.views;
   const data = new Uint8Array(kept.length * record);
   kept.forEach((i, j) => data.set(chunk.data.subarray(i * record, (i + 1) * record), j * record));
   return { ...chunk, keys: kept.map((i) => chunk.keys[i]), data };

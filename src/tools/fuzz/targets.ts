@@ -172,21 +172,27 @@ function modelSeeds(): Uint8Array[] {
   return [...small, encodeModel(global, tensors), ...['tiny-face-detector', 'landmarks68', 'mobileid-student'].map((m) => readRepoFile(`models/${m}.mobileid`))];
 }
 
-/** The model file with a mutated JSON header: re-laid out (lengths, padding) and re-checksummed. */
-function mutateModelHeader(bytes: Uint8Array, random: Random): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getUint32(12, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
+/**
+ * A file laid out as `prefix | u32 LE header length | JSON header | padding to `align` | data |
+ * CRC-32`, with its JSON header mutated and the file re-laid out and re-checksummed.
+ */
+function mutateJsonHeader(bytes: Uint8Array, random: Random, lengthAt: number, align: number): Uint8Array {
+  const headerAt = lengthAt + 4;
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(lengthAt, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(headerAt, headerAt + headerLength)));
   const text = new TextEncoder().encode(JSON.stringify(mutateJson(header, random)));
-  const data = bytes.subarray(Math.ceil((16 + headerLength) / 16) * 16, bytes.length - 4);
-  const start = Math.ceil((16 + text.length) / 16) * 16;
+  const data = bytes.subarray(Math.ceil((headerAt + headerLength) / align) * align, bytes.length - 4);
+  const start = Math.ceil((headerAt + text.length) / align) * align;
   const out = new Uint8Array(start + data.length + 4);
-  out.set(bytes.subarray(0, 12));
-  new DataView(out.buffer).setUint32(12, text.length, true);
-  out.set(text, 16);
+  out.set(bytes.subarray(0, lengthAt));
+  new DataView(out.buffer).setUint32(lengthAt, text.length, true);
+  out.set(text, headerAt);
   out.set(data, start);
   return withTrailingCrc(out);
 }
+
+/** A model file (magic, version, header length at byte 12, data 16-aligned) with a mutated header. */
+const mutateModelHeader = (bytes: Uint8Array, random: Random) => mutateJsonHeader(bytes, random, 12, 16);
 
 /** Recomputes the CRC-32 in the last 4 bytes (little-endian) over everything before it. */
 function withTrailingCrc(bytes: Uint8Array): Uint8Array {
@@ -297,20 +303,8 @@ function checkpointSeeds(): Uint8Array[] {
   }));
 }
 
-function mutateCheckpointHeader(bytes: Uint8Array, random: Random): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getUint32(8, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
-  const text = new TextEncoder().encode(JSON.stringify(mutateJson(header, random)));
-  const data = bytes.subarray(Math.ceil((12 + headerLength) / 4) * 4, bytes.length - 4);
-  const start = Math.ceil((12 + text.length) / 4) * 4;
-  const out = new Uint8Array(start + data.length + 4);
-  out.set(bytes.subarray(0, 8));
-  new DataView(out.buffer).setUint32(8, text.length, true);
-  out.set(text, 12);
-  out.set(data, start);
-  return withTrailingCrc(out);
-}
+/** A checkpoint (magic, header length at byte 8, data 4-aligned) with a mutated header. */
+const mutateCheckpointHeader = (bytes: Uint8Array, random: Random) => mutateJsonHeader(bytes, random, 8, 4);
 
 // ---------------------------------------------------------------------------------------------
 // toRgbImage: the first byte chooses the kind of value built from the rest

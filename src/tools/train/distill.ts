@@ -312,7 +312,7 @@ function checkResumable(meta: RunRecord, options: DistillOptions): void {
   if (meta.format !== 1) throw new TrainingError(`checkpoint format ${meta.format} is not supported`);
   for (const key of MODEL_DEFINING) {
     // checkpoints written before an option existed were trained with its default
-    const before = meta.options[key] ?? (key === 'maxImages' ? undefined : DISTILL_DEFAULTS[key]);
+    const before = meta.options[key] ?? (DISTILL_DEFAULTS as Partial<DistillOptions>)[key];
     if (before !== options[key]) {
       throw new TrainingError(`cannot resume: the checkpoint was trained with ${key} = ${before}, now ${options[key]}`);
     }
