@@ -1,7 +1,7 @@
 // A small slice of `npm run soak`: repeated embeddings, verify calls and recognizer
 // create/dispose give bit-identical results, free what they load, and match a fresh process.
 import { describe, expect, it } from 'vitest';
-import { soak } from '../scripts/soak.js';
+import { soak } from '../src/tools/soak.js';
 
 describe('soak slice', () => {
   it('repeats bit-identically, frees every recognizer and matches a fresh process', async () => {
