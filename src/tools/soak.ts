@@ -146,7 +146,7 @@ function stage(name: string, requested: number, distinct: number, engine: Engine
     if (i + 1 === warmAt) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
-      log(`${name}: ${i + 1}/${count}, ${((i + 1) / ((lastLog - started) / 1000)).toFixed(1)}/s, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
+      log(`${name}: ${i + 1}/${requested}, ${((i + 1) / ((lastLog - started) / 1000)).toFixed(1)}/s, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
     }
   }
   const seconds = (performance.now() - started) / 1000;
@@ -208,7 +208,7 @@ async function createDisposeLoop(engine: Engine, models: { detector: Uint8Array;
     if (i + 1 === warmAt) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
-      log(`recognizers: ${i + 1}/${count}, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
+      log(`recognizers: ${i + 1}/${requested}, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
     }
   }
   const end = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
