@@ -13,10 +13,10 @@
  *      after every dispose.
  *
  * For each stage: the wasm memory (linear memory size) and the process's resident memory (after
- * a garbage collection) once warmed up (after the first 5%; recognizers: at least 50 cycles) and
- * at the end, and whether every repeated result is bit-identical to the first of its input. A
- * fresh process then computes each distinct embedding and score once: they must equal the
- * soak's bit for bit. `stageSeconds` caps each stage's time (the report then gives the count
+ * a garbage collection) once warmed up (every input seen, recognizers: at least 50 cycles; and
+ * 5% of the calls or of `stageSeconds` gone) and at the end, and whether every repeated result is
+ * bit-identical to the first of its input. A fresh process then computes each distinct embedding
+ * and score once: they must equal the soak's bit for bit. `stageSeconds` caps each stage's time (the report then gives the count
  * reached next to the one asked for).
  */
 import { spawn } from 'node:child_process';
@@ -133,8 +133,8 @@ function stage(name: string, requested: number, distinct: number, engine: Engine
   const { log, stageSeconds = Infinity } = limits;
   const first: number[] = [];
   let identical = true;
-  let warm = { wasm: 0, rss: 0 };
-  const warmAt = Math.max(distinct, Math.floor(requested * 0.05));
+  let warm: { wasm: number; rss: number } | null = null;
+  const warmedUp = warmUpRule(distinct, requested, stageSeconds);
   const started = performance.now();
   let lastLog = started;
   let count = 0;
@@ -143,7 +143,7 @@ function stage(name: string, requested: number, distinct: number, engine: Engine
     const input = i % distinct;
     if (i < distinct) first.push(bits);
     else if (first[input] !== bits) identical = false;
-    if (i + 1 === warmAt) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
+    if (!warm && warmedUp(i + 1, started)) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
       log(`${name}: ${i + 1}/${requested}, ${((i + 1) / ((lastLog - started) / 1000)).toFixed(1)}/s, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
@@ -151,7 +151,7 @@ function stage(name: string, requested: number, distinct: number, engine: Engine
   }
   const seconds = (performance.now() - started) / 1000;
   const end = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
-  if (count < warmAt) warm = end;
+  warm ??= end;
   const report = {
     requested, count, distinct, identical, perSecond: count / seconds,
     wasmWarm: warm.wasm, wasmEnd: end.wasm, rssWarmMb: round(warm.rss), rssEndMb: round(end.rss), rssGrowthMb: round(end.rss - warm.rss),
@@ -161,6 +161,13 @@ function stage(name: string, requested: number, distinct: number, engine: Engine
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
+
+/**
+ * When a stage counts as warmed up: at least `minimum` calls (every input seen once) and 5% of
+ * the calls asked for, or 5% of the stage's time limit, whichever comes first.
+ */
+const warmUpRule = (minimum: number, requested: number, stageSeconds: number) => (done: number, startedMs: number) =>
+  done >= minimum && (done >= requested * 0.05 || performance.now() - startedMs >= stageSeconds * 50);
 
 interface Limits {
   stageSeconds?: number;
@@ -195,8 +202,8 @@ const RECOGNIZER_WARM_UP = 50;
 async function createDisposeLoop(engine: Engine, models: { detector: Uint8Array; landmarks: Uint8Array; student: Uint8Array }, requested: number, limits: Limits): Promise<StageReport> {
   const { log, stageSeconds = Infinity } = limits;
   const before = engine.memoryBytes;
-  let warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
-  const warmAt = Math.min(requested, Math.max(RECOGNIZER_WARM_UP, Math.floor(requested * 0.05)));
+  let warm: { wasm: number; rss: number } | null = null;
+  const warmedUp = warmUpRule(Math.min(requested, RECOGNIZER_WARM_UP), requested, stageSeconds);
   let identical = true;
   const started = performance.now();
   let lastLog = started;
@@ -205,13 +212,14 @@ async function createDisposeLoop(engine: Engine, models: { detector: Uint8Array;
     const recognizer = await FaceRecognizer.create({ engine, models });
     recognizer.dispose();
     if (engine.memoryBytes !== before) identical = false; // everything a recognizer loaded is freed again
-    if (i + 1 === warmAt) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
+    if (!warm && warmedUp(i + 1, started)) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
       log(`recognizers: ${i + 1}/${requested}, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
     }
   }
   const end = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
+  warm ??= end;
   log(`recognizers: created and disposed ${count} times, arena back to ${engine.memoryBytes} bytes each time: ${identical}`);
   return {
     requested, count, distinct: 1, identical, perSecond: count / ((performance.now() - started) / 1000),
@@ -219,7 +227,7 @@ async function createDisposeLoop(engine: Engine, models: { detector: Uint8Array;
   };
 }
 
-/** This script in a new process with --fingerprints: each distinct result computed once there. */
+/** This module in a new process with --fingerprints: each distinct result computed once there. */
 function freshProcessFingerprints(inputSize: number): Promise<Fingerprints> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--fingerprints', '--input-size', String(inputSize)], {
