@@ -1,6 +1,7 @@
 /**
  * RecognizerPool: the same answers as a FaceRecognizer on the caller's thread, for paths, bytes
- * and pixels; typed errors from the workers; matchers with the model's rule; calls after close().
+ * and pixels; typed errors from the workers; matchers with the model's rule; calls after close();
+ * arguments that cannot be sent to a worker; a worker that stops.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DisposedError, FileReadError } from '../src/errors.js';
 import { FaceRecognizer } from '../src/face/recognizer.js';
 import { decodeImage, ImageDecodeError } from '../src/image.js';
-import { PoolOptionError, RecognizerPool } from '../src/runtime/pool.js';
+import { PoolOptionError, PoolWorkerError, RecognizerPool } from '../src/runtime/pool.js';
+import type { Worker } from 'node:worker_threads';
 
 const sample = (name: string) => fileURLToPath(new URL(`../demo/samples/${name}`, import.meta.url));
 
@@ -64,5 +66,28 @@ describe('RecognizerPool', () => {
     await small.close();
     await pending;
     await expect(small.detectFaces(sample('a.jpg'))).rejects.toThrow(DisposedError);
+  }, 60_000);
+
+  it('refuses arguments that cannot be sent to a worker with a PoolOptionError, and goes on', async () => {
+    const unsendable = { inputSize: 160, onProgress: () => {} } as unknown as Parameters<RecognizerPool['detectFaces']>[1];
+    await expect(pool.detectFaces(sample('b.jpg'), unsendable)).rejects.toThrow(PoolOptionError);
+    const verifierObject = { verifier: { name: 'mine' } } as unknown as Parameters<RecognizerPool['verify']>[2];
+    const refused = pool.verify(sample('a.jpg'), sample('b.jpg'), verifierObject); // a rejected promise, not a throw
+    await expect(refused).rejects.toThrow(PoolOptionError);
+    expect(await Promise.all([pool.detectFaces(sample('b.jpg')), pool.detectFaces(sample('b.jpg'))])).toEqual([expect.any(Array), expect.any(Array)]);
+  }, 60_000);
+
+  it('fails the calls of a worker that stops with PoolWorkerError and replaces the worker', async () => {
+    const small = await RecognizerPool.create({ size: 1 });
+    try {
+      const expected = await small.detectFaces(sample('b.jpg'));
+      const pending = small.detectFaces(sample('group5.jpg'));
+      // fault injection: the worker thread dies as in a crash or when it runs out of memory
+      await (small as unknown as { slots: { worker: Worker }[] }).slots[0].worker.terminate();
+      await expect(pending).rejects.toThrow(PoolWorkerError);
+      expect(await small.detectFaces(sample('b.jpg'))).toEqual(expected); // answered by the replacement
+    } finally {
+      await small.close();
+    }
   }, 60_000);
 });

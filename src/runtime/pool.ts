@@ -9,7 +9,9 @@
  *
  * Images are file paths (read and decoded in the worker), JPEG/PNG bytes or RgbImages. The models
  * are read once here and handed to every worker. Each call goes to the worker with the fewest
- * calls waiting; a worker's typed error comes back as the same class (instanceof works).
+ * calls waiting; a worker's typed error comes back as the same class (instanceof works). A worker
+ * that stops (a crash, out of memory) fails its waiting calls with PoolWorkerError and is
+ * replaced, so the pool stays usable.
  */
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -51,9 +53,14 @@ export interface PoolOptions {
   maxPixels?: number;
 }
 
-/** A pool option out of range (size). */
+/** A pool option out of range (size), or a call argument that cannot be sent to a worker. */
 export class PoolOptionError extends MobileIdError {
   override name = 'PoolOptionError';
+}
+
+/** A worker thread of the pool stopped (crashed, ran out of memory) with this call waiting on it. */
+export class PoolWorkerError extends MobileIdError {
+  override name = 'PoolWorkerError';
 }
 
 /** The package's typed errors by name, to rebuild a worker's error as its own class. */
@@ -72,7 +79,13 @@ function rebuildError({ name, message, properties }: { name: string; message: st
 interface Slot {
   worker: Worker;
   waiting: Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>;
+  /** Its worker has loaded its recognizer (a worker that stops before that is not restarted). */
+  ready: boolean;
+  /** Taking calls: false once a replacement worker could not start. */
+  alive: boolean;
 }
+
+const startPoolWorker = (setup: PoolSetup) => startWorker(siblingModule('pool-worker', import.meta.url), setup);
 
 export class RecognizerPool {
   private nextId = 0;
@@ -85,6 +98,7 @@ export class RecognizerPool {
 
   private constructor(
     private readonly slots: Slot[],
+    private readonly setup: PoolSetup,
     ready: WorkerReady,
   ) {
     this.model = ready.model;
@@ -102,7 +116,7 @@ export class RecognizerPool {
       given.student ?? loadBundledModel('mobileid').catch(() => undefined),
     ]);
     const setup: PoolSetup = { role: 'recognizer-pool', models: { detector, landmarks, student }, detector: options.detector ?? {}, maxPixels: options.maxPixels };
-    const slots: Slot[] = Array.from({ length: size }, () => ({ worker: startWorker(siblingModule('pool-worker', import.meta.url), setup), waiting: new Map() }));
+    const slots: Slot[] = Array.from({ length: size }, () => ({ worker: startPoolWorker(setup), waiting: new Map(), ready: true, alive: true }));
     const ready = slots.map(
       (slot) =>
         new Promise<WorkerReady>((resolve, reject) => {
@@ -117,8 +131,8 @@ export class RecognizerPool {
       await Promise.all(slots.map((slot) => slot.worker.terminate()));
       throw error;
     }
-    const pool = new RecognizerPool(slots, first);
-    for (const slot of slots) pool.listen(slot);
+    const pool = new RecognizerPool(slots, setup, first);
+    for (const slot of slots) pool.listen(slot, slot.worker);
     return pool;
   }
 
@@ -141,7 +155,7 @@ export class RecognizerPool {
 
   verify(imageA: PoolImage, imageB: PoolImage, options?: VerifyOptions): Promise<VerifyResult> {
     if (options?.verifier !== undefined && typeof options.verifier !== 'string') {
-      throw new PoolOptionError('a pool takes the verifier by name (cosine or euclidean): a Verifier object cannot be sent to its workers');
+      return Promise.reject(new PoolOptionError('a pool takes the verifier by name (cosine or euclidean): a Verifier object cannot be sent to its workers'));
     }
     return this.call('verify', [imageA, imageB, options]);
   }
@@ -172,8 +186,15 @@ export class RecognizerPool {
     return this.model;
   }
 
-  private listen(slot: Slot): void {
-    slot.worker.on('message', (reply: PoolReply) => {
+  private listen(slot: Slot, worker: Worker): void {
+    const current = () => !this.closed && slot.worker === worker;
+    worker.on('message', (reply: PoolReply) => {
+      if (reply.id === -1) {
+        // a replacement worker's start
+        if (!('error' in reply)) slot.ready = true;
+        else if (current()) this.retire(slot, `a replacement RecognizerPool worker could not start: ${reply.error.message}`);
+        return;
+      }
       const pending = slot.waiting.get(reply.id);
       if (!pending) return;
       slot.waiting.delete(reply.id);
@@ -181,21 +202,44 @@ export class RecognizerPool {
       else pending.resolve(reply.result);
     });
     // a worker that dies (out of memory, a crash) fails its calls rather than leaving them waiting
-    const fail = (error: Error) => {
-      for (const { reject } of slot.waiting.values()) reject(error);
-      slot.waiting.clear();
-    };
-    slot.worker.on('error', fail);
-    slot.worker.on('exit', (code) => !this.closed && fail(new DisposedError(`a RecognizerPool worker exited with code ${code}`)));
+    worker.on('error', (error) => current() && this.fail(slot, `a RecognizerPool worker failed: ${error.message}`));
+    worker.on('exit', (code) => {
+      if (!current() || !slot.alive) return;
+      this.fail(slot, `a RecognizerPool worker stopped (exit code ${code})`);
+      // a new worker in its place, unless this one never got ready (it would stop again)
+      if (!slot.ready) return this.retire(slot, 'a replacement RecognizerPool worker stopped before it was ready');
+      slot.worker = startPoolWorker(this.setup);
+      slot.ready = false;
+      this.listen(slot, slot.worker);
+    });
+  }
+
+  /** Fails every call waiting on the slot's worker. */
+  private fail(slot: Slot, message: string): void {
+    for (const { reject } of slot.waiting.values()) reject(new PoolWorkerError(message));
+    slot.waiting.clear();
+  }
+
+  /** Takes a slot out of use for good. */
+  private retire(slot: Slot, message: string): void {
+    slot.alive = false;
+    this.fail(slot, message);
+    void slot.worker.terminate();
   }
 
   private call<T>(method: PoolCall['method'], args: unknown[]): Promise<T> {
     if (this.closed) return Promise.reject(new DisposedError('this RecognizerPool has been closed'));
-    const slot = this.slots.reduce((best, s) => (s.waiting.size < best.waiting.size ? s : best));
+    const slot = this.slots.filter((s) => s.alive).reduce<Slot | null>((best, s) => (!best || s.waiting.size < best.waiting.size ? s : best), null);
+    if (!slot) return Promise.reject(new PoolWorkerError('every worker of this RecognizerPool has stopped; create a new pool'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      try {
+        slot.worker.postMessage({ id, method, args } satisfies PoolCall);
+      } catch (cause) {
+        // e.g. a function in the options: structured cloning refuses it (DataCloneError)
+        throw new PoolOptionError(`${method}: its arguments cannot be sent to a worker thread: ${(cause as Error).message}`);
+      }
       slot.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      slot.worker.postMessage({ id, method, args } satisfies PoolCall);
     });
   }
 }

@@ -43,7 +43,7 @@ export async function toRgbImage(input: ImageSource, options: DecodeOptions = {}
   );
 }
 
-export { RecognizerPool, PoolOptionError, type PoolImage, type PoolOptions } from './pool.js';
+export { RecognizerPool, PoolOptionError, PoolWorkerError, type PoolImage, type PoolOptions } from './pool.js';
 
 /**
  * What `mobileid/engine` exports, carried by the Node bundles so that the subpath's files
