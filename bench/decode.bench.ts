@@ -6,7 +6,7 @@
  * Time: same process, the candidates alternating within every round, median wall time and CPU
  * time (the process's, all threads: the wall time grows with the other jobs on a shared machine,
  * the CPU time much less). Memory: each candidate decodes once more in a
- * child process of its own, which reports its peak resident set (maxRSS) and what it held before.
+ * child process of its own, which reports its peak resident set (VmHWM) and what it held before.
  * The machine and its load average are printed.
  * Run: npm run bench:decode [-- --rounds 3] [--width 6000] [--height 4000] [--json]
  */
@@ -51,12 +51,22 @@ interface ChildReport {
   peakMb: number;
 }
 
+/**
+ * The process's peak resident set in MB: Linux's VmHWM, which starts afresh at exec; getrusage's
+ * maxRSS (elsewhere) keeps the peak of the parent that forked this process, when that is higher.
+ */
+function peakRssMb(): number {
+  const status = process.platform === 'linux' ? readFileSync('/proc/self/status', 'utf8') : '';
+  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return (hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS) / 1024;
+}
+
 /** Child mode: one decode, then the process's peak resident set. */
 async function child(name: string, file: string): Promise<void> {
   const bytes = new Uint8Array(readFileSync(file));
   const beforeMb = mb(process.memoryUsage().rss);
   await CANDIDATES[name](bytes);
-  const report: ChildReport = { beforeMb, peakMb: process.resourceUsage().maxRSS / 1024 };
+  const report: ChildReport = { beforeMb, peakMb: peakRssMb() };
   console.log(JSON.stringify(report));
   process.exit(0); // the decoding thread of toRgbImage would otherwise idle until unref'd
 }

@@ -8,8 +8,7 @@
  *   dist/cli.js                  the CLI (bin/mobileid.js runs it in a published package)
  *   dist/engine.js, engine.cjs   `mobileid/engine` for Node: re-exports of the server bundle's __engine
  *   dist/engine.web.js           `mobileid/engine` for browsers and edge (a bundle of its own)
- *   dist/gallery-worker.js       the gallery's worker threads (never the CLI entry: a worker must not run main())
- *   dist/pool-worker.js          RecognizerPool's worker threads
+ *   dist/pool-worker.js          RecognizerPool's worker threads (also the CLI's: never the CLI entry, a worker must not run main())
  *   dist/decode-worker.js        the thread in which the Node entry's toRgbImage decodes
  *   dist/samples/                the demo's sample photos and their licence (demo/samples)
  *   dist/mobileid.wasm, dist/models/*.mobileid (+ model cards), dist/types/** (.d.ts and .d.cts)
@@ -128,7 +127,6 @@ const BUNDLES: Bundle[] = [
   { entry: 'src/runtime/pool-worker.ts', out: 'pool-worker.js', options: { ...node, format: 'esm' } },
   { entry: 'src/runtime/decode-worker.ts', out: 'decode-worker.js', options: { ...node, format: 'esm' } },
   { entry: 'src/cli.ts', out: 'cli.js', options: { ...node, format: 'esm' } },
-  { entry: 'src/cli/gallery-worker.ts', out: 'gallery-worker.js', options: { ...node, format: 'esm' } },
 ];
 
 async function bundle({ entry, out, options }: Bundle): Promise<void> {

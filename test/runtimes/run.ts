@@ -237,7 +237,7 @@ async function edgeRuntime(app: App): Promise<ProbeResult> {
       Object.assign(context, {
         wasm_mobileid: new WebAssembly.Module(readFileSync(wasmFile)),
         __fixture: {
-          input: bytes('input.jpg'),
+          input: bytes('input.png'), // as workerd's: PNG decodes to the reference's pixels, JPEG (jpeg-js here) does not
           detector: bytes('tiny-face-detector.mobileid'),
           landmarks68: bytes('landmarks68.mobileid'),
           student: bytes('student.mobileid'),
