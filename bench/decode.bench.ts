@@ -37,10 +37,10 @@ const maxPixels = MAX_DECODE_PIXELS;
 
 /** Each candidate decodes the bytes and returns the decoded size. */
 const CANDIDATES: Record<string, (bytes: Uint8Array) => Promise<{ width: number; height: number }> | { width: number; height: number }> = {
-  'jpeg-js 0.4.4 (before)': (bytes) => decodeWithJpegJs(bytes, { scale: 1, maxPixels }),
-  'libjpeg-turbo wasm': (bytes) => decodeWithLibjpegTurbo(bytes, { scale: 1, maxPixels }),
-  'libjpeg-turbo wasm, 1/2 (DCT)': (bytes) => decodeWithLibjpegTurbo(bytes, { scale: 2, maxPixels }),
-  'libjpeg-turbo wasm, 1/4 (DCT)': (bytes) => decodeWithLibjpegTurbo(bytes, { scale: 4, maxPixels }),
+  'jpeg-js 0.4.4 (before)': (bytes) => decodeWithJpegJs(bytes, { scale: 1, maxPixels, adobe: false }),
+  'libjpeg-turbo wasm': (bytes) => decodeWithLibjpegTurbo(bytes, { scale: 1, maxPixels, adobe: false }),
+  'libjpeg-turbo wasm, 1/2 (DCT)': (bytes) => decodeWithLibjpegTurbo(bytes, { scale: 2, maxPixels, adobe: false }),
+  'libjpeg-turbo wasm, 1/4 (DCT)': (bytes) => decodeWithLibjpegTurbo(bytes, { scale: 4, maxPixels, adobe: false }),
   'toRgbImage (worker thread, libjpeg-turbo)': (bytes) => toRgbImage(bytes),
 };
 

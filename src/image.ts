@@ -191,7 +191,7 @@ function decodeJpeg(bytes: Uint8Array, maxPixels: number, reduceTo: number): Rgb
   }
   let decoded: ReturnType<typeof decodeJpegPixels>;
   try {
-    decoded = decodeJpegPixels(bytes, { scale: dctScale(frame, reduceTo), maxPixels });
+    decoded = decodeJpegPixels(bytes, { scale: dctScale(frame, reduceTo), maxPixels, adobe: hasAdobeSegment(bytes) });
   } catch (err) {
     throw new ImageDecodeError(`corrupt, truncated or unsupported JPEG: ${messageOf(err)}`, { cause: err });
   }
@@ -203,6 +203,12 @@ function decodeJpeg(bytes: Uint8Array, maxPixels: number, reduceTo: number): Rgb
     throw new ImageDecodeError(`corrupt JPEG: decoded to ${width}x${height} with ${data.length} bytes`);
   }
   return { width, height, data };
+}
+
+/** An Adobe APP14 segment, which says how the colour components are stored (inverted CMYK). */
+function hasAdobeSegment(bytes: Uint8Array): boolean {
+  for (const seg of jpegSegments(bytes)) if (seg.marker === 0xee && startsWith(bytes, ascii('Adobe'), seg.start)) return true;
+  return false;
 }
 
 /** The largest DCT scale-down (1, 2, 4 or 8) that keeps the longer side at least `reduceTo`. */

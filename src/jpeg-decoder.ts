@@ -28,6 +28,8 @@ export interface JpegDecodeRequest {
   scale: 1 | 2 | 4 | 8;
   /** The caller's pixel limit, already checked against the header. */
   maxPixels: number;
+  /** The file has an Adobe APP14 segment: CMYK is then stored inverted (255 = no ink), as Photoshop writes it. */
+  adobe: boolean;
 }
 
 /** What this decoder is, for benchmarks and messages. */
@@ -98,9 +100,9 @@ function instantiate(): TurboExports {
 /**
  * Decodes JPEG bytes to packed RGB at 1/scale of the stored size (rounded up, as libjpeg does).
  * Throws a plain Error on data libjpeg refuses; grey becomes 3 equal channels, CMYK/YCCK
- * ink values are converted to RGB.
+ * becomes RGB (naively, without a colour profile, as jpeg-js does).
  */
-export function decodeJpegPixels(bytes: Uint8Array, { scale }: JpegDecodeRequest): JpegPixels {
+export function decodeJpegPixels(bytes: Uint8Array, { scale, adobe }: JpegDecodeRequest): JpegPixels {
   const tj = instantiate();
   const source = tj.malloc(bytes.length);
   const header = tj.malloc(16);
@@ -121,18 +123,19 @@ export function decodeJpegPixels(bytes: Uint8Array, { scale }: JpegDecodeRequest
   const status = tj.tjDecompress2(handle, source, bytes.length, output, width, width * channels, height, cmyk ? TJPF_CMYK : TJPF_RGB, 0);
   const pixels = new Uint8Array(tj.memory.buffer, output, width * height * channels);
   // status -1 without a throw: libjpeg warned (TurboJPEG reports warnings as failures) but decoded
-  const data = cmyk ? cmykToRgb(pixels) : pixels.slice();
+  const data = cmyk ? cmykToRgb(pixels, adobe) : pixels.slice();
   return { width, height, data, warned: status !== 0 };
 }
 
-/** CMYK ink values to RGB, as the pure-JS decoder does: R = (255 - C) * (255 - K) / 255, and so on. */
-function cmykToRgb(cmyk: Uint8Array): Uint8Array {
+/** Ink to light: R = (255 - C) * (255 - K) / 255, and so on; Adobe's inverted values: R = C * K / 255. */
+function cmykToRgb(cmyk: Uint8Array, inverted: boolean): Uint8Array {
   const rgb = new Uint8Array((cmyk.length / 4) * 3);
+  const light = (v: number) => (inverted ? v : 255 - v);
   for (let i = 0, o = 0; i < cmyk.length; i += 4, o += 3) {
-    const white = 255 - cmyk[i + 3];
-    rgb[o] = Math.round(((255 - cmyk[i]) * white) / 255);
-    rgb[o + 1] = Math.round(((255 - cmyk[i + 1]) * white) / 255);
-    rgb[o + 2] = Math.round(((255 - cmyk[i + 2]) * white) / 255);
+    const white = light(cmyk[i + 3]);
+    rgb[o] = Math.round((light(cmyk[i]) * white) / 255);
+    rgb[o + 1] = Math.round((light(cmyk[i + 1]) * white) / 255);
+    rgb[o + 2] = Math.round((light(cmyk[i + 2]) * white) / 255);
   }
   return rgb;
 }
