@@ -1,7 +1,8 @@
 /**
  * RGB images: decoding (JPEG, PNG) into upright 8-bit RGB, and the few pixel operations the
- * pipeline needs (crop, mirror, resize, PNG encoding). Pure TypeScript on Uint8Array bytes, so
- * it runs in every JS runtime; no file system, no Node Buffer in the public API.
+ * pipeline needs (crop, mirror, resize, PNG encoding). TypeScript on Uint8Array bytes that runs
+ * in every JS runtime (no Node Buffer in the public API); JPEG pixels come from jpeg-decoder.ts
+ * (libjpeg-turbo in wasm, Node/Deno/Bun) or, in the browser and edge bundles, jpeg-decoder.web.ts.
  */
 import { PNG } from 'pngjs';
 import { MobileIdError } from './errors.js';
