@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { FileReadError } from '../src/errors.js';
 import { ImageDecodeError, ImageShapeError, ImageTooLargeError } from '../src/image.js';
+import { workerExecArgv } from '../src/node-worker.js';
 import { toRgbImage } from '../src/runtime/server.js';
 import { largeJpeg } from '../src/tools/large-jpeg.js';
 
@@ -43,5 +44,12 @@ describe('toRgbImage off the event loop (Node)', () => {
     await expect(toRgbImage(bytes, { reduceTo: 0 })).rejects.toBeInstanceOf(ImageShapeError);
     await expect(toRgbImage('/nonexistent/photo.jpg')).rejects.toBeInstanceOf(FileReadError);
     expect((await toRgbImage(bytes)).width).toBe(64); // the thread still works
+  });
+});
+
+describe('worker threads under `node --input-type=module -e`', () => {
+  it('start without the --input-type flag, which Node refuses for a worker running a file', () => {
+    expect(workerExecArgv(['--input-type=module', '-e', 'x', '--max-old-space-size=900'])).toEqual(['-e', 'x', '--max-old-space-size=900']);
+    expect(workerExecArgv(['--input-type', 'module', '--enable-source-maps'])).toEqual(['--enable-source-maps']);
   });
 });

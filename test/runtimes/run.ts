@@ -207,6 +207,11 @@ async function workerd(app: App): Promise<ProbeResult> {
   }
 }
 
+const fixtureSize = (app: App): { width: number; height: number } => {
+  const { width, height } = JSON.parse(readFileSync(path.join(app.dir, 'fixture.json'), 'utf8')) as { width: number; height: number };
+  return { width, height };
+};
+
 async function edgeRuntime(app: App): Promise<ProbeResult> {
   let wasmFile = '';
   const result = await esbuild.build({
@@ -241,7 +246,8 @@ async function edgeRuntime(app: App): Promise<ProbeResult> {
       Object.assign(context, {
         wasm_mobileid: new WebAssembly.Module(readFileSync(wasmFile)),
         __fixture: {
-          input: bytes('input.png'), // as workerd's: PNG decodes to the reference's pixels, JPEG (jpeg-js here) does not
+          // raw pixels: this sandbox has no DecompressionStream for PNG, and JPEG (jpeg-js in edge bundles) decodes to slightly other pixels than the reference's libjpeg-turbo
+          input: { data: bytes('input.rgba'), ...fixtureSize(app) },
           detector: bytes('tiny-face-detector.mobileid'),
           landmarks68: bytes('landmarks68.mobileid'),
           student: bytes('student.mobileid'),
