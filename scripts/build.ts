@@ -8,10 +8,11 @@
  *   dist/cli.js                  the CLI (bin/mobileid.js runs it in a published package)
  *   dist/engine.js, engine.cjs   `mobileid/engine` for Node: re-exports of the server bundle's __engine
  *   dist/engine.web.js           `mobileid/engine` for browsers and edge (a bundle of its own)
- *   dist/gallery-worker.js       the gallery's worker threads (never the CLI entry: a worker must not run main())
- *   dist/pool-worker.js          RecognizerPool's worker threads
+ *   dist/pool-worker.js          RecognizerPool's worker threads (also the CLI's: never the CLI entry, a worker must not run main())
+ *   dist/decode-worker.js        the thread in which the Node entry's toRgbImage decodes
  *   dist/samples/                the demo's sample photos and their licence (demo/samples)
  *   dist/mobileid.wasm, dist/models/*.mobileid (+ model cards), dist/types/** (.d.ts and .d.cts)
+ *   dist/jpeg-turbo.wasm         the Node/Deno/Bun JPEG decoder (libjpeg-turbo; licence in jpeg-turbo.LICENSE.md, from licenses/)
  *
  * Every build sets an explicit target: without one esbuild may emit syntax or helpers that
  * Node 20 lacks (e.g. Uint8Array.fromBase64 for the binary loader).
@@ -50,12 +51,18 @@ function noFileSystem(build: esbuild.PluginBuild): void {
   }));
 }
 
+/** Browser and edge bundles decode JPEG with jpeg-js: the libjpeg-turbo wasm is read from a file. */
+function pureJsJpeg(build: esbuild.PluginBuild): void {
+  build.onResolve({ filter: /\/jpeg-decoder\.js$/ }, () => ({ path: at('src/jpeg-decoder.web.ts') }));
+}
+
 /** `mobileid/engine` for browsers and edge: pngjs's self-contained browser build (encodePng, PNG bytes in decodeImage). */
 const engineWebShims: esbuild.Plugin = {
   name: 'engine-web-shims',
   setup(build) {
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: at('node_modules/pngjs/browser.js') }));
     noFileSystem(build);
+    pureJsJpeg(build);
   },
 };
 
@@ -74,6 +81,7 @@ export class PNG { constructor() { refuse(); } static sync = { read: refuse, wri
       loader: 'js',
     }));
     noFileSystem(build);
+    pureJsJpeg(build);
   },
 };
 
@@ -117,8 +125,8 @@ const BUNDLES: Bundle[] = [
   { entry: 'src/runtime/edge.ts', out: 'edge-light.js', options: edge('./mobileid.wasm?module') },
   { entry: 'src/runtime/engine.ts', out: 'engine.web.js', options: { ...web, plugins: [engineWebShims] } },
   { entry: 'src/runtime/pool-worker.ts', out: 'pool-worker.js', options: { ...node, format: 'esm' } },
+  { entry: 'src/runtime/decode-worker.ts', out: 'decode-worker.js', options: { ...node, format: 'esm' } },
   { entry: 'src/cli.ts', out: 'cli.js', options: { ...node, format: 'esm' } },
-  { entry: 'src/cli/gallery-worker.ts', out: 'gallery-worker.js', options: { ...node, format: 'esm' } },
 ];
 
 async function bundle({ entry, out, options }: Bundle): Promise<void> {
@@ -164,6 +172,8 @@ function copyAssets(): void {
   const wasm = at('build/mobileid.wasm');
   if (!existsSync(wasm)) throw new BuildError('build/mobileid.wasm is missing: run `npm run build:wasm` first');
   copyFileSync(wasm, path.join(dist, 'mobileid.wasm'));
+  copyFileSync(at('node_modules/@cwasm/jpeg-turbo/jpeg-turbo.wasm'), path.join(dist, 'jpeg-turbo.wasm'));
+  copyFileSync(at('licenses/libjpeg-turbo.md'), path.join(dist, 'jpeg-turbo.LICENSE.md'));
   mkdirSync(path.join(dist, 'models'));
   for (const name of SHIPPED_MODELS) {
     const file = BUNDLED_MODELS[name];

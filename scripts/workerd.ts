@@ -68,7 +68,7 @@ export async function bundleWorker(entry: string, outDir: string, nodePaths: str
     nodePaths,
     metafile: true,
     logLevel: 'error',
-    plugins: [siblingModules(/\.(wasm|jpg|mobileid)$/, outDir, modules)],
+    plugins: [siblingModules(/\.(wasm|jpg|png|mobileid)$/, outDir, modules)],
   });
   return { outDir, modules: [...modules.keys()], metafile };
 }

@@ -1,11 +1,12 @@
 /**
  * RGB images: decoding (JPEG, PNG) into upright 8-bit RGB, and the few pixel operations the
- * pipeline needs (crop, mirror, resize, PNG encoding). Pure TypeScript on Uint8Array bytes, so
- * it runs in every JS runtime; no file system, no Node Buffer in the public API.
+ * pipeline needs (crop, mirror, resize, PNG encoding). TypeScript on Uint8Array bytes that runs
+ * in every JS runtime (no Node Buffer in the public API); JPEG pixels come from jpeg-decoder.ts
+ * (libjpeg-turbo in wasm, Node/Deno/Bun) or, in the browser and edge bundles, jpeg-decoder.web.ts.
  */
-import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { MobileIdError } from './errors.js';
+import { decodeJpegPixels } from './jpeg-decoder.js';
 
 /** An 8-bit RGB image: 3 bytes per pixel, row-major, no padding between rows. */
 export interface RgbImage {
@@ -39,6 +40,12 @@ export class ImageTooLargeError extends ImageDecodeError {
 export interface DecodeOptions {
   /** Largest image accepted, in pixels (width x height); default and upper bound MAX_DECODE_PIXELS. */
   maxPixels?: number;
+  /**
+   * JPEG in Node, Deno and Bun: decode at 1/2, 1/4 or 1/8 of the stored size (in the DCT
+   * domain: several times faster, a fraction of the memory) as long as the longer side stays at
+   * least this many pixels. The result may then be smaller than the file; other decoders ignore it.
+   */
+  reduceTo?: number;
 }
 
 /** Pixel data whose length does not match the stated size, or a size/rectangle out of range. */
@@ -51,13 +58,6 @@ export class ImageShapeError extends MobileIdError {
  * the header before any pixel memory is reserved, so a forged header cannot ask for more.
  */
 export const MAX_DECODE_PIXELS = 65_000_000;
-
-/**
- * jpeg-js's own bookkeeping cap. Within MAX_DECODE_PIXELS its worst case is a 4-component
- * 4:4:4 JPEG: 256 B of coefficients + 1 B of component plane per sample per component, then
- * a colour plane and the RGB output (~1.65 GiB for 8000x8000); 3-component 4:4:4 needs ~1.25 GiB.
- */
-const JPEG_MAX_MEMORY_MB = 1700;
 
 export type ImageFormat = 'jpeg' | 'png';
 
@@ -75,8 +75,10 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Rgb
   }
   if (bytes.length === 0) throw new ImageDecodeError('empty input: 0 bytes');
   const maxPixels = pixelLimit(options);
+  const { reduceTo = Infinity } = options;
+  if (!(reduceTo > 0)) throw new ImageShapeError(`reduceTo must be a positive number of pixels, got ${reduceTo}`);
   const format = sniffImageFormat(bytes);
-  if (format === 'jpeg') return applyOrientation(decodeJpeg(bytes, maxPixels), jpegOrientation(bytes));
+  if (format === 'jpeg') return applyOrientation(decodeJpeg(bytes, maxPixels, reduceTo), jpegOrientation(bytes));
   if (format === 'png') return applyOrientation(decodePng(bytes, maxPixels), pngOrientation(bytes));
   const other = otherFormatName(bytes);
   throw new ImageDecodeError(
@@ -177,7 +179,7 @@ function* jpegSegments(bytes: Uint8Array): Generator<JpegSegment> {
   }
 }
 
-function decodeJpeg(bytes: Uint8Array, maxPixels: number): RgbImage {
+function decodeJpeg(bytes: Uint8Array, maxPixels: number, reduceTo: number): RgbImage {
   const frame = readJpegFrame(bytes);
   if (!frame) throw new ImageDecodeError('corrupt or truncated JPEG: no frame header before the image data');
   checkPixelCount(frame.width, frame.height, 'JPEG', maxPixels);
@@ -188,23 +190,44 @@ function decodeJpeg(bytes: Uint8Array, maxPixels: number): RgbImage {
       `truncated JPEG: ${bytes.length} bytes cannot hold a ${frame.width}x${frame.height} image`,
     );
   }
-  let decoded: { width: number; height: number; data: Uint8Array };
+  let decoded: ReturnType<typeof decodeJpegPixels>;
   try {
-    decoded = jpeg.decode(bytes, {
-      useTArray: true,
-      formatAsRGBA: false,
-      tolerantDecoding: true,
-      maxResolutionInMP: MAX_DECODE_PIXELS / 1e6,
-      maxMemoryUsageInMB: JPEG_MAX_MEMORY_MB,
-    });
+    decoded = decodeJpegPixels(bytes, { scale: dctScale(frame, reduceTo), maxPixels, adobe: hasAdobeSegment(bytes) });
   } catch (err) {
     throw new ImageDecodeError(`corrupt, truncated or unsupported JPEG: ${messageOf(err)}`, { cause: err });
   }
   const { width, height, data } = decoded;
+  // libjpeg warns, and fills in grey, where the data ends early; browsers show such a photo, but
+  // half a face is no input for recognition. Warnings about a complete file are tolerated.
+  if (decoded.warned && !reachesEndOfImage(bytes)) throw new ImageDecodeError('truncated JPEG: the data ends before the end-of-image marker');
   if (!(width > 0 && height > 0) || data.length !== width * height * 3) {
     throw new ImageDecodeError(`corrupt JPEG: decoded to ${width}x${height} with ${data.length} bytes`);
   }
   return { width, height, data };
+}
+
+/** An Adobe APP14 segment, which says how the colour components are stored (inverted CMYK). */
+function hasAdobeSegment(bytes: Uint8Array): boolean {
+  for (const seg of jpegSegments(bytes)) if (seg.marker === 0xee && startsWith(bytes, ascii('Adobe'), seg.start)) return true;
+  return false;
+}
+
+/** The largest DCT scale-down (1, 2, 4 or 8) that keeps the longer side at least `reduceTo`. */
+function dctScale({ width, height }: JpegFrame, reduceTo: number): 1 | 2 | 4 | 8 {
+  const longer = Math.max(width, height);
+  for (const scale of [8, 4, 2] as const) if (Math.ceil(longer / scale) >= reduceTo) return scale;
+  return 1;
+}
+
+/**
+ * An end-of-image marker (FF D9) after the header segments: the entropy-coded data cannot hold
+ * one (a data byte FF is always followed by 00), so the file was not cut short.
+ */
+function reachesEndOfImage(bytes: Uint8Array): boolean {
+  let headersEnd = 2;
+  for (const seg of jpegSegments(bytes)) headersEnd = seg.start + seg.length;
+  for (let i = bytes.length - 2; i >= headersEnd; i--) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
+  return false;
 }
 
 /** Orientation from the first APP1 "Exif" segment; 1 when absent or unreadable. */

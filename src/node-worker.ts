@@ -7,8 +7,17 @@
 import { Worker } from 'node:worker_threads';
 
 export function startWorker(moduleUrl: URL, workerData: unknown): Worker {
-  if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl, { workerData });
-  return new Worker(new URL('./tsx-worker.mjs', import.meta.url), { workerData, argv: [moduleUrl.href] });
+  const execArgv = workerExecArgv(process.execArgv);
+  if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl, { workerData, execArgv });
+  return new Worker(new URL('./tsx-worker.mjs', import.meta.url), { workerData, execArgv, argv: [moduleUrl.href] });
+}
+
+/**
+ * The caller's Node flags for a worker, less --input-type (`node --input-type=module -e ...`),
+ * which Node refuses for a worker that runs a file.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  return execArgv.filter((arg, i) => !arg.startsWith('--input-type') && execArgv[i - 1] !== '--input-type');
 }
 
 /**

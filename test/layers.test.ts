@@ -15,7 +15,7 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
 /** Bottom to top (the README's map lists them top down). Files directly in src/ by name, folders by name. */
 const LAYERS: readonly string[] = [
-  'errors.ts image.ts node-worker.ts tsx-worker.mjs', // shared basics
+  'errors.ts image.ts jpeg-decoder.ts jpeg-decoder.web.ts node-worker.ts tsx-worker.mjs', // shared basics
   'math',
   'engine',
   'verify', // embeddings in, scores out: it knows nothing of faces

@@ -73,9 +73,18 @@ describe('npm pack', () => {
     expect(samples.reduce((n, f) => n + f.size, 0)).toBeLessThan(300 * 1024);
   });
 
-  it('runs gallery workers from their own module, not from the CLI entry', () => {
-    expect(paths()).toContain('dist/gallery-worker.js');
-    expect(dist('gallery-worker.js')).not.toContain('process.exitCode');
+  it('runs worker threads from their own modules, not from the CLI entry', () => {
+    for (const worker of ['pool-worker.js', 'decode-worker.js']) {
+      expect(paths()).toContain(`dist/${worker}`);
+      expect(dist(worker)).not.toContain('process.exitCode');
+    }
+  });
+
+  it('ships the JPEG decoder of Node, Deno and Bun with its licence, and keeps it out of the browser and edge bundles', () => {
+    expect(paths()).toEqual(expect.arrayContaining(['dist/jpeg-turbo.wasm', 'dist/jpeg-turbo.LICENSE.md']));
+    expect(dist('jpeg-turbo.LICENSE.md')).toMatch(/based in part on the work of the Independent JPEG Group/);
+    expect(dist('decode-worker.js')).toContain('jpeg-turbo.wasm');
+    for (const web of ['browser.js', 'workerd.js', 'edge-light.js', 'engine.web.js']) expect(dist(web)).not.toContain('jpeg-turbo');
   });
 
   it('gives CommonJS consumers .d.cts declarations that import .d.cts files', () => {

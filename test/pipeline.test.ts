@@ -163,6 +163,12 @@ describe('embedFaces', () => {
     expect([fallback.found, fallback.face.box, fallback.face.score]).toEqual([0, fallbackBox, 0]);
     expect(fallback.face.landmarks68).toHaveLength(68);
     expect(fallback.embedding).toHaveLength(422);
+
+    // a face crop: the centred square of 60% of the shorter side (200 * 0.6), unless a box is given
+    const crop = recognizer.embedLargestFace(blank, { faceCrop: true })!;
+    expect([crop.found, crop.face.box]).toEqual([0, { x: 40, y: 60, width: 120, height: 120 }]);
+    expect(recognizer.embedLargestFace(blank, { faceCrop: true, fallbackBox: { x: 0, y: 0, width: 100, height: 100 } })!.face.box.width).toBe(100);
+    expect(recognizer.embedLargestFace(image, { faceCrop: true })!.found).toBeGreaterThan(0);
   });
 
   it("with the teacher as the embedding model, embeds with the teacher's descriptor", async () => {

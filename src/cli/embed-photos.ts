@@ -1,16 +1,16 @@
 /**
- * The largest face of every photo of a list, embedded in worker threads (gallery-worker.ts) under
- * one progress bar: what gallery, eval-pairs and calibrate share, and their --model choice.
+ * The largest face of every photo of a list, embedded by a RecognizerPool (worker threads that
+ * read, decode, detect and embed) under one progress bar: what gallery, eval-pairs and calibrate
+ * share, and their --model choice.
  */
 import { loadBundledModel } from '../engine/assets.js';
 import { decodeModel } from '../engine/model-format.js';
 import { AssetNotFoundError } from '../errors.js';
 import type { DetectorOptions } from '../face/detector.js';
 import type { Box } from '../face/networks.js';
-import { siblingModule, startWorker } from '../node-worker.js';
+import { RecognizerPool } from '../runtime/pool.js';
 import { CliError } from './cli-error.js';
 import { readModelFile } from './files.js';
-import type { EmbedJob, EmbedMessage } from './gallery-worker.js';
 import { ProgressBar } from './progress.js';
 
 /** The --model option of the commands that embed photos. */
@@ -42,7 +42,7 @@ export interface EmbedOptions {
   workers: number;
   mirror: boolean;
   detector: DetectorOptions;
-  /** See EmbedJob.assumeFaceCrops. */
+  /** The photos are face crops (gallery): see LargestFaceOptions.faceCrop. Off: a photo without a face gives no embedding. */
   assumeFaceCrops: boolean;
 }
 
@@ -56,37 +56,34 @@ export interface EmbeddedPhotos {
   undetected: number;
 }
 
-/** The photos split over worker threads, one progress bar over all of them. */
+/** Calls waiting per worker: enough to keep each busy, few enough that photos are not all read at once. */
+const IN_FLIGHT_PER_WORKER = 2;
+
+/** The photos embedded by a pool of worker threads, one progress bar over all of them. */
 export async function embedPhotos(files: string[], model: Uint8Array, options: EmbedOptions): Promise<EmbeddedPhotos> {
   const result: EmbeddedPhotos = { embeddings: new Array(files.length).fill(null), boxes: new Array(files.length).fill(null), failures: [], undetected: 0 };
-  const workers = Math.max(1, Math.min(options.workers, files.length));
+  const pool = await RecognizerPool.create({ size: Math.max(1, Math.min(options.workers, files.length)), models: { student: model }, detector: options.detector });
   const bar = new ProgressBar('decode/detect/embed', files.length);
-  await Promise.all(
-    Array.from({ length: workers }, (_, w) => {
-      const mine = files.map((_, i) => i).filter((i) => i % workers === w);
-      const job: EmbedJob = {
-        role: 'embed-largest-face', files: mine.map((i) => files[i]), model,
-        mirror: options.mirror, detector: options.detector, assumeFaceCrops: options.assumeFaceCrops,
-      };
-      const worker = startWorker(siblingModule('gallery-worker', import.meta.url), job);
-      return new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: EmbedMessage) => {
-          if (m.type === 'done') return resolve();
-          const index = mine[m.index];
-          if (m.type === 'failed') result.failures.push(`${files[index]}: ${m.reason}`);
-          else {
-            result.embeddings[index] = m.embedding;
-            result.boxes[index] = m.box;
-            if (m.found === 0) result.undetected++;
-          }
-          const notes = [result.undetected ? `${result.undetected} without a face` : '', result.failures.length ? `${result.failures.length} failed` : ''];
-          bar.tick(notes.filter(Boolean).join(', '));
-        });
-        worker.on('error', reject);
-        worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`embedding worker exited with code ${code}`))));
-      });
-    }),
-  );
+  let next = 0;
+  const embedNext = async (): Promise<void> => {
+    for (let index = next++; index < files.length; index = next++) {
+      try {
+        const largest = await pool.embedLargestFace(files[index], { mirror: options.mirror, faceCrop: options.assumeFaceCrops });
+        result.embeddings[index] = largest?.embedding ?? null;
+        result.boxes[index] = largest?.face.box ?? null;
+        if (!largest?.found) result.undetected++;
+      } catch (error) {
+        result.failures.push(`${files[index]}: ${(error as Error).name}: ${(error as Error).message}`);
+      }
+      const notes = [result.undetected ? `${result.undetected} without a face` : '', result.failures.length ? `${result.failures.length} failed` : ''];
+      bar.tick(notes.filter(Boolean).join(', '));
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: pool.size * IN_FLIGHT_PER_WORKER }, embedNext));
+  } finally {
+    await pool.close();
+  }
   bar.done();
   return result;
 }

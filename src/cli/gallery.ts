@@ -1,6 +1,6 @@
 /**
- * mobileid gallery <folder or photos...>: every photo -> its largest face -> embedding (in worker
- * threads, gallery-worker.ts) -> Barnes-Hut t-SNE -> faces pasted as thumbnails on a grid at
+ * mobileid gallery <folder or photos...>: every photo -> its largest face -> embedding (in the
+ * worker threads of a RecognizerPool, embed-photos.ts) -> Barnes-Hut t-SNE -> faces pasted as thumbnails on a grid at
  * their t-SNE position, occupied cells skipped, as in the MobileID paper's picture.
  */
 import { writeFileSync } from 'node:fs';

@@ -3,12 +3,11 @@
  * paths are read and decoded here, off the caller's thread. A module of its own
  * (dist/pool-worker.js), so that a worker never loads a runtime entry or the CLI.
  */
-import { readFile } from 'node:fs/promises';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { FileReadError } from '../errors.js';
 import type { DetectorOptions } from '../face/detector.js';
 import { FaceRecognizer, type ImageInput, type RecognizerModels, type VerificationDefaults } from '../face/recognizer.js';
 import type { ModelIdentity } from '../verify/matcher.js';
+import { readPhoto, sendableError, type SentError } from './worker-io.js';
 
 export interface PoolSetup {
   role: 'recognizer-pool';
@@ -23,13 +22,6 @@ export interface PoolCall {
   args: unknown[];
 }
 
-export interface SentError {
-  name: string;
-  message: string;
-  /** The error's own fields (e.g. FileReadError's path and code). */
-  properties: Record<string, unknown>;
-}
-
 /** What a worker answers once its recognizer is loaded. */
 export interface WorkerReady {
   model: ModelIdentity | null;
@@ -39,19 +31,7 @@ export interface WorkerReady {
 /** id -1: the worker's start (WorkerReady, or the error that stopped its recognizer loading). */
 export type PoolReply = { id: number; result: unknown } | { id: number; error: SentError };
 
-async function image(input: unknown): Promise<ImageInput> {
-  if (typeof input !== 'string') return input as ImageInput;
-  const bytes = await readFile(input).catch((cause: unknown) => {
-    throw FileReadError.from(input, cause);
-  });
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function sent(error: unknown): SentError {
-  const e = error instanceof Error ? error : new Error(String(error));
-  const properties = Object.fromEntries(Object.entries(e).filter(([, v]) => ['string', 'number', 'boolean'].includes(typeof v) || v === undefined));
-  return { name: e.name, message: e.message, properties };
-}
+const image = async (input: unknown): Promise<ImageInput> => (typeof input === 'string' ? readPhoto(input) : (input as ImageInput));
 
 async function serve(setup: PoolSetup): Promise<void> {
   const port = parentPort!;
@@ -59,7 +39,7 @@ async function serve(setup: PoolSetup): Promise<void> {
   try {
     recognizer = await FaceRecognizer.create({ models: setup.models, detector: setup.detector, maxPixels: setup.maxPixels });
   } catch (error) {
-    port.postMessage({ id: -1, error: sent(error) } satisfies PoolReply);
+    port.postMessage({ id: -1, error: sendableError(error) } satisfies PoolReply);
     return;
   }
   port.postMessage({ id: -1, result: { model: recognizer.model, verification: recognizer.verification } satisfies WorkerReady } satisfies PoolReply);
@@ -70,7 +50,7 @@ async function serve(setup: PoolSetup): Promise<void> {
       else result = recognizer[method](await image(args[0]), (args[1] ?? {}) as object);
       port.postMessage({ id, result } satisfies PoolReply);
     } catch (error) {
-      port.postMessage({ id, error: sent(error) } satisfies PoolReply);
+      port.postMessage({ id, error: sendableError(error) } satisfies PoolReply);
     }
   });
 }

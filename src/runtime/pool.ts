@@ -38,6 +38,7 @@ import { siblingModule, startWorker } from '../node-worker.js';
 import { StudentModelMissingError } from '../face/recognizer.js';
 import type { FaceMatcher, ModelIdentity } from '../verify/matcher.js';
 import type { PoolCall, PoolReply, PoolSetup, WorkerReady } from './pool-worker.js';
+import type { SentError } from './worker-io.js';
 
 /** A file path, the bytes of a JPEG/PNG file, or decoded pixels. */
 export type PoolImage = string | Uint8Array | RgbImage;
@@ -70,10 +71,11 @@ const ERROR_CLASSES = new Map<string, typeof MobileIdError>(
     .map((c) => [c.name, c]),
 );
 
-function rebuildError({ name, message, properties }: { name: string; message: string; properties: Record<string, unknown> }): Error {
+/** A worker's error (sendableError) as an instance of its own class, where it is one of the package's. */
+export function rebuildError({ name, message, properties }: SentError, where = 'a RecognizerPool worker'): Error {
   const Class = ERROR_CLASSES.get(name);
   const error: Error = Class ? Object.create(Class.prototype) : new Error();
-  return Object.assign(error, properties, { name, message, stack: `${name}: ${message}\n    (in a RecognizerPool worker)` });
+  return Object.assign(error, properties, { name, message, stack: `${name}: ${message}\n    (in ${where})` });
 }
 
 interface Slot {

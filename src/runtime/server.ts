@@ -7,8 +7,8 @@
  *   const image = await toRgbImage('photo.jpg');
  */
 import type { Engine, WasmSource } from '../engine/engine.js';
-import { FileReadError } from '../errors.js';
-import { decodeImage, type DecodeOptions, type RgbImage } from '../image.js';
+import type { DecodeOptions, RgbImage } from '../image.js';
+import { decodeOffThread } from './decode-thread.js';
 import { initWith } from './init.js';
 import { ImageInputError, asBytes, describeInput, fromRawPixels, isRawPixels, type RawPixels } from './pixels.js';
 
@@ -23,20 +23,17 @@ export function init(source?: WasmSource): Promise<Engine> {
 }
 
 /**
- * Decodes or wraps any ImageSource into an upright RGB image (JPEG/PNG via pure-JS decoders);
- * options.maxPixels refuses larger photos (ImageTooLargeError) before decoding them.
+ * Decodes or wraps any ImageSource into an upright RGB image. Files and encoded bytes are
+ * decoded in a worker thread (JPEG with libjpeg-turbo, PNG with pngjs), so the event loop runs
+ * on meanwhile; options.maxPixels refuses larger photos (ImageTooLargeError) before decoding
+ * them, options.reduceTo decodes large JPEGs at a reduced scale.
  */
 export async function toRgbImage(input: ImageSource, options: DecodeOptions = {}): Promise<RgbImage> {
-  if (typeof input === 'string' || input instanceof URL) {
-    const { readFile } = await import('node:fs/promises');
-    const bytes = await readFile(input).catch((cause: unknown) => {
-      throw FileReadError.from(input instanceof URL ? input.href : input, cause);
-    });
-    return decodeImage(new Uint8Array(bytes), options);
-  }
+  if (typeof input === 'string') return decodeOffThread({ path: input, isUrl: false }, options);
+  if (input instanceof URL) return decodeOffThread({ path: input.href, isUrl: true }, options);
   const bytes = asBytes(input);
-  if (bytes) return decodeImage(bytes, options);
-  if (typeof Blob !== 'undefined' && input instanceof Blob) return decodeImage(new Uint8Array(await input.arrayBuffer()), options);
+  if (bytes) return decodeOffThread({ bytes }, options);
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return decodeOffThread({ bytes: new Uint8Array(await input.arrayBuffer()) }, options);
   if (isRawPixels(input)) return fromRawPixels(input);
   throw new ImageInputError(
     `toRgbImage cannot read a ${describeInput(input)}: pass a file path or URL, encoded JPEG/PNG bytes, a Blob, or { data, width, height } pixels`,

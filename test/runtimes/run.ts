@@ -3,7 +3,8 @@
  * project outside the repository, and runs one probe (probe.mjs: FaceRecognizer, image -> face
  * -> student embedding) in Node ESM, Node CJS, Deno, Bun, Cloudflare workerd, Vercel's edge-runtime and
  * headless Chromium. Each runtime must load its own entry of the exports map and reproduce the
- * Node ESM embedding within 1e-5. Then: every CLI command from the installed bin (exit code, JSON
+ * Node ESM embedding within 1e-5 (Chromium twice: on the page, and in the README's Web Worker
+ * example, examples/browser/face-worker.js). Then: every CLI command from the installed bin (exit code, JSON
  * last line, the files written and no others), the type declarations as Node
  * (ESM, CJS) and bundler (browser, workerd) consumers resolve them, and the demo page in
  * Chromium (reports/demo.png is its screenshot; its result is checked). Prints `<runtime>: ok|FAIL ...` per runtime, writes
@@ -35,7 +36,7 @@ const bin = (name: string) => path.join(repo, 'node_modules/.bin', name);
 const TOLERANCE = 1e-5;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-const HARNESS = ['probe.mjs', 'server.mjs', 'server.cjs', 'worker.mjs', 'edge.mjs', 'browser.html', 'browser.mjs'];
+const HARNESS = ['probe.mjs', 'server.mjs', 'server.cjs', 'worker.mjs', 'edge.mjs', 'browser.html', 'browser.mjs', 'web-worker.html', 'web-worker.mjs'];
 
 interface ProbeResult {
   width: number;
@@ -150,6 +151,9 @@ async function makeApp(tmp: string): Promise<App> {
   // as a user of the package installs it: no development dependencies anywhere (no tsx, no face-api)
   await exec('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, timeoutMs: 300_000 });
   for (const file of HARNESS) copyFileSync(path.join(here, file), path.join(dir, file));
+  // the Web Worker example as a page would serve it: module workers do not read import maps
+  const workerExample = readFileSync(path.join(repo, 'examples/browser/face-worker.js'), 'utf8');
+  writeFileSync(path.join(dir, 'face-worker.js'), workerExample.replace(/from 'mobileid'/, "from './node_modules/mobileid/dist/browser.js'"));
 
   const dist = path.join(dir, 'node_modules/mobileid/dist');
   const studentFile = path.join(dist, 'models/mobileid-student.mobileid');
@@ -203,6 +207,11 @@ async function workerd(app: App): Promise<ProbeResult> {
   }
 }
 
+const fixtureSize = (app: App): { width: number; height: number } => {
+  const { width, height } = JSON.parse(readFileSync(path.join(app.dir, 'fixture.json'), 'utf8')) as { width: number; height: number };
+  return { width, height };
+};
+
 async function edgeRuntime(app: App): Promise<ProbeResult> {
   let wasmFile = '';
   const result = await esbuild.build({
@@ -237,7 +246,8 @@ async function edgeRuntime(app: App): Promise<ProbeResult> {
       Object.assign(context, {
         wasm_mobileid: new WebAssembly.Module(readFileSync(wasmFile)),
         __fixture: {
-          input: bytes('input.jpg'),
+          // raw pixels: this sandbox has no DecompressionStream for PNG, and JPEG (jpeg-js in edge bundles) decodes to slightly other pixels than the reference's libjpeg-turbo
+          input: { data: bytes('input.rgba'), ...fixtureSize(app) },
           detector: bytes('tiny-face-detector.mobileid'),
           landmarks68: bytes('landmarks68.mobileid'),
           student: bytes('student.mobileid'),
@@ -267,7 +277,8 @@ async function withBrowser<T>(use: (browser: Browser) => Promise<T>): Promise<T>
   }
 }
 
-async function chromiumProbe(app: App): Promise<ProbeResult> {
+/** Opens `pageFile` of the app in headless Chromium and returns what the page's window.__result resolves to. */
+async function chromiumPage(app: App, pageFile: string): Promise<ProbeResult> {
   const { url, server } = await serveStatic(app.dir);
   try {
     return await withBrowser(async (browser) => {
@@ -275,7 +286,7 @@ async function chromiumProbe(app: App): Promise<ProbeResult> {
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));
       page.on('response', (response) => response.status() >= 400 && errors.push(`HTTP ${response.status()} for ${response.url()}`));
-      await page.goto(`${url}browser.html`);
+      await page.goto(`${url}${pageFile}`);
       await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result, null, { timeout: 30_000 }).catch(() => {
         throw new RuntimeTestError(`page never started: ${errors.join('; ')}`);
       });
@@ -300,7 +311,8 @@ const RUNTIMES: RuntimeCase[] = [
   { name: 'bun', run: bun, entry: 'dist/server.js' },
   { name: 'workerd', run: workerd, entry: 'dist/workerd.js' },
   { name: 'edge-runtime', run: edgeRuntime, entry: 'dist/edge-light.js' },
-  { name: 'chromium', run: chromiumProbe, entry: 'dist/browser.js' },
+  { name: 'chromium', run: (app) => chromiumPage(app, 'browser.html'), entry: 'dist/browser.js' },
+  { name: 'chromium-web-worker', run: (app) => chromiumPage(app, 'web-worker.html'), entry: 'dist/browser.js' },
 ];
 
 function check(result: ProbeResult, reference: ProbeResult | undefined, entry: string): string[] {

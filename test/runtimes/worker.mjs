@@ -1,7 +1,9 @@
 // Cloudflare workerd: the edge entry with its wasm imported as a module; models and the input
-// arrive as Data modules (what wrangler makes of `import x from './file.bin'`).
+// arrive as Data modules (what wrangler makes of `import x from './file.bin'`). The input is the
+// PNG: edge bundles decode JPEG with jpeg-js, whose pixels differ slightly from libjpeg-turbo's
+// (the Node reference), while PNG decodes to the same pixels everywhere.
 import * as lib from 'mobileid';
-import input from './input.jpg';
+import input from './input.png';
 import landmarks68 from './landmarks68.mobileid';
 import student from './student.mobileid';
 import detector from './tiny-face-detector.mobileid';

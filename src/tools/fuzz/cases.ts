@@ -6,6 +6,7 @@
 import { Engine } from '../../engine/engine.js';
 import { MobileIdError } from '../../errors.js';
 import { seededRandom } from '../../math/random.js';
+import { toRgbImage } from '../../runtime/server.js';
 import type { FuzzContext, FuzzTarget } from './targets.js';
 
 /**
@@ -50,5 +51,8 @@ export async function runCase(target: FuzzTarget, input: Uint8Array, context: Fu
 }
 
 export async function createContext(): Promise<FuzzContext> {
+  // toRgbImage starts its decoding thread on first use (through tsx in a checkout: seconds on a
+  // loaded machine): start it here, so that no case is charged with the start-up
+  await toRgbImage(new Uint8Array(0)).catch(() => undefined);
   return { engine: await Engine.create() };
 }
