@@ -8,11 +8,13 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { FileReadError } from '../errors.js';
 import type { DetectorOptions } from '../face/detector.js';
 import { FaceRecognizer, type ImageInput, type RecognizerModels, type VerificationDefaults } from '../face/recognizer.js';
+import type { Precision } from '../engine/model.js';
 import type { ModelIdentity } from '../verify/matcher.js';
 
 export interface PoolSetup {
   role: 'recognizer-pool';
   models: RecognizerModels;
+  precision?: Precision;
   detector: DetectorOptions;
   maxPixels?: number;
 }
@@ -57,7 +59,7 @@ async function serve(setup: PoolSetup): Promise<void> {
   const port = parentPort!;
   let recognizer: FaceRecognizer;
   try {
-    recognizer = await FaceRecognizer.create({ models: setup.models, detector: setup.detector, maxPixels: setup.maxPixels });
+    recognizer = await FaceRecognizer.create({ models: setup.models, precision: setup.precision, detector: setup.detector, maxPixels: setup.maxPixels });
   } catch (error) {
     port.postMessage({ id: -1, error: sent(error) } satisfies PoolReply);
     return;
