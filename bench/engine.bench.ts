@@ -151,10 +151,17 @@ async function main() {
     if (!bytes) continue;
     const memoryEngine = await Engine.create();
     const shipped = memoryEngine.loadModel(bytes);
-    memory.push({ file: BUNDLED_MODELS[name], precision: shipped.precision, outputs: shipped.outputShapes[0][2], file_bytes: bytes.length, arena_bytes: memoryEngine.memoryBytes });
+    const parts = shipped.arenaBytes;
+    memory.push({
+      file: BUNDLED_MODELS[name], precision: shipped.precision, outputs: shipped.outputShapes[0][2], file_bytes: bytes.length, arena_bytes: memoryEngine.memoryBytes,
+      weight_bytes: parts.weights, activation_bytes: parts.perImageActivations + parts.batchedActivations, scratch_bytes: parts.scratch,
+    });
     memoryEngine.dispose();
   }
-  for (const m of memory) log(`memory: ${m.file} (${m.precision}, ${m.outputs} outputs, ${m.file_bytes} bytes) occupies ${(m.arena_bytes / 1e6).toFixed(2)} MB of wasm memory`);
+  for (const m of memory) {
+    log(`memory: ${m.file} (${m.precision}, ${m.outputs} outputs, ${m.file_bytes} bytes) occupies ${(m.arena_bytes / 1e6).toFixed(2)} MB of wasm memory: ` +
+      `weights ${m.weight_bytes}, activations ${m.activation_bytes}, scratch ${m.scratch_bytes} bytes`);
+  }
   const machine = `${os.cpus()[0]?.model ?? 'unknown cpu'} (${os.cpus().length} cores), node ${process.version}`;
   const versions = { assemblyscript: version('assemblyscript'), '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'), 'onnxruntime-web': version('onnxruntime-web') };
   log(`\n${machine}\n${JSON.stringify(versions)}\n`);

@@ -5,8 +5,11 @@
  * output channel, activation scales calibrated on aligned training-set faces of the prepared
  * caches (never LFW), then checks the int8 model against the float one on other faces of the
  * same sets and prints how alike their embeddings are. The source file's checksum is recorded in
- * the output (meta.quantization.source), so a stale int8 file is detectable; its
- * meta.verification is carried over (the threshold was fitted on the float model).
+ * the output (meta.quantization.source), so a stale int8 file is detectable. Last, the int8 file
+ * gets a verification rule of its own (meta.verification, src/tools/verification-rule.ts): the
+ * float model's verifier and mirroring, the threshold fitted on the int8 embeddings of the CelebA
+ * identity set (never LFW), as `npm run set-verification` does. One command from a float student
+ * to a finished int8 file.
  *
  *   --model FILE        float (f32/f16) student to quantise (default models/mobileid-student.mobileid)
  *   --out FILE          default: FILE with .int8.mobileid in place of .mobileid
@@ -17,8 +20,11 @@
  *   --percentile P      of |activation| mapped to the largest code (default 100: the largest;
  *                       chosen on held-out training faces, see src/tools/quantize.ts)
  *   --seed N            which faces (default 1)
+ *   --rule-data DIR     prepared CelebA identity set the rule is fitted on (default .cache/prepared/celeba)
+ *   --far F             the rule's false-accept rate on it (default 0.01; 0: best accuracy)
+ *   --verifier V        cosine|euclidean (default the float model's rule's, else euclidean)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { crc32 } from '../src/engine/crc32.js';
@@ -26,11 +32,13 @@ import { Engine } from '../src/engine/engine.js';
 import { decodeModel, encodeModel } from '../src/engine/model-format.js';
 import { MobileIdError } from '../src/errors.js';
 import { StudentNet } from '../src/face/networks.js';
+import { readVerificationDefaults } from '../src/face/recognizer.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../src/face/student-graph.js';
 import type { RgbImage } from '../src/image.js';
 import { seededRandom } from '../src/math/random.js';
 import { PreparedDataset } from '../src/tools/train/dataset.js';
 import { calibrateScales, DEFAULT_PERCENTILE, embeddingAgreement, quantizeModel } from '../src/tools/quantize.js';
+import { describeRule, setVerificationRule } from '../src/tools/verification-rule.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +49,9 @@ const { values } = parseArgs({
     check: { type: 'string', default: '512' },
     percentile: { type: 'string', default: String(DEFAULT_PERCENTILE) },
     seed: { type: 'string', default: '1' },
+    'rule-data': { type: 'string', default: '.cache/prepared/celeba' },
+    far: { type: 'string', default: '0.01' },
+    verifier: { type: 'string' },
   },
 });
 
@@ -57,11 +68,16 @@ const percentile = Number(values.percentile);
 if (!Number.isInteger(images) || images < 1) fail(`--images must be a positive integer, got ${values.images}`);
 if (!Number.isInteger(check) || check < 1) fail(`--check must be a positive integer, got ${values.check}`);
 if (path.resolve(out) === path.resolve(source)) fail('--out must differ from --model');
+const far = Number(values.far);
+if (!(far >= 0 && far < 1)) fail(`--far must be a fraction in [0, 1), got ${values.far}`);
+if (values.verifier !== undefined && values.verifier !== 'cosine' && values.verifier !== 'euclidean') fail(`--verifier must be cosine or euclidean, got ${values.verifier}`);
 
 try {
   const bytes = new Uint8Array(readFileSync(source));
   const model = decodeModel(bytes);
   if (model.graph.quantization) fail(`${source} is already quantised`);
+  const floatRule = readVerificationDefaults(model.graph.meta);
+  if (!existsSync(values['rule-data']!)) fail(`${values['rule-data']} is missing: the int8 file's verification rule is fitted on the prepared CelebA identity set (npm run prepare-data -- --dataset celeba)`);
   const dirs = values.data!.split(',').filter(Boolean);
   const dataset = PreparedDataset.open(dirs);
   if (dataset.size < images + check) fail(`${dirs.join(', ')} hold ${dataset.size} faces, fewer than --images + --check`);
@@ -91,6 +107,8 @@ try {
     activations: `${percentile === 100 ? 'largest |value|' : `${percentile}th percentile of |value|`} over ${images} faces plain and mirrored`,
     calibration: { data: dirs.map((d) => path.basename(d)), faces: images, seed: Number(values.seed) },
   });
+  // the float model's rule does not fit the int8 embeddings: fitted anew below
+  delete quantized.graph.meta!.verification;
   const int8 = new StudentNet(engine.loadModel(quantized, { batch: 64 }));
   const faces = crops(images, images + check);
   const agreement = embeddingAgreement(float.embedCrops(faces), int8.embedCrops(faces), float.dimension);
@@ -104,6 +122,15 @@ try {
       `centred on their mean ${agreement.meanCentredCosine.toFixed(5)} / ${agreement.minCentredCosine.toFixed(5)}, ` +
       `largest relative error ${agreement.maxRelativeError.toFixed(4)}`,
   );
+  const rule = await setVerificationRule(out, {
+    prepared: values['rule-data']!,
+    verifier: (values.verifier as 'cosine' | 'euclidean' | undefined) ?? floatRule?.verifier ?? 'euclidean',
+    mirror: floatRule?.mirror ?? true,
+    far,
+    seed: Number(values.seed),
+  });
+  console.log(describeRule(out, rule));
+  if (floatRule) console.log(`(the float model's rule: ${floatRule.verifier} threshold ${floatRule.threshold.toFixed(4)} mirror ${floatRule.mirror})`);
 } catch (error) {
   if (error instanceof MobileIdError) fail(error.message);
   throw error;

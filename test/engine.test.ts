@@ -91,6 +91,11 @@ describe('engine', () => {
   it('throws DisposedError after dispose and reuses the freed memory', () => {
     const before = engine.memoryBytes;
     const model = engine.loadModel(bytes);
+    // the arena breakdown accounts for every byte the model took
+    const parts = model.arenaBytes;
+    expect(parts.weights).toBeGreaterThan(0);
+    expect(parts.perImageActivations).toBeGreaterThan(0);
+    expect(parts.weights + parts.perImageActivations + parts.scratch + parts.batchedActivations).toBe(engine.memoryBytes - before);
     model.dispose();
     expect(() => model.run(input)).toThrow(DisposedError);
     for (let i = 0; i < 5; i++) engine.loadModel(bytes).dispose();

@@ -1,7 +1,7 @@
 /**
  * RecognizerPool: the same answers as a FaceRecognizer on the caller's thread, for paths, bytes
  * and pixels; typed errors from the workers; matchers with the model's rule; calls after close();
- * arguments that cannot be sent to a worker; a worker that stops.
+ * arguments that cannot be sent to a worker; a worker that stops; the student chosen by precision.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +88,20 @@ describe('RecognizerPool', () => {
       expect(await small.detectFaces(sample('b.jpg'))).toEqual(expected); // answered by the replacement
     } finally {
       await small.close();
+    }
+  }, 60_000);
+
+  it('takes the int8 student by default and the float one at precision f32, as FaceRecognizer', async () => {
+    const float = await FaceRecognizer.create({ precision: 'f32' });
+    const floatPool = await RecognizerPool.create({ size: 1, precision: 'f32' });
+    try {
+      expect(pool.model).toEqual(recognizer.model);
+      expect(floatPool.model).toEqual(float.model);
+      expect(floatPool.model!.fingerprint).not.toBe(pool.model!.fingerprint);
+      expect(floatPool.verification).toEqual(float.verification);
+    } finally {
+      await floatPool.close();
+      float.dispose();
     }
   }, 60_000);
 });

@@ -15,7 +15,7 @@ import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import { dlibFaceChipTransform } from '../src/face/align.js';
 import { StudentNet, TeacherNet } from '../src/face/networks.js';
-import { FaceRecognizer, type DetectedFace } from '../src/face/recognizer.js';
+import { bundledStudent, FaceRecognizer, type DetectedFace } from '../src/face/recognizer.js';
 import { decodeImage } from '../src/image.js';
 import { createVerifier } from '../src/verify/verifier.js';
 import { faceApiDir } from './faceapi-reference.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   if (!available) return;
   engine = await Engine.create();
   recognizer = await FaceRecognizer.create({ engine });
-  student = new StudentNet(engine.loadModel(await loadBundledModel('mobileid')));
+  student = new StudentNet(engine.loadModel(await loadBundledModel(bundledStudent())));
   teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher')));
 });
 

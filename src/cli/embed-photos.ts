@@ -6,6 +6,7 @@
 import { loadBundledModel } from '../engine/assets.js';
 import { decodeModel } from '../engine/model-format.js';
 import { AssetNotFoundError } from '../errors.js';
+import { bundledStudent, DEFAULT_PRECISION } from '../face/recognizer.js';
 import type { DetectorOptions } from '../face/detector.js';
 import type { Box } from '../face/networks.js';
 import { RecognizerPool } from '../runtime/pool.js';
@@ -16,7 +17,7 @@ import { ProgressBar } from './progress.js';
 /** The --model option of the commands that embed photos. */
 export const MODEL_OPTION = {
   type: 'string', default: 'mobileid', value: 'mobileid|teacher|FILE',
-  description: 'the embedding: the shipped student, the dlib teacher (checkouts only) or a model file',
+  description: `the embedding: the shipped student (${DEFAULT_PRECISION}), the dlib teacher (checkouts only) or a model file`,
 } as const;
 
 /** The embedding model's bytes, checked here so that a bad --model fails before any worker starts. */
@@ -24,7 +25,7 @@ export async function embeddingModel(model: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   if (model === 'mobileid' || model === 'teacher') {
     try {
-      bytes = await loadBundledModel(model);
+      bytes = await loadBundledModel(model === 'mobileid' ? bundledStudent() : model);
     } catch (error) {
       if (error instanceof AssetNotFoundError) {
         throw new CliError(`--model ${model}: this installation has no ${model} model${model === 'teacher' ? ' (the published package does not ship it; a checkout makes it with npm run convert-models)' : ''}`);

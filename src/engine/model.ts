@@ -78,6 +78,7 @@ export class Model {
   private readonly batchedTensors = new Set<string>();
   private weightBlock = { ptr: 0, bytes: 0 };
   private activationBlock = { ptr: 0, bytes: 0 };
+  private activationParts = { perImage: 0, scratch: 0, batched: 0 };
   private plannedBatch = 0;
   private perImageSteps: Step[] = [];
   private batchedSteps: Step[] = [];
@@ -107,6 +108,16 @@ export class Model {
     }
     this.packWeights(decoded.tensors);
     this.plan(Math.max(1, Math.floor(options.batch ?? 1)));
+  }
+
+  /**
+   * Bytes this model holds in the arena: packed weights (with biases, multipliers, slopes), the
+   * per-image activation buffers of the trunk (reused by liveness), the padding scratch, and the
+   * batch-wide tensors (input, dense layers, outputs) at the planned batch.
+   */
+  get arenaBytes(): { weights: number; perImageActivations: number; scratch: number; batchedActivations: number } {
+    const { perImage, scratch, batched } = this.activationParts;
+    return { weights: this.weightBlock.bytes, perImageActivations: perImage, scratch, batchedActivations: batched };
   }
 
   get preprocess(): Preprocess | undefined {
@@ -309,6 +320,7 @@ export class Model {
     }
     // the integer kernels may read one code past an odd-length kernel row (it meets a zero weight)
     total += 16;
+    this.activationParts = { perImage: perImageBytes, scratch: ceilTo(scratchBytes, 16), batched: total - perImageBytes - ceilTo(scratchBytes, 16) };
 
     const arena = this.engine.arena;
     if (this.activationBlock.bytes) arena.release(this.activationBlock.ptr, this.activationBlock.bytes);

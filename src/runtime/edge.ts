@@ -5,7 +5,7 @@
  * function has no file system to read them from:
  *
  *   import { init, toRgbImage, StudentNet } from 'mobileid';
- *   import studentBytes from 'mobileid/models/mobileid-student.mobileid';  // a Data module (wrangler rule)
+ *   import studentBytes from 'mobileid/models/mobileid-student.int8.mobileid';  // a Data module (wrangler rule)
  *   const engine = await init();
  *   const student = new StudentNet(engine.loadModel(new Uint8Array(studentBytes)));
  *   const image = await toRgbImage(await request.arrayBuffer());

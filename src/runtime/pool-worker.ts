@@ -6,12 +6,14 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { DetectorOptions } from '../face/detector.js';
 import { FaceRecognizer, type ImageInput, type RecognizerModels, type VerificationDefaults } from '../face/recognizer.js';
+import type { Precision } from '../engine/model.js';
 import type { ModelIdentity } from '../verify/matcher.js';
 import { readPhoto, sendableError, type SentError } from './worker-io.js';
 
 export interface PoolSetup {
   role: 'recognizer-pool';
   models: RecognizerModels;
+  precision?: Precision;
   detector: DetectorOptions;
   maxPixels?: number;
 }
@@ -37,7 +39,7 @@ async function serve(setup: PoolSetup): Promise<void> {
   const port = parentPort!;
   let recognizer: FaceRecognizer;
   try {
-    recognizer = await FaceRecognizer.create({ models: setup.models, detector: setup.detector, maxPixels: setup.maxPixels });
+    recognizer = await FaceRecognizer.create({ models: setup.models, precision: setup.precision, detector: setup.detector, maxPixels: setup.maxPixels });
   } catch (error) {
     port.postMessage({ id: -1, error: sendableError(error) } satisfies PoolReply);
     return;

@@ -16,9 +16,11 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { loadBundledModel } from '../engine/assets.js';
+import type { Precision } from '../engine/model.js';
 import { DisposedError, MobileIdError } from '../errors.js';
 import type { DetectorOptions } from '../face/detector.js';
 import {
+  bundledStudent,
   matcherFor,
   type DetectedFace,
   type EmbedOptions,
@@ -48,6 +50,8 @@ export interface PoolOptions {
   size?: number;
   /** Model file bytes; each defaults to the bundled file. */
   models?: RecognizerModels;
+  /** The student's arithmetic, as FaceRecognizer.create's precision (default: the int8 student). */
+  precision?: Precision;
   /** Detector options for every call that does not pass its own. */
   detector?: DetectorOptions;
   /** Largest photo the workers decode, in pixels (ImageTooLargeError beyond). */
@@ -115,9 +119,9 @@ export class RecognizerPool {
     const [detector, landmarks, student] = await Promise.all([
       given.detector ?? loadBundledModel('detector'),
       given.landmarks ?? loadBundledModel('landmarks68'),
-      given.student ?? loadBundledModel('mobileid').catch(() => undefined),
+      given.student ?? loadBundledModel(bundledStudent(options.precision)).catch(() => undefined),
     ]);
-    const setup: PoolSetup = { role: 'recognizer-pool', models: { detector, landmarks, student }, detector: options.detector ?? {}, maxPixels: options.maxPixels };
+    const setup: PoolSetup = { role: 'recognizer-pool', models: { detector, landmarks, student }, precision: options.precision, detector: options.detector ?? {}, maxPixels: options.maxPixels };
     const slots: Slot[] = Array.from({ length: size }, () => ({ worker: startPoolWorker(setup), waiting: new Map(), ready: true, alive: true }));
     const ready = slots.map(
       (slot) =>

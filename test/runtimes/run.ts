@@ -25,7 +25,9 @@ import type { DemoResult } from '../../demo/result.js';
 import { startDemoServer } from '../../demo/serve.js';
 import { sizeTable } from '../../scripts/build.js';
 import { bundleWorker, firstResponse, startWorkerd } from '../../scripts/workerd.js';
+import { BUNDLED_MODELS } from '../../src/engine/assets.js';
 import { encodeModel } from '../../src/engine/model-format.js';
+import { bundledStudent } from '../../src/face/recognizer.js';
 import { initWeights, studentGraph } from '../../src/face/student-graph.js';
 import { decodeImage, encodePng, sniffImageFormat } from '../../src/image.js';
 import { toRgba } from '../../src/runtime/pixels.js';
@@ -156,7 +158,8 @@ async function makeApp(tmp: string): Promise<App> {
   writeFileSync(path.join(dir, 'face-worker.js'), workerExample.replace(/from 'mobileid'/, "from './node_modules/mobileid/dist/browser.js'"));
 
   const dist = path.join(dir, 'node_modules/mobileid/dist');
-  const studentFile = path.join(dist, 'models/mobileid-student.mobileid');
+  // the student FaceRecognizer.create() picks by default, as the Node cases use it
+  const studentFile = path.join(dist, 'models', BUNDLED_MODELS[bundledStudent()]);
   const usesFallbackStudent = !existsSync(studentFile);
   if (usesFallbackStudent) {
     const graph = studentGraph();

@@ -3,7 +3,7 @@
 import { FaceRecognizer, init } from 'mobileid';
 import detector from 'mobileid/models/tiny-face-detector.mobileid';
 import landmarks from 'mobileid/models/landmarks68.mobileid';
-import student from 'mobileid/models/mobileid-student.mobileid';
+import student from 'mobileid/models/mobileid-student.int8.mobileid';
 import { verifyRequest } from '../../edge/verify-request';
 
 // Workers cannot compile wasm from bytes or read files: the engine comes from the imported

@@ -13,7 +13,7 @@ const recognizer = (async () =>
     models: {
       detector: await bytes(new URL('./tiny-face-detector.mobileid', import.meta.url)),
       landmarks: await bytes(new URL('./landmarks68.mobileid', import.meta.url)),
-      student: await bytes(new URL('./mobileid-student.mobileid', import.meta.url)),
+      student: await bytes(new URL('./mobileid-student.int8.mobileid', import.meta.url)),
     },
   }))();
 
