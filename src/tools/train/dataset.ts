@@ -4,7 +4,7 @@
  * x 4 views is ~880 MB).
  */
 import path from 'node:path';
-import { CROP_BYTES, DESCRIPTOR_SIZE, HIDDEN_SIZE, PreparedDataError, readChunks, RECORD_BYTES } from '../data/cache.js';
+import { CROP_BYTES, DESCRIPTOR_SIZE, HIDDEN_SIZE, PreparedDataError, readChunks, RECORD_BYTES, windowScaleOf } from '../data/cache.js';
 
 /** Which teacher vector of a record. */
 export type TeacherLayer = 'hidden' | 'desc';
@@ -30,7 +30,7 @@ export class PreparedDataset {
   /**
    * Reads every complete chunk of `dir` (a chunk still being written has no .json yet). Several
    * directories (one per data set) form one dataset; their keys get the folder name as a prefix
-   * (`utkface/<file>`), and all must have the same number of views.
+   * (`utkface/<file>`), and all must have the same number of views and student window.
    */
   static open(dir: string | readonly string[]): PreparedDataset {
     const dirs = typeof dir === 'string' ? [dir] : dir;
@@ -41,6 +41,7 @@ export class PreparedDataset {
       const prefix = dirs.length > 1 ? `${path.basename(path.resolve(d))}/` : '';
       return found.map((chunk) => ({ ...chunk, keys: chunk.keys.map((k) => prefix + k), dir: d }));
     });
+    windowScaleOf(chunks, dirs.join(', '));
     const views = chunks[0].views;
     const keys: string[] = [];
     const chunkOf: number[] = [];
