@@ -473,6 +473,7 @@ describe('distillation run', () => {
     expect(result.exportError).toBeLessThan(5e-3); // f16 storage
     const decoded = decodeModel(new Uint8Array(readFileSync(out)));
     expect([...decoded.tensors.keys()].filter((name) => name.includes('.bn.'))).toEqual([]);
+    expect(decoded.graph.meta).toMatchObject({ distilled: { windowScale: 1 } }); // the crops' student window
     const log = JSON.parse(readFileSync(result.logPath, 'utf8')) as RunRecord;
     expect(log.options.batchNorm).toBe(true);
   });

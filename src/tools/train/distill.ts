@@ -102,7 +102,8 @@ export interface RunRecord {
   selection: { identity: number[]; nuisance: number[]; perAttribute: Record<string, number[]> } | null;
   history: EpochRecord[];
   /** sources: images per prepared directory (absent in older logs). */
-  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number> };
+  /** windowScale: the student window of the crops (absent in older logs: 1). */
+  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number>; windowScale?: number };
 }
 
 export interface DistillResult {
@@ -187,7 +188,10 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         perAttribute: Object.fromEntries(Object.entries(selection.perAttribute).map(([a, v]) => [a, Array.from(v)])),
       }),
       history,
-      dataset: { images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length, sources: countSources(keys, options.data) },
+      dataset: {
+        images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length,
+        sources: countSources(keys, options.data), windowScale: dataset.windowScale,
+      },
     });
     log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.batchNorm ? ', batch norm' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
 
@@ -271,7 +275,10 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       ...exportGraph(outputs, spec, options.arch),
       name: path.basename(options.out).replace(/\.mobileid$/, ''),
       meta: {
-        distilled: { teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs: options.epochs, validationLoss: history.at(-1)?.validationLoss ?? null },
+        distilled: {
+          teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs: options.epochs, validationLoss: history.at(-1)?.validationLoss ?? null,
+          windowScale: dataset.windowScale,
+        },
       },
     };
     const bytes = encodeModel(finalGraph, tensors, { dtype: options.dtype });
