@@ -465,7 +465,8 @@ describe('distillation run', () => {
   });
 
   it('with batch norm: trains and exports a model file with the normalisation folded in', async () => {
-    const data = path.join(workDir, 'prepared');
+    const data = path.join(workDir, 'prepared-bn');
+    writeSyntheticCache(data, 36, 2, 16);
     const out = path.join(workDir, 'models', 'tiny-bn.mobileid');
     const options = { ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, 'ckpt-bn'), batch: 12, workers: 0, validationFraction: 0.2, batchNorm: true, epochs: 2, log: () => {} };
     const result = await runDistillation(options);
