@@ -12,6 +12,8 @@
  *   --arch paper|deep       student layer widths (default paper: the MobileID prototxt; deep: a
  *                           128-channel conv3 + conv4 trunk within the same budget, see
  *                           src/face/student-graph.ts)
+ *   --batch-norm            batch normalisation after every conv and hidden dense layer, in
+ *                           training only: folded into the weights of the model file
  *   --k N                   neurons kept with --targets selected (default 192)
  *   --nuisance-weight W     weight of age in the selection score (default 1)
  *   --standardize MODE      global (default: centred, one scale, the teacher's Euclidean metric) |
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     data: { type: 'string', default: ['fairface', 'celeba'].map((d) => `.cache/prepared/${d}`).join(',') },
     targets: { type: 'string' },
     arch: { type: 'string' },
+    'batch-norm': { type: 'boolean', default: false },
     k: { type: 'string' },
     'nuisance-weight': { type: 'string' },
     standardize: { type: 'string' },
@@ -88,6 +91,7 @@ const options: DistillOptions = {
   data: values.data!.split(',').filter(Boolean),
   targets: (values.targets ?? d.targets) as DistillOptions['targets'],
   arch: (values.arch ?? d.arch) as DistillOptions['arch'],
+  batchNorm: values['batch-norm']!,
   k: number('k', values.k, d.k),
   nuisanceWeight: number('nuisance-weight', values['nuisance-weight'], d.nuisanceWeight),
   standardize: (values.standardize ?? d.standardize) as DistillOptions['standardize'],

@@ -2,6 +2,7 @@
  * npm run prepare-data -- [--dataset lfw|utkface|fairface|celeba|all] [--data ../shared/data]
  *                         [--fairface .cache/data/fairface/fair_face] [--out .cache/prepared]
  *                         [--workers 2] [--limit N] [--passes N] [--chunk-size 256]
+ *                         [--window-scale 1] [--pair-folds N]
  *
  * LFW, UTKFace and CelebA come from <data>/<set>/images; FairFace is not in shared data: bring
  * it from its public repository (README, "Training data") into --fairface (train/ and val/).
@@ -11,6 +12,12 @@
  * Resumable, also after a kill at any point: complete chunks are skipped, after their checksum
  * is verified (a damaged chunk is reported and prepared again). Every failure is counted, named and listed in
  * <out>/<dataset>/failures.json; nothing is dropped silently.
+ *
+ * --window-scale cuts the student crops with a larger (> 1) or smaller field of view (STUDENT_WINDOW_SCALE,
+ * src/face/align.ts); the scale is recorded in every chunk and a cache cut with another is refused.
+ * --pair-folds N (LFW only) prepares only the images named by the pairs of the first N folds of
+ * <data>/lfw/pairs.txt (what eval-lfw --folds N --verifier cosine|euclidean needs), e.g. to measure
+ * another window without preparing all 13,233 images into another --out.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,11 +26,13 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ProgressBar } from '../src/cli/progress.js';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
+import { STUDENT_WINDOW_SCALE } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { decodeImage } from '../src/image.js';
 import { startWorker } from '../src/node-worker.js';
 import { chunkExists, PreparedDataError, readChunk, readChunks, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName } from '../src/tools/data/prepare.js';
+import { parsePairs } from '../src/verify/pairs.js';
 
 type Dataset = DatasetName;
 const ALL: Dataset[] = ['lfw', 'utkface', 'fairface', 'celeba'];
@@ -38,6 +47,19 @@ interface Job {
   keys: string[];
   chunks: number[];
   chunkSize: number;
+  windowScale: number;
+}
+
+interface DatasetOptions {
+  imagesDir: string;
+  outRoot: string;
+  workers: number;
+  limit: number;
+  passes: number;
+  chunkSize: number;
+  windowScale: number;
+  /** Prepare only these keys (--pair-folds). */
+  only?: Set<string>;
 }
 
 type Message = { type: 'image'; failed: boolean } | { type: 'done' };
@@ -71,6 +93,7 @@ async function runWorker(job: Job): Promise<void> {
   const preparer = new FacePreparer(
     new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
     new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
+    job.windowScale,
   );
   const profile = { ...PROFILES[job.dataset], passes: job.passes };
   const files = listImages(job.dataset, job.imagesDir);
@@ -91,25 +114,26 @@ async function runWorker(job: Job): Promise<void> {
         parentPort!.postMessage({ type: 'image', failed: true } satisfies Message);
       }
     });
-    writeChunk(job.outDir, index, { keys: done, views: profile.views, failures, records });
+    writeChunk(job.outDir, index, { keys: done, views: profile.views, failures, records, windowScale: job.windowScale });
   }
   parentPort!.postMessage({ type: 'done' } satisfies Message);
 }
 
-async function prepareDataset(dataset: Dataset, imagesDir: string, outRoot: string, workers: number, limit: number, passes: number, chunkSize: number): Promise<void> {
+async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promise<void> {
+  const { imagesDir, outRoot, workers, limit, passes, chunkSize, windowScale, only } = options;
   if (!existsSync(imagesDir)) {
     const how = dataset === 'fairface' ? 'see the README, "Training data"' : 'see ../shared/data/README.md';
     console.error(`${dataset}: ${imagesDir} not found (${how})`);
     process.exit(2);
   }
   const outDir = path.join(outRoot, dataset);
-  const keys = listImages(dataset, imagesDir).map((f) => f.key).slice(0, limit);
+  const keys = listImages(dataset, imagesDir).map((f) => f.key).filter((key) => !only || only.has(key)).slice(0, limit);
   const chunkCount = Math.ceil(keys.length / chunkSize);
   // a resumed cache must describe the same images in the same chunks, or it would silently skip
   // some; a chunk damaged since it was written (checksum, size, JSON) is prepared again
   for (let index = 0; index < chunkCount; index++) {
     if (!chunkExists(outDir, index)) continue;
-    let chunk: { keys: string[]; failures: Failure[] };
+    let chunk: { keys: string[]; failures: Failure[]; windowScale: number };
     try {
       chunk = readChunk(outDir, index);
     } catch (error) {
@@ -124,17 +148,21 @@ async function prepareDataset(dataset: Dataset, imagesDir: string, outRoot: stri
       console.error(`${outDir}: chunk ${index} was prepared from a different image list (or chunk size); delete ${outDir} and rerun`);
       process.exit(2);
     }
+    if (chunk.windowScale !== windowScale) {
+      console.error(`${outDir}: chunk ${index} was cut with window scale ${chunk.windowScale}, not ${windowScale}; use another --out`);
+      process.exit(2);
+    }
   }
   const todo = Array.from({ length: chunkCount }, (_, i) => i).filter((i) => !chunkExists(outDir, i));
   const remaining = todo.reduce((n, i) => n + Math.min(chunkSize, keys.length - i * chunkSize), 0);
-  console.error(`${dataset}: ${keys.length} images, ${chunkCount - todo.length}/${chunkCount} chunks already prepared, ${remaining} to go`);
+  console.error(`${dataset}: ${keys.length} images, window scale ${windowScale}, ${chunkCount - todo.length}/${chunkCount} chunks already prepared, ${remaining} to go`);
   if (todo.length) {
     const bar = new ProgressBar(`${dataset}`, remaining);
     let failed = 0;
     const count = Math.max(1, Math.min(workers, todo.length));
     await Promise.all(
       Array.from({ length: count }, (_, w) => {
-        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, chunks: todo.filter((_, i) => i % count === w) };
+        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, windowScale, chunks: todo.filter((_, i) => i % count === w) };
         const worker = startWorker(new URL(import.meta.url), job);
         return new Promise<void>((resolve, reject) => {
           worker.on('message', (m: Message) => {
@@ -169,6 +197,8 @@ if (isMainThread) {
       limit: { type: 'string', default: String(Number.MAX_SAFE_INTEGER) },
       passes: { type: 'string' },
       'chunk-size': { type: 'string', default: '256' },
+      'window-scale': { type: 'string', default: String(STUDENT_WINDOW_SCALE) },
+      'pair-folds': { type: 'string' },
     },
   });
   const datasets: Dataset[] = values.dataset === 'all' ? ALL : (values.dataset!.split(',') as Dataset[]);
@@ -183,9 +213,26 @@ if (isMainThread) {
     console.error(`prepare-data: --chunk-size must be a positive integer, got "${values['chunk-size']}"`);
     process.exit(2);
   }
+  const windowScale = Number(values['window-scale']);
+  if (!(windowScale > 0) || !Number.isFinite(windowScale)) {
+    console.error(`prepare-data: --window-scale must be a number > 0, got "${values['window-scale']}"`);
+    process.exit(2);
+  }
+  let only: Set<string> | undefined;
+  if (values['pair-folds'] !== undefined) {
+    const folds = Number(values['pair-folds']);
+    if (!Number.isInteger(folds) || folds < 1 || datasets.some((d) => d !== 'lfw')) {
+      console.error(`prepare-data: --pair-folds needs --dataset lfw and a positive integer, got "${values['pair-folds']}"`);
+      process.exit(2);
+    }
+    const pairsFile = path.join(values.data!, SHARED_FOLDER.lfw, 'pairs.txt');
+    const pairs = parsePairs(readFileSync(pairsFile, 'utf8'), pairsFile).pairs.filter((p) => p.fold < folds);
+    only = new Set(pairs.flatMap((p) => [p.a, p.b]));
+  }
   for (const d of datasets) {
     const imagesDir = d === 'fairface' ? values.fairface! : path.join(values.data!, SHARED_FOLDER[d], 'images');
-    await prepareDataset(d, imagesDir, values.out!, Number(values.workers), Number(values.limit), values.passes ? Number(values.passes) : PROFILES[d].passes, chunkSize);
+    const passes = values.passes ? Number(values.passes) : PROFILES[d].passes;
+    await prepareDataset(d, { imagesDir, outRoot: values.out!, workers: Number(values.workers), limit: Number(values.limit), passes, chunkSize, windowScale, only });
   }
 } else {
   await runWorker(workerData as Job);

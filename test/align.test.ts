@@ -15,6 +15,8 @@ import {
   similarityScale,
   STUDENT_TEMPLATE,
   studentCropTransform,
+  studentTemplate,
+  STUDENT_WINDOW_SCALE,
   TEACHER_CHIP_SIZE,
   teacherChipInStudentCrop,
   warpSimilarity,
@@ -432,6 +434,29 @@ describe('student crop (47x55 from the CelebA geometry)', () => {
   });
 });
 
+describe('student window scale (field of view)', () => {
+  it('scale 1 is the template; a larger scale draws it towards the crop centre and shows more image per crop pixel', () => {
+    expect(STUDENT_WINDOW_SCALE).toBe(1);
+    expect(studentTemplate(1)).toEqual({ ...STUDENT_TEMPLATE });
+    const centre: Point = [(STUDENT_CROP_WIDTH - 1) / 2, (STUDENT_CROP_HEIGHT - 1) / 2];
+    const wide = studentTemplate(1.3);
+    for (const key of ['leftEye', 'rightEye', 'mouthCentre'] as const) {
+      expect(dist(wide[key], centre) * 1.3).toBeCloseTo(dist(STUDENT_TEMPLATE[key], centre), 9);
+    }
+    const random = seededRandom(9);
+    const landmarks68 = Array.from({ length: 68 }, (): Point => [100 + random() * 100, 100 + random() * 120]);
+    const plain = studentCropTransform(landmarks68);
+    const wider = studentCropTransform(landmarks68, 1.3);
+    expect(similarityScale(wider) / similarityScale(plain)).toBeCloseTo(1.3, 9);
+    expect(similarityAngle(wider)).toBeCloseTo(similarityAngle(plain), 9);
+    // the crop centre sees the same image point at every scale
+    expect(dist(applySimilarity(wider, centre), applySimilarity(plain, centre))).toBeLessThan(1e-9);
+    const img = blobImage(200, 200, BLOBS, 3);
+    expectSimilarityClose(alignForStudent(img, landmarks68, 1.3).chipToImage, wider, 1e-12);
+    for (const bad of [0, -1, NaN, Infinity]) expectAlignmentError(() => studentTemplate(bad), /window scale/);
+  });
+});
+
 describe('teacherChipInStudentCrop', () => {
   it("puts the mean face's eyes and mouth of the chip onto the student template, upright", () => {
     const chipToCrop = teacherChipInStudentCrop();
@@ -445,6 +470,10 @@ describe('teacherChipInStudentCrop', () => {
     expect(Math.abs(similarityAngle(chipToCrop))).toBeLessThan(1e-2);
     // the crop is coarser than the chip: fewer than one crop pixel per chip pixel
     expect(similarityScale(chipToCrop)).toBeLessThan(1);
+    // a wider window puts the chip onto that window's template, 1.3x smaller
+    const wide = teacherChipInStudentCrop(1.3);
+    expect(dist(applySimilarity(wide, leftEye), studentTemplate(1.3).leftEye)).toBeLessThan(0.5);
+    expect(similarityScale(chipToCrop) / similarityScale(wide)).toBeCloseTo(1.3, 9);
   });
 });
 

@@ -13,6 +13,8 @@ import type { GraphSpec, Layer, Padding } from '../src/engine/graph.js';
 import { encodeModel, type Tensor } from '../src/engine/model-format.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
+import { inferShapes } from '../src/engine/plan.js';
+import { BATCH_NORM_EPSILON, batchNormNames, foldBatchNorm, normalizedLayers, withBatchNorm } from '../src/tools/train/batch-norm.js';
 import { UnsupportedLayerError } from '../src/tools/train/errors.js';
 import { TrainingNetwork } from '../src/tools/train/network.js';
 import { maxRelativeError, referenceRun } from './reference.js';
@@ -281,6 +283,147 @@ describe('training forward pass', () => {
     const actual = net.forward(input, 5);
     net.dispose();
     expect(Array.from(actual)).toEqual(Array.from(expected));
+  });
+});
+
+/** Batch-norm tensors away from the identity: gamma 0.5..1.5, beta +-0.3, running mean +-0.2, variance 0.5..1.5. */
+function randomBatchNorm(graph: GraphSpec, tensors: Map<string, Tensor>): Map<string, Tensor> {
+  const out = withBatchNorm(graph, tensors);
+  for (const layer of normalizedLayers(graph)) {
+    const names = batchNormNames(layer);
+    for (const [name, centre, spread] of [[names.gamma, 1, 0.5], [names.beta, 0, 0.3], [names.mean, 0, 0.2], [names.variance, 1, 0.5]] as const) {
+      out.get(name)!.data.forEach((_, i, a) => (a[i] = centre + (random() * 2 - 1) * spread));
+    }
+  }
+  return out;
+}
+
+describe('batch norm in training', () => {
+  const shape: [number, number, number] = [7, 6, 3];
+  const batch = 4;
+  /** Summed loss of the batch in f64, normalising with the batch's statistics: the plain reference. */
+  function referenceLoss(graph: GraphSpec, tensors: Map<string, Tensor>, input: Float32Array, targets: Float32Array): number {
+    const shapes = inferShapes(graph, tensors);
+    const normalized = new Set<Layer>(normalizedLayers(graph));
+    const per = count(shape);
+    let values: Float64Array[] = Array.from({ length: batch }, (_, b) => Float64Array.from(input.subarray(b * per, (b + 1) * per)));
+    for (const layer of graph.layers) {
+      const inputShape = shapes.get((layer as { input: string }).input)! as [number, number, number];
+      const alone = graphOf(inputShape, [{ ...layer, input: 'x', ...(normalized.has(layer) ? { activation: { kind: 'none' } } : {}) } as Layer]);
+      values = values.map((v) => referenceRun(alone, tensors, v)[0]);
+      if (!normalized.has(layer)) continue;
+      const names = batchNormNames(layer as never);
+      const [gamma, beta] = [names.gamma, names.beta].map((n) => tensors.get(n)!.data);
+      const channels = gamma.length;
+      const rows = (batch * values[0].length) / channels;
+      const mean = new Float64Array(channels);
+      const variance = new Float64Array(channels);
+      for (const v of values) v.forEach((z, k) => (mean[k % channels] += z / rows));
+      for (const v of values) v.forEach((z, k) => (variance[k % channels] += (z - mean[k % channels]) ** 2 / rows));
+      const relu = (layer as { activation: { kind: string } }).activation.kind === 'relu';
+      values = values.map((v) => v.map((z, k) => {
+        const c = k % channels;
+        const y = gamma[c] * (z - mean[c]) / Math.sqrt(variance[c] + BATCH_NORM_EPSILON) + beta[c];
+        return relu && y < 0 ? 0 : y;
+      }));
+    }
+    let loss = 0;
+    values.forEach((y, b) => y.forEach((v, j) => (loss += (v - targets[b * y.length + j]) ** 2 / 2)));
+    return loss;
+  }
+
+  it('gradients of weights, gamma, beta and input vs f64 finite differences through the batch statistics', () => {
+    // (without the ReLUs the next normalisation would cancel c1's beta too)
+    const graph = graphOf(shape, [
+      conv('x', 'c1', 6, 3, 1, [1, 1, 1, 1], true), maxpool('c1', 'p1', 2, 2),
+      dense('p1', 'f1', 9, true), dense('f1', 'f2', 5),
+    ]);
+    const tensors = randomBatchNorm(graph, initWeights(graph, 5));
+    const input = uniform(batch * count(shape), 1.6);
+    const net = new TrainingNetwork(engine, graph, tensors, batch, { batchNorm: true, inputGradient: true });
+    const targets = uniform(batch * net.outputSize, 0.5);
+    net.zeroGradients();
+    net.accumulate(input, targets, batch);
+    const gradients = net.readGradients();
+    const inputGradient = net.inputGradient(batch);
+    // the f32 network's training-mode loss is the reference's
+    expect(net.loss(input, targets, batch, true)).toBeCloseTo(referenceLoss(graph, tensors, input, targets), 3);
+    const step = 2 ** -20; // exact in f32 for |w| < 8
+    const difference = (data: Float32Array, i: number) => {
+      const saved = data[i];
+      data[i] = saved + step;
+      const plus = referenceLoss(graph, tensors, input, targets);
+      data[i] = saved - step;
+      const minus = referenceLoss(graph, tensors, input, targets);
+      data[i] = saved;
+      return (plus - minus) / (2 * step);
+    };
+    const errors: Record<string, number> = {};
+    // a bias before a normalisation is subtracted out again with the mean: no gradient
+    const cancelled = new Set(normalizedLayers(graph).map((l) => l.bias));
+    const largest = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (const entry of net.layout.entries.filter((e) => !e.statistic)) {
+      const g = net.layout.view(gradients, entry.name);
+      if (cancelled.has(entry.name)) {
+        expect(largest(g), entry.name).toBeLessThan(1e-5 * largest(gradients));
+        continue;
+      }
+      const coords = pick(g, 12);
+      errors[entry.name] = maxRelativeError(coords.map((i) => g[i]), coords.map((i) => difference(tensors.get(entry.name)!.data, i)));
+    }
+    const coords = pick(inputGradient, 12);
+    errors.input = maxRelativeError(coords.map((i) => inputGradient[i]), coords.map((i) => difference(input, i)));
+    if (process.env.SHOW_ERRORS) console.log(JSON.stringify(errors));
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+    // the statistics do not enter the training-mode loss
+    const mean = net.layout.entry(batchNormNames(graph.layers[0] as never).mean);
+    const before = net.loss(input, targets, batch, true);
+    const weights = net.layout.flatten(tensors);
+    weights[mean.offset] += 1;
+    net.setWeights(weights);
+    expect(net.loss(input, targets, batch, true)).toBe(before);
+    net.dispose();
+  });
+
+  it("writes images x the batch's mean and unbiased variance into the statistics' gradient slots", () => {
+    const layers = [conv('x', 'c1', 5, 3)];
+    const graph = graphOf(shape, layers);
+    const plain = initWeights(graph, 6);
+    const input = uniform(batch * count(shape), 1.6);
+    const z = new TrainingNetwork(engine, graph, plain, batch).forward(input, batch);
+    const net = new TrainingNetwork(engine, graph, randomBatchNorm(graph, plain), batch, { batchNorm: true });
+    net.zeroGradients();
+    net.accumulate(input, uniform(z.length), batch);
+    const gradients = net.readGradients();
+    const names = batchNormNames(layers[0] as never);
+    const rows = z.length / 5;
+    for (let c = 0; c < 5; c++) {
+      let sum = 0;
+      for (let r = 0; r < rows; r++) sum += z[r * 5 + c];
+      const mean = sum / rows;
+      let squares = 0;
+      for (let r = 0; r < rows; r++) squares += (z[r * 5 + c] - mean) ** 2;
+      expect(net.layout.view(gradients, names.mean)[c] / batch).toBeCloseTo(mean, 5);
+      expect(net.layout.view(gradients, names.variance)[c] / batch).toBeCloseTo(squares / (rows - 1), 4);
+    }
+    net.dispose();
+  });
+
+  it.each(['paper', 'deep'] as const)('folded into the %s student, the model file computes the eval-mode training network', (arch) => {
+    const graph = studentGraph({ outputs: 64, arch });
+    const tensors = randomBatchNorm(graph, initWeights(graph, 4));
+    const input = uniform(3 * 55 * 47 * 3, 1.6);
+    const net = new TrainingNetwork(engine, graph, tensors, 3, { batchNorm: true });
+    const expected = net.forward(input, 3);
+    // eval mode differs from batch statistics, which would not give a per-face model
+    expect(maxRelativeError(net.forward(input, 3, true), expected)).toBeGreaterThan(1e-2);
+    net.dispose();
+    const folded = foldBatchNorm(graph, tensors);
+    expect([...folded.keys()].sort()).toEqual([...initWeights(graph, 4).keys()].sort());
+    const model = engine.loadModel(encodeModel(graph, folded), { batch: 3 });
+    const actual = model.run(input, 3);
+    model.dispose();
+    expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(1e-5);
   });
 });
 

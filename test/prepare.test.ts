@@ -1,20 +1,22 @@
 // Data preparation: one face through landmarks, alignment and the teacher per view, and the
 // chunked cache written and read back. Uses a face cut from face-api's demo photo (MIT).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
+import { alignForStudent } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
-import { CROP_BYTES, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
+import { CROP_BYTES, PreparedDataError, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
 import { DEGRADATION, FacePreparer, PROFILES, centralBox, degradeImage } from '../src/tools/data/prepare.js';
 import { seededRandom } from '../src/math/random.js';
 import { faceApiDir } from './faceapi-reference.js';
 
 let engine: Engine;
 let preparer: FacePreparer;
+let widePreparer: FacePreparer;
 let face: RgbImage;
 const dir = mkdtempSync(path.join(tmpdir(), 'mobileid-prepared-'));
 
@@ -23,6 +25,11 @@ beforeAll(async () => {
   preparer = new FacePreparer(
     new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
     new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
+  );
+  widePreparer = new FacePreparer(
+    new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
+    new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
+    1.3,
   );
   // the left face of sample1.jpg, cut like an LFW image: the head centred with some background
   const photo = decodeImage(new Uint8Array(readFileSync(path.join(faceApiDir, 'demo', 'sample1.jpg'))));
@@ -63,6 +70,15 @@ describe('FacePreparer', () => {
     // jittered views differ from the plain one and are reproducible from the seed
     expect(prepared.views[2].crop).not.toEqual(plain.crop);
     expect(preparer.prepare(face, profile, 7).views[2].crop).toEqual(prepared.views[2].crop);
+  });
+
+  it('cuts the crops with its window scale; the teacher chip does not depend on it', () => {
+    const plain = preparer.prepare(face, PROFILES.lfw, 1);
+    const wide = widePreparer.prepare(face, PROFILES.lfw, 1);
+    expect(wide.landmarks).toEqual(plain.landmarks);
+    expect(wide.views[0].crop).toEqual(alignForStudent(face, wide.landmarks, 1.3).chip.data);
+    expect(wide.views[0].crop).not.toEqual(plain.views[0].crop);
+    expect(wide.views[0].descriptor).toEqual(plain.views[0].descriptor);
   });
 });
 
@@ -123,5 +139,25 @@ describe('prepared cache', () => {
     expect(back.crop).toEqual(prepared.views[1].crop);
     expect(back.hidden).toEqual(prepared.views[1].hidden);
     expect(back.descriptor).toEqual(prepared.views[1].descriptor);
+    expect(chunk.windowScale).toBe(1);
+  });
+
+  it('records the window scale; unrecorded means 1; a cache mixing windows is refused', () => {
+    const mixed = path.join(dir, 'mixed');
+    const records = [preparer.prepare(face, PROFILES.lfw, 1).views];
+    writeChunk(mixed, 0, { keys: ['a/a_0001'], views: 2, failures: [], records, windowScale: 1.3 });
+    expect(readChunks(mixed)[0].windowScale).toBe(1.3);
+    writeChunk(mixed, 1, { keys: ['a/a_0002'], views: 2, failures: [], records });
+    // a chunk written before the field existed
+    const json = path.join(mixed, 'chunk-00001.json');
+    const { windowScale, ...legacy } = JSON.parse(readFileSync(json, 'utf8'));
+    expect(windowScale).toBe(1);
+    writeFileSync(json, JSON.stringify(legacy));
+    expect(() => readChunks(mixed)).toThrow(PreparedDataError);
+    expect(() => readChunks(mixed)).toThrow(/window/);
+    rmSync(path.join(mixed, 'chunk-00000.json'));
+    expect(readChunks(mixed).map((c) => c.windowScale)).toEqual([1]);
+    writeFileSync(json, JSON.stringify({ ...legacy, windowScale: -2 }));
+    expect(() => readChunks(mixed)).toThrow(/windowScale/);
   });
 });

@@ -107,7 +107,7 @@ function layerRef(layer: Layer, values: Map<string, Value>, tensors: Map<string,
 }
 
 /** Runs `graph` on one image the plain way; returns every graph output. */
-export function referenceRun(graph: GraphSpec, tensors: Map<string, Tensor>, image: Float32Array): Float64Array[] {
+export function referenceRun(graph: GraphSpec, tensors: Map<string, Tensor>, image: Float32Array | Float64Array): Float64Array[] {
   const values = new Map<string, Value>([[graph.input.name, { shape: graph.input.shape, data: Float64Array.from(image) }]]);
   for (const layer of graph.layers) values.set(layer.output, layerRef(layer, values, tensors));
   return graph.outputs.map((n) => values.get(n)!.data);

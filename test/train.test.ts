@@ -13,6 +13,7 @@ import { graphCost, initWeights, studentGraph } from '../src/face/student-graph.
 import { seededRandom } from '../src/math/random.js';
 import { CROP_BYTES, PreparedDataError, writeChunk, type PreparedRecord } from '../src/tools/data/cache.js';
 import { preprocessCrop, sampleJitter } from '../src/tools/train/augment.js';
+import { BATCH_NORM_MOMENTUM, withBatchNorm } from '../src/tools/train/batch-norm.js';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/tools/train/checkpoint.js';
 import { PreparedDataset, splitByKey } from '../src/tools/train/dataset.js';
 import { DISTILL_DEFAULTS, runDistillation, type RunRecord } from '../src/tools/train/distill.js';
@@ -113,6 +114,43 @@ describe('training the student', () => {
     const expected = targets.reduce((s, t) => s + (t * t) / 2, 0);
     expect(results[0].zeroWeights).toBeCloseTo(expected, 3);
     expect(results[1].zeroWeights).toBeCloseTo(expected, 3);
+  });
+});
+
+describe('batch norm running averages', () => {
+  it("blend the workers' batch statistics into the running mean and variance; the rest is trained", async () => {
+    const graph = studentGraph({ outputs: 8 });
+    const tensors = withBatchNorm(graph, initWeights(graph, 3));
+    const input = uniform(6 * IMAGE, 1.6);
+    const targets = uniform(6 * 8);
+    // each worker normalises its shard (images 0-2, 3-5) with the shard's statistics
+    const reference = new TrainingNetwork(engine, graph, tensors, 3, { batchNorm: true });
+    reference.zeroGradients();
+    reference.accumulate(input.subarray(0, 3 * IMAGE), targets.subarray(0, 24), 3);
+    reference.accumulate(input.subarray(3 * IMAGE), targets.subarray(24), 3);
+    const statistics = reference.readGradients();
+    reference.dispose();
+    const computer = await BatchComputer.create({ graph, tensors, maxBatch: 6, workers: 2, batchNorm: true });
+    try {
+      const before = computer.weights.slice();
+      const optimizer = new Optimizer(computer.layout.size, { kind: 'adam', weightDecay: 0, decayMask: computer.layout.decayMask() });
+      const trainer = new Trainer(computer, optimizer, { kind: 'cosine', baseRate: 1e-3, totalSteps: 10, warmupSteps: 0 });
+      await trainer.train(1, (slot) => {
+        slot.input.set(input);
+        slot.targets.set(targets);
+        return 6;
+      });
+      expect(computer.layout.statistics.length).toBe(2 * 5); // conv1..3, fc1, fc2
+      for (const { offset, length } of computer.layout.statistics) {
+        for (let j = offset; j < offset + length; j++) {
+          expect(computer.weights[j]).toBeCloseTo(before[j] + BATCH_NORM_MOMENTUM * (statistics[j] / 6 - before[j]), 4);
+        }
+      }
+      const gamma = computer.layout.entry('conv1.bn.gamma');
+      expect(computer.weights.subarray(gamma.offset, gamma.offset + gamma.length).some((v, i) => v !== before[gamma.offset + i])).toBe(true);
+    } finally {
+      await computer.close();
+    }
   });
 });
 
@@ -416,6 +454,29 @@ describe('distillation run', () => {
 
     // a resume that would change the targets is refused
     await expect(runDistillation({ ...base, epochs: 4, resume: true, k: 21 })).rejects.toThrow(TrainingError);
+
+    // a checkpoint from before --batch-norm existed resumes as one trained without it
+    const file = path.join(base.checkpointDir, 'checkpoint.bin');
+    const old = decodeCheckpoint<RunRecord>(readFileSync(file));
+    delete (old.meta.options as Partial<RunRecord['options']>).batchNorm;
+    saveCheckpoint(file, old);
+    await expect(runDistillation({ ...base, epochs: 4, resume: true, batchNorm: true })).rejects.toThrow(/batchNorm/);
+    expect((await runDistillation({ ...base, epochs: 4, resume: true })).history).toHaveLength(4);
+  });
+
+  it('with batch norm: trains and exports a model file with the normalisation folded in', async () => {
+    const data = path.join(workDir, 'prepared-bn');
+    writeSyntheticCache(data, 36, 2, 16);
+    const out = path.join(workDir, 'models', 'tiny-bn.mobileid');
+    const options = { ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, 'ckpt-bn'), batch: 12, workers: 0, validationFraction: 0.2, batchNorm: true, epochs: 2, log: () => {} };
+    const result = await runDistillation(options);
+    expect(result.history[1].trainLoss).toBeLessThan(result.history[0].trainLoss);
+    expect(result.exportError).toBeLessThan(5e-3); // f16 storage
+    const decoded = decodeModel(new Uint8Array(readFileSync(out)));
+    expect([...decoded.tensors.keys()].filter((name) => name.includes('.bn.'))).toEqual([]);
+    expect(decoded.graph.meta).toMatchObject({ distilled: { windowScale: 1 } }); // the crops' student window
+    const log = JSON.parse(readFileSync(result.logPath, 'utf8')) as RunRecord;
+    expect(log.options.batchNorm).toBe(true);
   });
 
   it('rejects bad options before loading anything', async () => {

@@ -452,7 +452,7 @@ function canvasToCrop([x, y]: Point): Point {
   return [(x - left) / k - 0.5, (y - top) / k - 0.5];
 }
 
-/** Where the student fit puts the eyes and the mouth centre in the 47x55 crop. */
+/** Where the student fit puts the eyes and the mouth centre in the 47x55 crop (window scale 1). */
 export const STUDENT_TEMPLATE = {
   leftEye: canvasToCrop(CELEBA_TEMPLATE.leftEye),
   rightEye: canvasToCrop(CELEBA_TEMPLATE.rightEye),
@@ -460,11 +460,32 @@ export const STUDENT_TEMPLATE = {
 } as const;
 
 /**
+ * The student's field of view: the window of STUDENT_CANVAS_WINDOW scaled by this factor about
+ * the crop centre, at the same 47x55 resolution (> 1 shows more of the head, in coarser pixels).
+ * The shipped student and the prepared caches use 1; a cache records the scale it was cut with
+ * (prepare-data --window-scale), and a student must be run at the scale it was trained on.
+ */
+export const STUDENT_WINDOW_SCALE = 1;
+
+/** The student template at window scale `windowScale`: STUDENT_TEMPLATE drawn towards the crop centre by 1/scale. */
+export function studentTemplate(windowScale: number = STUDENT_WINDOW_SCALE): { leftEye: Point; rightEye: Point; mouthCentre: Point } {
+  if (!(windowScale > 0) || !Number.isFinite(windowScale)) {
+    throw new AlignmentError(`student window scale must be a finite number > 0, got ${windowScale}`);
+  }
+  // pixel centres at integers: the crop spans [-0.5, W - 0.5], its centre is (W - 1) / 2
+  const cx = (STUDENT_CROP_WIDTH - 1) / 2;
+  const cy = (STUDENT_CROP_HEIGHT - 1) / 2;
+  const toward = ([x, y]: Point): Point => [cx + (x - cx) / windowScale, cy + (y - cy) / windowScale];
+  const T = STUDENT_TEMPLATE;
+  return { leftEye: toward(T.leftEye), rightEye: toward(T.rightEye), mouthCentre: toward(T.mouthCentre) };
+}
+
+/**
  * Crop-to-image transform for the student: CelebA's 3-point fit (eye centres, mouth-corner
- * midpoint) to STUDENT_TEMPLATE. Accepts the 5 points of landmarks68To5 (the nose tip is not
+ * midpoint) to the student template at `windowScale`. Accepts the 5 points of landmarks68To5 (the nose tip is not
  * used, as in CelebA: it moves with head yaw) or 68 iBUG landmarks.
  */
-export function studentCropTransform(landmarks: readonly Point[]): Similarity {
+export function studentCropTransform(landmarks: readonly Point[], windowScale: number = STUDENT_WINDOW_SCALE): Similarity {
   const five = Array.isArray(landmarks) && landmarks.length === 68 ? landmarks68To5(landmarks) : landmarks;
   assertLandmarks(five, 5);
   const L = LANDMARKS_5;
@@ -472,23 +493,23 @@ export function studentCropTransform(landmarks: readonly Point[]): Similarity {
     (five[L.mouthLeft][0] + five[L.mouthRight][0]) / 2,
     (five[L.mouthLeft][1] + five[L.mouthRight][1]) / 2,
   ];
-  const T = STUDENT_TEMPLATE;
+  const T = studentTemplate(windowScale);
   return fitSimilarity([T.leftEye, T.rightEye, T.mouthCentre], [five[L.leftEye], five[L.rightEye], mouth]);
 }
 
 /**
- * Where the teacher's chip lies in the student's crop when both are fitted to dlib's mean face:
+ * Where the teacher's chip lies in the student's crop (cut at `windowScale`) when both are fitted to dlib's mean face:
  * the chip-to-crop transform of an average face. It lets the teacher look at exactly the
  * student's pixels (eval-lfw --model teacher-on-crops), which bounds what the student's input holds.
  */
-export function teacherChipInStudentCrop(): Similarity {
+export function teacherChipInStudentCrop(windowScale: number = STUDENT_WINDOW_SCALE): Similarity {
   const meanFace: Point[] = Array.from({ length: 68 }, (_, i) => (i < 17 ? [0, 0] : dlibTemplatePoint(i)));
-  return invertSimilarity(studentCropTransform(meanFace));
+  return invertSimilarity(studentCropTransform(meanFace, windowScale));
 }
 
 /** The student's 47x55 crop (edge pixels replicated outside the image, as CelebA's alignment did). */
-export function alignForStudent(img: RgbImage, landmarks: readonly Point[]): AlignedFace {
-  const chipToImage = studentCropTransform(landmarks);
+export function alignForStudent(img: RgbImage, landmarks: readonly Point[], windowScale: number = STUDENT_WINDOW_SCALE): AlignedFace {
+  const chipToImage = studentCropTransform(landmarks, windowScale);
   const chip = warpSimilarity(img, chipToImage, STUDENT_CROP_WIDTH, STUDENT_CROP_HEIGHT, { border: 'replicate' });
   return { chip, chipToImage };
 }

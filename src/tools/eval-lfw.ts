@@ -13,11 +13,11 @@ import { readModelFile } from '../cli/files.js';
 import { ProgressBar } from '../cli/progress.js';
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
-import { teacherChipInStudentCrop } from '../face/align.js';
+import { STUDENT_WINDOW_SCALE, teacherChipInStudentCrop } from '../face/align.js';
 import { StudentNet, TeacherNet } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { createVerifier, type VerifierKind } from '../verify/verifier.js';
-import { PreparedDataError, readChunks, readRecord, RECORD_BYTES, type PreparedChunk } from './data/cache.js';
+import { PreparedDataError, readChunks, readRecord, RECORD_BYTES, windowScaleOf, type PreparedChunk } from './data/cache.js';
 import { parsePairs, tarAtFar, type ImageKey } from '../verify/pairs.js';
 import { evaluateLfw, personOfKey, readLfwImageIndex } from './lfw.js';
 import { renderLinePlot } from './plot.js';
@@ -33,6 +33,7 @@ export async function loadFeatures(
   only?: Set<ImageKey>,
 ): Promise<Map<ImageKey, [Float32Array, Float32Array]>> {
   const chunks = only ? readChunks(prepared).map((c) => keepKeys(c, only)) : readChunks(prepared);
+  const windowScale = windowScaleOf(chunks, prepared);
   const total = chunks.reduce((n, c) => n + c.keys.length, 0);
   const features = new Map<ImageKey, [Float32Array, Float32Array]>();
   const bar = new ProgressBar('features', total);
@@ -47,7 +48,7 @@ export async function loadFeatures(
   } else {
     const engine = await Engine.create();
     try {
-      const { batch, embed } = model === 'teacher-on-crops' ? await teacherOnCrops(engine, teacherLayer) : await studentOnCrops(engine, model);
+      const { batch, embed } = model === 'teacher-on-crops' ? await teacherOnCrops(engine, teacherLayer, windowScale) : await studentOnCrops(engine, model, windowScale, prepared);
       for (const chunk of chunks) {
         for (let start = 0; start < chunk.keys.length; start += batch) {
           const keys = chunk.keys.slice(start, start + batch);
@@ -73,17 +74,20 @@ interface CropEmbedder {
   embed(crops: RgbImage[], mirror: boolean): Float32Array;
 }
 
-/** The shipped student or a student model file. */
-async function studentOnCrops(engine: Engine, model: string): Promise<CropEmbedder> {
+/** The shipped student or a student model file (which must have been trained on crops of the cache's window). */
+async function studentOnCrops(engine: Engine, model: string, windowScale: number, prepared: string): Promise<CropEmbedder> {
+  if (model === 'mobileid' && windowScale !== STUDENT_WINDOW_SCALE) {
+    throw new PreparedDataError(`${prepared}: crops cut with window scale ${windowScale}; the shipped student sees ${STUDENT_WINDOW_SCALE}`);
+  }
   const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : readModelFile('model', model);
   const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
   return { batch: 64, embed: (crops, mirror) => student.embedCrops(crops, mirror) };
 }
 
-/** The teacher on the student's stored crop, upsampled into its chip (black outside the crop). */
-async function teacherOnCrops(engine: Engine, layer: 'descriptor' | 'hidden'): Promise<CropEmbedder> {
+/** The teacher on the student's stored crop (cut at `windowScale`), upsampled into its chip (black outside the crop). */
+async function teacherOnCrops(engine: Engine, layer: 'descriptor' | 'hidden', windowScale: number): Promise<CropEmbedder> {
   const teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher'), { batch: 16 }));
-  const chipToImage = teacherChipInStudentCrop();
+  const chipToImage = teacherChipInStudentCrop(windowScale);
   return { batch: 16, embed: (crops, mirror) => teacher.embedChips(crops.map((image) => ({ image, chipToImage, mirror })))[layer] };
 }
 

@@ -3,24 +3,29 @@
  * the teacher's outputs on the same views, in chunk files written atomically so that the
  * preparation resumes where it stopped. Format (see also README):
  *
- *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], crc }
+ *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], crc, windowScale }
  *   <dir>/chunk-NNNNN.bin   per key, per view: crop 55*47*3 u8 RGB | hidden 256 f32 LE | desc 128 f32 LE
  *
  * View 0 is the plain alignment, view 1 its mirror, views >= 2 jittered alignments. `crc` is the
  * CRC-32 of the .bin file: a chunk whose binary was damaged after it was written is detected
  * (prepare-data redoes it, readers refuse it). Chunks written before the field existed have none
- * and are checked by size only.
+ * and are checked by size only. `windowScale` is the student window the crops were cut with
+ * (STUDENT_WINDOW_SCALE in src/face/align.ts); chunks written before the field existed were cut at
+ * scale 1. A cache whose chunks disagree is refused.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from '../../engine/crc32.js';
 import { MobileIdError } from '../../errors.js';
+import { STUDENT_WINDOW_SCALE } from '../../face/align.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
 
 export const CROP_BYTES = STUDENT_CROP_HEIGHT * STUDENT_CROP_WIDTH * 3;
 export const HIDDEN_SIZE = 256;
 export const DESCRIPTOR_SIZE = 128;
 export const RECORD_BYTES = CROP_BYTES + 4 * (HIDDEN_SIZE + DESCRIPTOR_SIZE);
+/** The window of chunks written before they recorded one. */
+const UNRECORDED_WINDOW_SCALE = 1;
 
 export interface PreparedRecord {
   crop: Uint8Array;
@@ -37,6 +42,8 @@ export interface PreparedChunk {
   keys: string[];
   views: number;
   failures: Failure[];
+  /** The student window scale the crops were cut with. */
+  windowScale: number;
   /** keys.length * views records of RECORD_BYTES. */
   data: Uint8Array;
 }
@@ -58,7 +65,11 @@ export function removeChunk(dir: string, index: number): void {
 }
 
 /** Writes one chunk: the binary first, then the JSON (its presence marks the chunk complete). */
-export function writeChunk(dir: string, index: number, chunk: { keys: string[]; views: number; failures: Failure[]; records: PreparedRecord[][] }): void {
+export function writeChunk(
+  dir: string,
+  index: number,
+  chunk: { keys: string[]; views: number; failures: Failure[]; records: PreparedRecord[][]; windowScale?: number },
+): void {
   mkdirSync(dir, { recursive: true });
   const data = new Uint8Array(chunk.keys.length * chunk.views * RECORD_BYTES);
   const view = new DataView(data.buffer);
@@ -74,7 +85,7 @@ export function writeChunk(dir: string, index: number, chunk: { keys: string[]; 
   const base = path.join(dir, chunkName(index));
   writeFileSync(`${base}.bin.tmp`, data);
   renameSync(`${base}.bin.tmp`, `${base}.bin`);
-  writeFileSync(`${base}.json.tmp`, JSON.stringify({ keys: chunk.keys, views: chunk.views, failures: chunk.failures, crc: crc32(data) }));
+  writeFileSync(`${base}.json.tmp`, JSON.stringify({ keys: chunk.keys, views: chunk.views, failures: chunk.failures, crc: crc32(data), windowScale: chunk.windowScale ?? STUDENT_WINDOW_SCALE }));
   renameSync(`${base}.json.tmp`, `${base}.json`);
 }
 
@@ -92,15 +103,18 @@ export function parseChunk(name: string, json: string, data: Uint8Array): Prepar
   } catch {
     throw new PreparedDataError(`${name}: the chunk's JSON is not valid JSON`);
   }
-  const { keys, views, failures, crc } = (meta ?? {}) as Record<string, unknown>;
+  const { keys, views, failures, crc, windowScale = UNRECORDED_WINDOW_SCALE } = (meta ?? {}) as Record<string, unknown>;
   const validFailures = Array.isArray(failures) && failures.every((f) => typeof f?.key === 'string' && typeof f?.reason === 'string');
   if (!isStringArray(keys) || !Number.isInteger(views) || (views as number) < 1 || !validFailures) {
     throw new PreparedDataError(`${name}: the chunk's JSON lacks keys (strings), views (a positive integer) or failures ({key, reason})`);
   }
+  if (typeof windowScale !== 'number' || !(windowScale > 0) || !Number.isFinite(windowScale)) {
+    throw new PreparedDataError(`${name}: windowScale must be a finite number > 0, got ${JSON.stringify(windowScale)}`);
+  }
   const expected = keys.length * (views as number) * RECORD_BYTES;
   if (data.length !== expected) throw new PreparedDataError(`${name}: binary has ${data.length} bytes, expected ${expected}`);
   if (crc !== undefined && crc !== crc32(data)) throw new PreparedDataError(`${name}: binary checksum mismatch (corrupted)`);
-  return { keys, views: views as number, failures: failures as Failure[], data };
+  return { keys, views: views as number, failures: failures as Failure[], windowScale, data };
 }
 
 /** Chunk `index` of `dir`, checked (parseChunk); PreparedDataError when missing or damaged. */
@@ -117,11 +131,24 @@ export function readChunk(dir: string, index: number): PreparedChunk {
   return parseChunk(`${base}.json`, json, data);
 }
 
-/** Every complete chunk of a prepared data set, in order. */
+/** Every complete chunk of a prepared data set, in order; all cut with one student window (else PreparedDataError). */
 export function readChunks(dir: string): PreparedChunk[] {
   if (!existsSync(dir)) throw new PreparedDataError(`no prepared data at ${dir}: run npm run prepare-data first`);
   const names = readdirSync(dir).filter((f) => /^chunk-\d{5}\.json$/.test(f)).sort();
-  return names.map((name) => readChunk(dir, Number(name.slice(6, 11))));
+  const chunks = names.map((name) => readChunk(dir, Number(name.slice(6, 11))));
+  windowScaleOf(chunks, dir);
+  return chunks;
+}
+
+/**
+ * The student window scale shared by `chunks` (from one or several caches, `where` for messages);
+ * PreparedDataError when they mix windows, since a student sees one field of view.
+ * STUDENT_WINDOW_SCALE when there are no chunks.
+ */
+export function windowScaleOf(chunks: readonly PreparedChunk[], where: string): number {
+  const scales = [...new Set(chunks.map((c) => c.windowScale))];
+  if (scales.length > 1) throw new PreparedDataError(`${where}: chunks cut with different student windows (scales ${scales.join(', ')}); prepare them again with one --window-scale`);
+  return scales[0] ?? STUDENT_WINDOW_SCALE;
 }
 
 /** Record `view` of image `index` of a chunk (copies: records are not 4-byte aligned). */

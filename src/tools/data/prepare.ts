@@ -9,6 +9,7 @@ import {
   composeSimilarity,
   dlibFaceChipTransform,
   studentCropTransform,
+  STUDENT_WINDOW_SCALE,
   warpSimilarity,
   type Similarity,
 } from '../../face/align.js';
@@ -104,12 +105,14 @@ export class FacePreparer {
   constructor(
     private readonly landmarks: LandmarkNet,
     private readonly teacher: TeacherNet,
+    /** The student window the crops are cut with (src/face/align.ts). */
+    readonly windowScale: number = STUDENT_WINDOW_SCALE,
   ) {}
 
   /** `seed` makes the jittered views reproducible per image. */
   prepare(image: RgbImage, profile: DatasetProfile, seed: number): PreparedImage {
     const [points] = this.landmarks.detect([{ image, box: centralBox(image, profile) }], profile.passes);
-    const cropToImage = studentCropTransform(points);
+    const cropToImage = studentCropTransform(points, this.windowScale);
     const chipToImage = dlibFaceChipTransform(points);
     const random = seededRandom(seed);
     const leftEye = averagePoint(points.slice(36, 42));

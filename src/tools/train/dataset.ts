@@ -4,7 +4,7 @@
  * x 4 views is ~880 MB).
  */
 import path from 'node:path';
-import { CROP_BYTES, DESCRIPTOR_SIZE, HIDDEN_SIZE, PreparedDataError, readChunks, RECORD_BYTES } from '../data/cache.js';
+import { CROP_BYTES, DESCRIPTOR_SIZE, HIDDEN_SIZE, PreparedDataError, readChunks, RECORD_BYTES, windowScaleOf } from '../data/cache.js';
 
 /** Which teacher vector of a record. */
 export type TeacherLayer = 'hidden' | 'desc';
@@ -13,14 +13,17 @@ export class PreparedDataset {
   /** Image keys in dataset order (image index = position). */
   readonly keys: string[];
   readonly views: number;
+  /** The student window scale of every crop (src/face/align.ts). */
+  readonly windowScale: number;
   private readonly chunks: Uint8Array[];
   private readonly dataViews: DataView[];
   private readonly chunkOf: Uint32Array;
   private readonly firstByte: Float64Array;
 
-  private constructor(keys: string[], views: number, chunks: Uint8Array[], chunkOf: Uint32Array, firstByte: Float64Array) {
+  private constructor(keys: string[], views: number, windowScale: number, chunks: Uint8Array[], chunkOf: Uint32Array, firstByte: Float64Array) {
     this.keys = keys;
     this.views = views;
+    this.windowScale = windowScale;
     this.chunks = chunks;
     this.dataViews = chunks.map((c) => new DataView(c.buffer, c.byteOffset, c.byteLength));
     this.chunkOf = chunkOf;
@@ -30,7 +33,7 @@ export class PreparedDataset {
   /**
    * Reads every complete chunk of `dir` (a chunk still being written has no .json yet). Several
    * directories (one per data set) form one dataset; their keys get the folder name as a prefix
-   * (`utkface/<file>`), and all must have the same number of views.
+   * (`utkface/<file>`), and all must have the same number of views and student window.
    */
   static open(dir: string | readonly string[]): PreparedDataset {
     const dirs = typeof dir === 'string' ? [dir] : dir;
@@ -41,6 +44,7 @@ export class PreparedDataset {
       const prefix = dirs.length > 1 ? `${path.basename(path.resolve(d))}/` : '';
       return found.map((chunk) => ({ ...chunk, keys: chunk.keys.map((k) => prefix + k), dir: d }));
     });
+    const windowScale = windowScaleOf(chunks, dirs.join(', '));
     const views = chunks[0].views;
     const keys: string[] = [];
     const chunkOf: number[] = [];
@@ -53,7 +57,7 @@ export class PreparedDataset {
         firstByte.push(i * views * RECORD_BYTES);
       });
     });
-    return new PreparedDataset(keys, views, chunks.map((c) => c.data), Uint32Array.from(chunkOf), Float64Array.from(firstByte));
+    return new PreparedDataset(keys, views, windowScale, chunks.map((c) => c.data), Uint32Array.from(chunkOf), Float64Array.from(firstByte));
   }
 
   get size(): number {

@@ -21,6 +21,7 @@ import { BatchComputer, type BatchSlot } from './parallel.js';
 import { writeTrainingReport } from './report.js';
 import type { ScheduleKind, ScheduleOptions } from './schedule.js';
 import { checkSchedule } from './schedule.js';
+import { foldBatchNorm, withBatchNorm } from './batch-norm.js';
 import { scoreNeurons, selectTop, utkFaceAttributes, type NeuronScores } from './selection.js';
 import {
   computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph,
@@ -34,6 +35,8 @@ export interface DistillOptions {
   targets: TargetKind;
   /** Student layer widths (student-graph.ts): the paper's or the deeper trunk. */
   arch: StudentArchitecture;
+  /** Batch norm after every conv and hidden dense layer, folded into the weights at export (batch-norm.ts). */
+  batchNorm: boolean;
   /** Neurons kept with targets 'selected'. */
   k: number;
   /** Weight of the nuisance attribute (age) in the selection score. */
@@ -69,7 +72,7 @@ export interface DistillOptions {
 }
 
 export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
-  targets: 'desc', arch: 'paper', k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
+  targets: 'desc', arch: 'paper', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
   optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
   resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
 };
@@ -99,7 +102,8 @@ export interface RunRecord {
   selection: { identity: number[]; nuisance: number[]; perAttribute: Record<string, number[]> } | null;
   history: EpochRecord[];
   /** sources: images per prepared directory (absent in older logs). */
-  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number> };
+  /** windowScale: the student window of the crops (absent in older logs: 1). */
+  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number>; windowScale?: number };
 }
 
 export interface DistillResult {
@@ -114,7 +118,7 @@ export interface DistillResult {
 }
 
 /** The options that fix the model's outputs: a resumed run must keep them. */
-const MODEL_DEFINING = ['targets', 'arch', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
+const MODEL_DEFINING = ['targets', 'arch', 'batchNorm', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
 
 export async function runDistillation(options: DistillOptions): Promise<DistillResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -154,7 +158,8 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
 
   const graph = trainingGraph(outputs, spec, options.standardize !== 'none', options.arch);
   const computer = await BatchComputer.create({
-    graph, tensors: initialWeights(graph, options.seed), maxBatch: options.batch, workers: options.workers, cosineWeight: options.cosineWeight,
+    graph, tensors: initialWeights(graph, options.seed, options.batchNorm), maxBatch: options.batch, workers: options.workers,
+    cosineWeight: options.cosineWeight, batchNorm: options.batchNorm,
   });
   try {
     const optimizer = new Optimizer(computer.layout.size, {
@@ -183,9 +188,12 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         perAttribute: Object.fromEntries(Object.entries(selection.perAttribute).map(([a, v]) => [a, Array.from(v)])),
       }),
       history,
-      dataset: { images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length, sources: countSources(keys, options.data) },
+      dataset: {
+        images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length,
+        sources: countSources(keys, options.data), windowScale: dataset.windowScale,
+      },
     });
-    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
+    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.batchNorm ? ', batch norm' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
 
     // validation batches: every (image, view) pair, plain crops
     const validationPairs = split.validation.length * dataset.views;
@@ -259,21 +267,25 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       saveCheckpoint(checkpointPath, { meta: record(epoch + 1), weights: computer.weights, optimizer: optimizer.state() });
     }
 
-    // export: fold the standardisation into the last layer, write the model, check it
+    // export: fold batch norm into the layers and the standardisation into the last one, write the model, check it
     let tensors = computer.layout.tensors(computer.weights);
+    if (options.batchNorm) tensors = foldBatchNorm(graph, tensors);
     if (standardization) tensors = foldStandardization(graph, tensors, standardization);
     const finalGraph = {
       ...exportGraph(outputs, spec, options.arch),
       name: path.basename(options.out).replace(/\.mobileid$/, ''),
       meta: {
-        distilled: { teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs: options.epochs, validationLoss: history.at(-1)?.validationLoss ?? null },
+        distilled: {
+          teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs: options.epochs, validationLoss: history.at(-1)?.validationLoss ?? null,
+          windowScale: dataset.windowScale,
+        },
       },
     };
     const bytes = encodeModel(finalGraph, tensors, { dtype: options.dtype });
     mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
     writeFileAtomic(options.out, bytes);
     if (options.dtype === 'f16' && outputs <= 422 && bytes.length > 2.4e6) log(`warning: model file is ${bytes.length} bytes (> 2.4 MB)`);
-    const exportError = await checkExport(bytes, graph, computer, dataset, split.validation, standardization, spec.kind !== 'desc');
+    const exportError = await checkExport(bytes, graph, computer, dataset, split.validation, standardization, spec.kind !== 'desc', options.batchNorm);
     log(`wrote ${options.out} (${bytes.length} bytes, ${options.dtype}); model file vs training network on validation crops: max relative difference ${exportError.toExponential(2)}`);
 
     const base = options.out.replace(/\.mobileid$/, '');
@@ -343,7 +355,7 @@ function selectIdentityNeurons(dataset: PreparedDataset, keys: string[], train: 
  */
 async function checkExport(
   bytes: Uint8Array, graph: GraphSpec, computer: BatchComputer, dataset: PreparedDataset, images: Int32Array,
-  standardization: Standardization | null, finalRelu: boolean,
+  standardization: Standardization | null, finalRelu: boolean, batchNorm: boolean,
 ): Promise<number> {
   const count = Math.min(images.length, 16);
   const preprocess = studentGraph().preprocess!;
@@ -352,7 +364,8 @@ async function checkExport(
   const engine = await Engine.create();
   try {
     const fromFile = engine.loadModel(bytes, { batch: count }).run(input, count);
-    const trained = new TrainingNetwork(engine, graph, computer.layout.tensors(computer.weights), count).forward(input, count);
+    // batch norm in eval mode: the running statistics the export folded in
+    const trained = new TrainingNetwork(engine, graph, computer.layout.tensors(computer.weights), count, { batchNorm }).forward(input, count);
     const outputs = trained.length / count;
     let diff = 0;
     let scale = 1e-12;
@@ -370,12 +383,12 @@ async function checkExport(
 }
 
 /**
- * He-uniform weights (initWeights), with the regression head scaled down 10x: the first
+ * He-uniform weights (initWeights; with batch norm its identity tensors), with the regression head scaled down 10x: the first
  * predictions are then close to 0, i.e. to the (standardised) target mean, instead of large
  * random values that the first hundred steps would only spend undoing.
  */
-function initialWeights(graph: GraphSpec, seed: number): Map<string, Tensor> {
-  const tensors = initWeights(graph, seed);
+function initialWeights(graph: GraphSpec, seed: number, batchNorm: boolean): Map<string, Tensor> {
+  const tensors = batchNorm ? withBatchNorm(graph, initWeights(graph, seed)) : initWeights(graph, seed);
   const head = graph.layers[graph.layers.length - 1];
   if (head.op === 'dense') {
     for (const name of [head.weights, head.bias]) if (name) tensors.get(name)!.data.forEach((v, i, a) => (a[i] = v * 0.1));

@@ -14,6 +14,12 @@
  * the SUM over the images of the squared-error part (so training and validation losses stay
  * comparable whatever the objective) and adds the gradient of the whole objective, so shards of
  * a batch computed anywhere add up; the caller divides by the batch size.
+ *
+ * With the batchNorm option every conv and hidden dense layer is followed by a batch
+ * normalisation (batch-norm.ts): accumulate() normalises with the statistics of the images it is
+ * given, loss() and forward() with the running averages unless asked for batch statistics. The
+ * statistics couple the images of a batch, so every layer then runs layer by layer over the whole
+ * batch, with gradient buffers for all images.
  */
 import type { Engine, Kernels } from '../../engine/engine.js';
 import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../../engine/graph.js';
@@ -22,6 +28,7 @@ import { elements, inferShapes, type Shape } from '../../engine/plan.js';
 import { TrainingError, UnsupportedLayerError } from './errors.js';
 import { packPanels, packTransposedPanels, panelsLength } from '../../engine/packing.js';
 import { ParameterLayout } from './parameters.js';
+import { BATCH_NORM_EPSILON, batchNormNames, normalizedLayers } from './batch-norm.js';
 
 /** The backward kernels of assembly/index.ts (raw pointers, like Kernels). */
 export type TrainingKernels = Kernels & {
@@ -67,6 +74,19 @@ interface LayerWeights {
   gradBias: number;
 }
 
+/** A normalised layer: its pre-normalisation output, tensor names, current parameters and batch statistics. */
+interface Normalization {
+  pre: number;
+  names: ReturnType<typeof batchNormNames>;
+  gamma: Float32Array;
+  beta: Float32Array;
+  runningMean: Float32Array;
+  runningVariance: Float32Array;
+  /** Of the last forward pass: the mean and 1 / sqrt(variance + epsilon) it normalised with. */
+  mean: Float64Array;
+  inverseStd: Float64Array;
+}
+
 /** Lays out the pieces of the network's arena block: byte offsets from its start, 16-byte aligned. */
 class BlockPlanner {
   bytes = 0;
@@ -100,6 +120,8 @@ export interface TrainingNetworkOptions {
   inputGradient?: boolean;
   /** Weight of the per-image 1 - cos(y, t) term of the objective (default 0). */
   cosineWeight?: number;
+  /** Batch normalisation after every conv and hidden dense layer (batch-norm.ts); `tensors` must hold its tensors. */
+  batchNorm?: boolean;
 }
 
 export class TrainingNetwork {
@@ -120,6 +142,8 @@ export class TrainingNetwork {
   private readonly zeroBias: number;
   private readonly withInputGradient: boolean;
   private readonly cosineWeight: number;
+  /** Per layer index: its normalisation, if any. */
+  private readonly normalizations = new Map<number, Normalization>();
   private disposed = false;
 
   /**
@@ -143,11 +167,14 @@ export class TrainingNetwork {
     this.cosineWeight = options.cosineWeight ?? 0;
     if (!(this.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${options.cosineWeight}`);
     checkTrainable(graph);
-    this.layout = ParameterLayout.of(graph, tensors);
+    const batchNorm = options.batchNorm ?? false;
+    this.layout = ParameterLayout.of(graph, tensors, batchNorm);
     this.shapes = inferShapes(graph, tensors);
     this.layers = graph.layers as SequentialLayer[];
     const firstDense = this.layers.findIndex((l) => l.op === 'dense');
-    this.firstBatched = firstDense < 0 ? this.layers.length : firstDense;
+    // batch statistics couple the images: every layer runs over the whole batch
+    this.firstBatched = batchNorm ? 0 : firstDense < 0 ? this.layers.length : firstDense;
+    const normalized = new Set(batchNorm ? normalizedLayers(graph) : []);
     const outputName = graph.outputs[0];
     this.inputSize = elements(this.shapes.get(graph.input.name)!);
     this.outputSize = elements(this.shapes.get(outputName)!);
@@ -176,8 +203,10 @@ export class TrainingNetwork {
     let padFloats = 0;
     let gridFloats = 0;
     let zeroFloats = 8;
+    const preOffsets = new Map<number, number>();
     this.layers.forEach((layer, i) => {
       activationOffsets.set(layer.output, plan.take(maxBatch * size(layer.output)));
+      if (normalized.has(layer as ConvLayer | DenseLayer)) preOffsets.set(i, plan.take(maxBatch * size(layer.output)));
       const batched = batchedGradient(layer.output, i);
       gradientOffsets.set(layer.output, [plan.take((batched ? maxBatch : 1) * size(layer.output)), batched]);
       if (layer.op === 'conv') {
@@ -216,6 +245,16 @@ export class TrainingNetwork {
     for (const [name, [offset, batched]] of gradientOffsets) {
       this.gradients.set(name, { base: ptr + offset, stride: batched ? size(name) * 4 : 0 });
     }
+    for (const [i, offset] of preOffsets) {
+      const layer = this.layers[i] as ConvLayer | DenseLayer;
+      const channels = this.shapes.get(layer.output)![2];
+      this.normalizations.set(i, {
+        pre: ptr + offset, names: batchNormNames(layer),
+        gamma: new Float32Array(channels), beta: new Float32Array(channels),
+        runningMean: new Float32Array(channels), runningVariance: new Float32Array(channels),
+        mean: new Float64Array(channels), inverseStd: new Float64Array(channels),
+      });
+    }
     this.padScratch = ptr + padOffset;
     this.gridScratch = ptr + gridOffset;
     this.zeroBias = ptr + zeroOffset;
@@ -237,6 +276,12 @@ export class TrainingNetwork {
       const [kh, kw] = layer.op === 'conv' ? layer.kernel : [1, 1];
       packTransposedPanels(w, kh, kw, cin, cout, f32, slots.packedT >> 2);
     });
+    for (const n of this.normalizations.values()) {
+      n.gamma.set(this.layout.view(vector, n.names.gamma));
+      n.beta.set(this.layout.view(vector, n.names.beta));
+      n.runningMean.set(this.layout.view(vector, n.names.mean));
+      n.runningVariance.set(this.layout.view(vector, n.names.variance));
+    }
   }
 
   /** Sets the gradient accumulator to zero. */
@@ -261,17 +306,20 @@ export class TrainingNetwork {
     return this.engine.arena.f32.slice(buffer.base >> 2, (buffer.base >> 2) + count * this.inputSize);
   }
 
-  /** Forward pass of `count` images (NHWC, already preprocessed); returns count x outputSize. */
-  forward(input: Float32Array, count: number): Float32Array {
-    this.runForward(input, count);
+  /**
+   * Forward pass of `count` images (NHWC, already preprocessed); returns count x outputSize.
+   * Batch norm uses the running averages (eval mode) unless `batchStatistics`.
+   */
+  forward(input: Float32Array, count: number, batchStatistics = false): Float32Array {
+    this.runForward(input, count, batchStatistics);
     const start = this.activations.get(this.graph.outputs[0])!.base >> 2;
     return this.engine.arena.f32.slice(start, start + count * this.outputSize);
   }
 
-  /** Sum over the images of 1/2 ||y - t||^2, without touching the gradients. */
-  loss(input: Float32Array, targets: Float32Array, count: number): number {
+  /** Sum over the images of 1/2 ||y - t||^2, without touching the gradients (batch norm as in forward()). */
+  loss(input: Float32Array, targets: Float32Array, count: number, batchStatistics = false): number {
     this.checkTargets(targets, count);
-    this.runForward(input, count);
+    this.runForward(input, count, batchStatistics);
     return this.outputLoss(targets, count, false);
   }
 
@@ -281,9 +329,13 @@ export class TrainingNetwork {
    */
   accumulate(input: Float32Array, targets: Float32Array, count: number): number {
     this.checkTargets(targets, count);
-    this.runForward(input, count);
+    this.runForward(input, count, true);
+    this.addBatchStatistics(count);
     const loss = this.outputLoss(targets, count, true);
-    for (let i = this.layers.length - 1; i >= this.firstBatched; i--) this.backwardLayer(i, count);
+    for (let i = this.layers.length - 1; i >= this.firstBatched; i--) {
+      this.normalizationBackward(i, count);
+      this.backwardLayer(i, count);
+    }
     for (let image = 0; image < count; image++) {
       for (let i = this.firstBatched - 1; i >= 0; i--) this.backwardLayer(i, count, image);
     }
@@ -315,7 +367,7 @@ export class TrainingNetwork {
     }
   }
 
-  private runForward(input: Float32Array, count: number): void {
+  private runForward(input: Float32Array, count: number, batchStatistics = false): void {
     this.assertUsable();
     if (!Number.isInteger(count) || count < 1 || count > this.maxBatch) {
       throw new TrainingError(`count must be an integer in 1..${this.maxBatch}, got ${count}`);
@@ -328,6 +380,116 @@ export class TrainingNetwork {
     for (let i = this.firstBatched; i < this.layers.length; i++) {
       if (this.layers[i].op === 'dense') this.forwardLayer(i, 0, count);
       else for (let image = 0; image < count; image++) this.forwardLayer(i, image, count);
+      this.normalize(i, count, batchStatistics);
+    }
+  }
+
+  /** The activation fused into layer i's kernel: none when a normalisation comes between. */
+  private fusedActivation(i: number): number {
+    const layer = this.layers[i] as ConvLayer | DenseLayer;
+    return layer.activation.kind === 'relu' && !this.normalizations.has(i) ? ACT_RELU : ACT_NONE;
+  }
+
+  /**
+   * Batch norm of layer i (if it has one), in place over the batch: z (kept in `pre`) ->
+   * act(gamma * (z - mean) * inverseStd + beta), with the batch's or the running statistics.
+   */
+  private normalize(i: number, count: number, batchStatistics: boolean): void {
+    const n = this.normalizations.get(i);
+    if (!n) return;
+    const layer = this.layers[i] as ConvLayer | DenseLayer;
+    const f32 = this.engine.arena.f32;
+    const out = this.activations.get(layer.output)!.base >> 2;
+    const pre = n.pre >> 2;
+    const channels = n.gamma.length;
+    const values = count * elements(this.shapes.get(layer.output)!);
+    const rows = values / channels;
+    f32.copyWithin(pre, out, out + values);
+    if (batchStatistics) {
+      const sum = new Float64Array(channels);
+      const squares = new Float64Array(channels);
+      for (let r = 0, k = pre; r < rows; r++) for (let c = 0; c < channels; c++, k++) sum[c] += f32[k];
+      for (let c = 0; c < channels; c++) n.mean[c] = sum[c] / rows;
+      for (let r = 0, k = pre; r < rows; r++) for (let c = 0; c < channels; c++, k++) squares[c] += (f32[k] - n.mean[c]) ** 2;
+      for (let c = 0; c < channels; c++) n.inverseStd[c] = 1 / Math.sqrt(squares[c] / rows + BATCH_NORM_EPSILON);
+    } else {
+      for (let c = 0; c < channels; c++) {
+        n.mean[c] = n.runningMean[c];
+        n.inverseStd[c] = 1 / Math.sqrt(n.runningVariance[c] + BATCH_NORM_EPSILON);
+      }
+    }
+    const relu = layer.activation.kind === 'relu';
+    // y = scale * z + shift per channel
+    const scale = Float64Array.from(n.gamma, (g, c) => g * n.inverseStd[c]);
+    const shift = Float64Array.from(n.beta, (b, c) => b - scale[c] * n.mean[c]);
+    for (let r = 0, k = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, k++) {
+        const y = scale[c] * f32[pre + k] + shift[c];
+        f32[out + k] = relu && y < 0 ? 0 : y;
+      }
+    }
+  }
+
+  /**
+   * The batch statistics of the last (training) forward pass, times `count`, into the gradient
+   * slots of the running mean and variance (unbiased), where shards add up (batch-norm.ts).
+   */
+  private addBatchStatistics(count: number): void {
+    const f32 = this.engine.arena.f32;
+    const gradients = this.gradientBlock >> 2;
+    for (const [i, n] of this.normalizations) {
+      const rows = (count * elements(this.shapes.get(this.layers[i].output)!)) / n.gamma.length;
+      const unbiased = rows > 1 ? rows / (rows - 1) : 1;
+      const mean = gradients + this.layout.entry(n.names.mean).offset;
+      const variance = gradients + this.layout.entry(n.names.variance).offset;
+      for (let c = 0; c < n.gamma.length; c++) {
+        f32[mean + c] += count * n.mean[c];
+        f32[variance + c] += count * unbiased * (1 / (n.inverseStd[c] * n.inverseStd[c]) - BATCH_NORM_EPSILON);
+      }
+    }
+  }
+
+  /**
+   * Backward through layer i's batch norm (batch statistics) and activation: turns the gradient
+   * of its output into that of z, in place, and adds d gamma, d beta:
+   *   dz = gamma * inverseStd / N * (N g - sum g - x^ sum(g x^)),  x^ = (z - mean) * inverseStd.
+   */
+  private normalizationBackward(i: number, count: number): void {
+    const n = this.normalizations.get(i);
+    if (!n) return;
+    const layer = this.layers[i] as ConvLayer | DenseLayer;
+    const f32 = this.engine.arena.f32;
+    const out = this.activations.get(layer.output)!.base;
+    const grad = this.gradients.get(layer.output)!.base;
+    const values = count * elements(this.shapes.get(layer.output)!);
+    if (layer.activation.kind === 'relu') this.kernels.reluBackward(grad, out, values);
+    const g = grad >> 2;
+    const pre = n.pre >> 2;
+    const channels = n.gamma.length;
+    const rows = values / channels;
+    const sumG = new Float64Array(channels);
+    const sumGz = new Float64Array(channels);
+    for (let r = 0, k = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, k++) {
+        sumG[c] += f32[g + k];
+        sumGz[c] += f32[g + k] * f32[pre + k];
+      }
+    }
+    // sum(g x^) = inverseStd * (sum(g z) - mean * sum(g))
+    const sumGx = sumGz.map((s, c) => n.inverseStd[c] * (s - n.mean[c] * sumG[c]));
+    const gradients = this.gradientBlock >> 2;
+    const dGamma = gradients + this.layout.entry(n.names.gamma).offset;
+    const dBeta = gradients + this.layout.entry(n.names.beta).offset;
+    for (let c = 0; c < channels; c++) {
+      f32[dGamma + c] += sumGx[c];
+      f32[dBeta + c] += sumG[c];
+    }
+    // dz = a g + b z + d per channel
+    const a = Float64Array.from(n.gamma, (gamma, c) => gamma * n.inverseStd[c]);
+    const b = sumGx.map((s, c) => (-a[c] * s * n.inverseStd[c]) / rows);
+    const d = sumG.map((s, c) => (-a[c] * s) / rows - b[c] * n.mean[c]);
+    for (let r = 0, k = 0; r < rows; r++) {
+      for (let c = 0; c < channels; c++, k++) f32[g + k] = a[c] * f32[g + k] + b[c] * f32[pre + k] + d[c];
     }
   }
 
@@ -392,7 +554,7 @@ export class TrainingNetwork {
       case 'conv': {
         const src = this.convSource(layer, image);
         const { packed, bias } = this.weights[i];
-        const act = layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE;
+        const act = this.fusedActivation(i);
         k.conv2d(src.ptr, src.width, c, c, out, oh, ow, oc, oc, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
         return;
       }
@@ -403,7 +565,7 @@ export class TrainingNetwork {
       }
       case 'dense': {
         const { packed, bias } = this.weights[i];
-        const act = layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE;
+        const act = this.fusedActivation(i);
         k.dense(this.activations.get(layer.input)!.base, count, h * w * c, out, layer.units, packed, bias, act, 0, 0);
         return;
       }
@@ -438,7 +600,7 @@ export class TrainingNetwork {
         const [kh, kw] = layer.kernel;
         const [sh, sw] = layer.stride;
         const [pt, pl, pb, pr] = layer.pad;
-        if (layer.activation.kind === 'relu') k.reluBackward(gradOut, out, oh * ow * oc);
+        if (this.fusedActivation(i) === ACT_RELU) k.reluBackward(gradOut, out, oh * ow * oc);
         if (slots.gradBias) k.biasBackward(gradOut, oh * ow, oc, slots.gradBias);
         const src = this.convSource(layer, image);
         k.conv2dBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, oc, slots.gradWeights, kh, kw, sh, sw);
@@ -458,7 +620,7 @@ export class TrainingNetwork {
       case 'dense': {
         const slots = this.weights[i];
         const n = h * w * c;
-        if (layer.activation.kind === 'relu') k.reluBackward(gradOut, out, count * layer.units);
+        if (this.fusedActivation(i) === ACT_RELU) k.reluBackward(gradOut, out, count * layer.units);
         if (slots.gradBias) k.biasBackward(gradOut, count, layer.units, slots.gradBias);
         k.denseBackwardWeights(this.activations.get(layer.input)!.base, count, n, gradOut, layer.units, slots.gradWeights);
         if (needsInputGradient) k.denseBackwardInput(gradOut, count, layer.units, gradIn, n, slots.packedT, this.zeroBias);

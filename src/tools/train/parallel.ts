@@ -32,6 +32,8 @@ export interface BatchComputerOptions {
   workers: number;
   /** Weight of the cosine term of the objective (TrainingNetworkOptions). */
   cosineWeight?: number;
+  /** Batch norm after convolutions and hidden dense layers (TrainingNetworkOptions). */
+  batchNorm?: boolean;
 }
 
 /** Messages to a worker. */
@@ -45,6 +47,7 @@ export interface WorkerSetup {
   layout: { name: string; shape: number[] }[];
   maxShard: number;
   cosineWeight: number;
+  batchNorm: boolean;
   weights: SharedArrayBuffer;
   gradient: SharedArrayBuffer;
   slots: { input: SharedArrayBuffer; targets: SharedArrayBuffer }[];
@@ -81,11 +84,12 @@ export class BatchComputer {
   static async create(options: BatchComputerOptions): Promise<BatchComputer> {
     const { graph, tensors, maxBatch, workers } = options;
     const cosineWeight = options.cosineWeight ?? 0;
+    const batchNorm = options.batchNorm ?? false;
     if (!Number.isInteger(workers) || workers < 0) throw new TrainingError(`workers must be a non-negative integer, got ${workers}`);
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TrainingError(`batch must be a positive integer, got ${maxBatch}`);
     // a throw-away network validates the graph and gives the sizes before any thread starts
     const probeEngine = await Engine.create();
-    const probe = new TrainingNetwork(probeEngine, graph, tensors, 1, { cosineWeight });
+    const probe = new TrainingNetwork(probeEngine, graph, tensors, 1, { cosineWeight, batchNorm });
     const layout = probe.layout;
     const sizes: [number, number] = [probe.inputSize, probe.outputSize];
     const weights = shared(layout.size);
@@ -94,11 +98,11 @@ export class BatchComputer {
     let backend: Backend;
     if (workers === 0) {
       probe.dispose();
-      const network = new TrainingNetwork(probeEngine, graph, tensors, maxBatch, { cosineWeight });
+      const network = new TrainingNetwork(probeEngine, graph, tensors, maxBatch, { cosineWeight, batchNorm });
       backend = new InlineBackend(network, weights, slotBuffers);
     } else {
       probeEngine.dispose();
-      backend = await WorkerBackend.start(graph, layout, weights, slotBuffers, Math.ceil(maxBatch / workers), workers, cosineWeight);
+      backend = await WorkerBackend.start(graph, layout, weights, slotBuffers, Math.ceil(maxBatch / workers), workers, { cosineWeight, batchNorm });
     }
     return new BatchComputer(maxBatch, layout, weights, slotBuffers, sizes, backend);
   }
@@ -220,7 +224,8 @@ class WorkerBackend implements Backend {
   }
 
   static async start(
-    graph: GraphSpec, layout: ParameterLayout, weights: Float32Array, slots: BatchSlot[], maxShard: number, count: number, cosineWeight: number,
+    graph: GraphSpec, layout: ParameterLayout, weights: Float32Array, slots: BatchSlot[], maxShard: number, count: number,
+    { cosineWeight, batchNorm }: { cosineWeight: number; batchNorm: boolean },
   ): Promise<WorkerBackend> {
     const gradients = Array.from({ length: count }, () => shared(layout.size));
     const workers = gradients.map((gradient) => {
@@ -229,6 +234,7 @@ class WorkerBackend implements Backend {
         layout: layout.entries.map((e) => ({ name: e.name, shape: e.shape })),
         maxShard,
         cosineWeight,
+        batchNorm,
         weights: weights.buffer as SharedArrayBuffer,
         gradient: gradient.buffer as SharedArrayBuffer,
         slots: slots.map((s) => ({ input: s.input.buffer as SharedArrayBuffer, targets: s.targets.buffer as SharedArrayBuffer })),

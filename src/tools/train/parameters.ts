@@ -1,12 +1,13 @@
 /**
  * All trainable tensors of a graph as one flat f32 vector (the "master weights"): conv and
  * dense weights in their canonical file layout (conv HWIO, dense [in][out]) followed by their
- * bias, layer by layer. Gradients, optimiser moments and the shared buffers between workers
+ * bias (and, with batch norm, its gamma, beta, running mean and variance: batch-norm.ts), layer by layer. Gradients, optimiser moments and the shared buffers between workers
  * use the same layout, so every exchange is one contiguous copy.
  */
 import type { GraphSpec } from '../../engine/graph.js';
 import type { Tensor } from '../../engine/model-format.js';
 import { inferShapes } from '../../engine/plan.js';
+import { batchNormNames, normalizedLayers } from './batch-norm.js';
 import { TrainingError } from './errors.js';
 
 export interface ParameterEntry {
@@ -17,6 +18,8 @@ export interface ParameterEntry {
   length: number;
   /** Weight decay applies to weights, not to biases. */
   decay: boolean;
+  /** A batch-norm running statistic: not trained; its gradient slot carries batch statistics (batch-norm.ts). */
+  statistic: boolean;
 }
 
 export class ParameterLayout {
@@ -28,23 +31,41 @@ export class ParameterLayout {
     this.byName = new Map(entries.map((e) => [e.name, e]));
   }
 
-  /** The layout of `graph`'s conv and dense tensors, with shapes checked against `tensors`. */
-  static of(graph: GraphSpec, tensors: Map<string, Tensor>): ParameterLayout {
+  /**
+   * The layout of `graph`'s conv and dense tensors, with shapes checked against `tensors`; with
+   * `batchNorm` also the normalisation tensors of every normalised layer (batch-norm.ts).
+   */
+  static of(graph: GraphSpec, tensors: Map<string, Tensor>, batchNorm = false): ParameterLayout {
     inferShapes(graph, tensors);
+    const normalized = new Set(batchNorm ? normalizedLayers(graph) : []);
     const entries: ParameterEntry[] = [];
     let offset = 0;
-    const add = (name: string, decay: boolean) => {
-      const { shape } = tensors.get(name)!;
-      const length = shape.reduce((a, b) => a * b, 1);
-      entries.push({ name, shape: [...shape], offset, length, decay });
+    const add = (name: string, decay: boolean, statistic = false, channels?: number) => {
+      const tensor = tensors.get(name);
+      if (!tensor) throw new TrainingError(`tensor "${name}" is missing`);
+      const length = tensor.shape.reduce((a, b) => a * b, 1);
+      if (channels !== undefined && length !== channels) throw new TrainingError(`tensor "${name}" has ${length} values, expected ${channels}`);
+      entries.push({ name, shape: [...tensor.shape], offset, length, decay, statistic });
       offset += length;
     };
     for (const layer of graph.layers) {
       if (layer.op !== 'conv' && layer.op !== 'dense') continue;
       add(layer.weights, true);
       if (layer.bias !== undefined) add(layer.bias, false);
+      if (!normalized.has(layer)) continue;
+      const names = batchNormNames(layer);
+      const channels = layer.op === 'conv' ? layer.cout : layer.units;
+      add(names.gamma, false, false, channels);
+      add(names.beta, false, false, channels);
+      add(names.mean, false, true, channels);
+      add(names.variance, false, true, channels);
     }
     return new ParameterLayout(entries);
+  }
+
+  /** The running statistics (not trained; see batch-norm.ts). */
+  get statistics(): ParameterEntry[] {
+    return this.entries.filter((e) => e.statistic);
   }
 
   entry(name: string): ParameterEntry {

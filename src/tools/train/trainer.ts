@@ -3,8 +3,11 @@
  * workers), average, update the weights with the optimiser at the scheduled learning rate.
  * The next batch is filled while the workers compute the current one (two slots). With
  * `clipNorm` > 0 the averaged gradient is rescaled to at most that global L2 norm, so one
- * unlucky batch early in a long run cannot throw the weights far.
+ * unlucky batch early in a long run cannot throw the weights far. Batch-norm running statistics
+ * are not trained: the batch statistics that arrive in their gradient slots are blended into
+ * them (batch-norm.ts).
  */
+import { BATCH_NORM_MOMENTUM } from './batch-norm.js';
 import { TrainingError } from './errors.js';
 import type { Optimizer } from './optimizer.js';
 import type { BatchComputer, BatchSlot } from './parallel.js';
@@ -48,6 +51,7 @@ export class Trainer {
       const next = i + 1 < batches ? this.filled(fill, 1 - slot, i + 1) : 0;
       const loss = (await pending) / count;
       if (!Number.isFinite(loss)) throw new TrainingError(`loss became ${loss} at step ${optimizer.steps + 1}; lower the learning rate`);
+      this.updateStatistics(count);
       let squares = 0;
       for (let j = 0; j < this.gradient.length; j++) squares += this.gradient[j] * this.gradient[j];
       const gradientNorm = Math.sqrt(squares) / count;
@@ -58,6 +62,17 @@ export class Trainer {
       computer.weightsChanged();
       onStep?.({ step: optimizer.steps, loss, images: count, learningRate: rate, gradientNorm });
       count = next;
+    }
+  }
+
+  /** Running averages += momentum * (batch statistic - running average); their gradient slots are then zeroed. */
+  private updateStatistics(count: number): void {
+    const weights = this.computer.weights;
+    for (const { offset, length } of this.computer.layout.statistics) {
+      for (let j = offset; j < offset + length; j++) {
+        weights[j] += BATCH_NORM_MOMENTUM * (this.gradient[j] / count - weights[j]);
+        this.gradient[j] = 0;
+      }
     }
   }
 
