@@ -15,7 +15,9 @@
  *     rotated; cosine, each fold tested with the best threshold of the other folds; a photo
  *     without a face fails its pairs.
  * Angle 0 is always measured (upright_change: after against before on the upright photos).
- * Writes the JSON report and prints it as the last stdout line with --json.
+ * Photos are taken pair by pair, round-robin over folds and same/different, and the JSON report
+ * is rewritten every 10 photos over the pairs done so far (`complete: false`), so a run stopped
+ * early leaves balanced figures; at the end it is printed as the last stdout line with --json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,7 +52,12 @@ if (angles.some((a) => !Number.isFinite(a))) throw new Error(`--angles must be n
 const all = parsePairs(readFileSync(path.join(values.lfw!, 'pairs.txt'), 'utf8'));
 if (folds < 2 || folds > all.folds) throw new Error(`--folds must be 2..${all.folds}`);
 const half = Math.min(perFold, all.pairsPerClass);
-const pairs = all.pairs.filter((p, i) => p.fold < folds && i % all.pairsPerClass < half);
+// round-robin: the j-th same and j-th different pair of every fold, then the (j+1)-th ...
+const rank = (i: number) => (i % all.pairsPerClass) * 2 * folds + Math.floor(i / all.pairsPerClass);
+const pairs = all.pairs
+  .map((p, i) => ({ ...p, rank: rank(i) }))
+  .filter((p, i) => p.fold < folds && i % all.pairsPerClass < half)
+  .sort((x, y) => x.rank - y.rank);
 const photos = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
 
 const teacher = await loadBundledModel('teacher');
@@ -63,6 +70,58 @@ const recognizers = Object.fromEntries(
 type Result = { landmarks: Array<readonly [number, number]>; embedding: Float32Array } | null;
 // results[config][angle][photo]
 const results = Object.fromEntries(Object.keys(configs).map((c) => [c, Object.fromEntries(angles.map((a) => [a, new Map<string, Result>()]))])) as Record<Config, Record<number, Map<string, Result>>>;
+const cosine = createVerifier('cosine');
+const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
+const round = (x: number) => Number(x.toFixed(5));
+/** The figures over the photos done, and the pairs whose two photos are done. */
+function buildReport(complete: boolean, done: Set<string>) {
+  const donePhotos = photos.filter((key) => done.has(key));
+  const donePairs = pairs.filter((p) => done.has(p.a) && done.has(p.b));
+  const byAngle = angles.map((angle) => {
+    const row: Record<string, unknown> = { angle };
+    for (const config of Object.keys(configs) as Config[]) {
+      const errors: number[] = [];
+      let noFace = 0;
+      for (const key of donePhotos) {
+        const upright = results[config][0].get(key);
+        const turned = results[config][angle].get(key);
+        if (!upright || !turned) noFace++;
+        else errors.push(normalisedPointError(turned.landmarks, upright.landmarks));
+      }
+      const scores = donePairs.map((p) => {
+        const a = results[config][0].get(p.a);
+        const b = results[config][angle].get(p.b);
+        return a && b ? cosine.score(a.embedding, b.embedding) : NaN;
+      });
+      const cv = crossValidate(scores, donePairs.map((p) => p.same), donePairs.map((p) => p.fold), folds);
+      row[config] = {
+        landmark_error_mean: round(mean(errors)), landmark_error_median: round(median(errors)),
+        landmark_error_over_0_1: round(errors.filter((e) => e > 0.1).length / errors.length),
+        no_face: noFace, teacher_accuracy: round(cv.accuracyMean), teacher_accuracy_se: round(cv.accuracySe!),
+      };
+    }
+    return row;
+  });
+  const uprightChange = donePhotos.flatMap((key) => {
+    const b = results.before[0].get(key), a = results.after[0].get(key);
+    return a && b ? [normalisedPointError(a.landmarks, b.landmarks)] : [];
+  });
+  return {
+    bench: 'landmark-rotation', complete, photos: donePhotos.length, pairs: donePairs.length, folds, pairs_per_fold: 2 * half,
+    rotation: 'about the photo centre, same size, black corners; positive = clockwise on screen',
+    pairing: 'first photo upright, second rotated; teacher (dlib ResNet) descriptor, cosine, no mirror; thresholds from the other folds',
+    landmark_error: 'mean distance over 68 points, rotated result mapped back vs the same pipeline on the upright photo, / eye-centre distance',
+    upright_change_mean: round(mean(uprightChange)), by_angle: byAngle,
+    machine: `${process.platform} ${process.arch}, node ${process.version}`,
+  };
+}
+
+function writeReport(report: ReturnType<typeof buildReport>) {
+  mkdirSync(path.dirname(values.out!), { recursive: true });
+  writeFileSync(values.out!, JSON.stringify(report, null, 1));
+}
+
 const started = performance.now();
 for (const [i, key] of photos.entries()) {
   const image = decodeImage(new Uint8Array(readFileSync(path.join(values.lfw!, 'images', `${key}.jpg`))));
@@ -75,54 +134,16 @@ for (const [i, key] of photos.entries()) {
   }
   if (i % 10 === 9 || i === photos.length - 1) {
     console.error(`${i + 1}/${photos.length} photos, ${((performance.now() - started) / 1000 / (i + 1)).toFixed(1)} s per photo`);
+    const done = new Set(photos.slice(0, i + 1));
+    const foldsDone = new Set(pairs.filter((p) => done.has(p.a) && done.has(p.b)).map((p) => p.fold)).size;
+    if (foldsDone === folds) writeReport(buildReport(false, done));
   }
 }
 for (const r of Object.values(recognizers)) r.dispose();
 
-const cosine = createVerifier('cosine');
-const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
-const round = (x: number) => Number(x.toFixed(5));
-const byAngle = angles.map((angle) => {
-  const row: Record<string, unknown> = { angle };
-  for (const config of Object.keys(configs) as Config[]) {
-    const errors: number[] = [];
-    let noFace = 0;
-    for (const key of photos) {
-      const upright = results[config][0].get(key);
-      const turned = results[config][angle].get(key);
-      if (!upright || !turned) noFace++;
-      else errors.push(normalisedPointError(turned.landmarks, upright.landmarks));
-    }
-    const scores = pairs.map((p) => {
-      const a = results[config][0].get(p.a);
-      const b = results[config][angle].get(p.b);
-      return a && b ? cosine.score(a.embedding, b.embedding) : NaN;
-    });
-    const cv = crossValidate(scores, pairs.map((p) => p.same), pairs.map((p) => p.fold), folds);
-    row[config] = {
-      landmark_error_mean: round(mean(errors)), landmark_error_median: round(median(errors)),
-      landmark_error_over_0_1: round(errors.filter((e) => e > 0.1).length / errors.length),
-      no_face: noFace, teacher_accuracy: round(cv.accuracyMean), teacher_accuracy_se: round(cv.accuracySe!),
-    };
-  }
-  return row;
-});
-const uprightChange = photos.flatMap((key) => {
-  const b = results.before[0].get(key), a = results.after[0].get(key);
-  return a && b ? [normalisedPointError(a.landmarks, b.landmarks)] : [];
-});
-const report = {
-  bench: 'landmark-rotation', photos: photos.length, pairs: pairs.length, folds, pairs_per_fold: 2 * half,
-  rotation: 'about the photo centre, same size, black corners; positive = clockwise on screen',
-  pairing: 'first photo upright, second rotated; teacher (dlib ResNet) descriptor, cosine, no mirror; thresholds from the other folds',
-  landmark_error: 'mean distance over 68 points, rotated result mapped back vs the same pipeline on the upright photo, / eye-centre distance',
-  upright_change_mean: round(mean(uprightChange)), by_angle: byAngle,
-  machine: `${process.platform} ${process.arch}, node ${process.version}`,
-};
-mkdirSync(path.dirname(values.out!), { recursive: true });
-writeFileSync(values.out!, JSON.stringify(report, null, 1));
-for (const row of byAngle) {
+const report = buildReport(true, new Set(photos));
+writeReport(report);
+for (const row of report.by_angle) {
   const text = (Object.keys(configs) as Config[]).map((c) => {
     const r = row[c] as { landmark_error_mean: number; teacher_accuracy: number; no_face: number };
     return `${c} error ${r.landmark_error_mean.toFixed(4)}, accuracy ${(100 * r.teacher_accuracy).toFixed(2)}%, no face ${r.no_face}`;
