@@ -7,10 +7,12 @@
  * and, on face-api's six demo group photos, the faces each finds and how many of ours overlap no
  * SSD face (IoU < 0.3: likely false positives). Photos are decoded once, outside the timing.
  *
- *   npm run detector-recall -- [--every N] [--sets lfw,celeba] [--out reports/detector-recall.json]
+ *   npm run detector-recall -- [--every N] [--sets lfw,celeba] [--detectors ours,ours-416,ssd] [--out reports/detector-recall.json]
  *
- * --every N takes every N-th photo (sorted by path) for a quicker estimate. Writes the JSON report
- * and prints it as the last stdout line.
+ * --every N takes every N-th photo (sorted by path) for a quicker estimate; --detectors runs only
+ * those named (the full sets take hours with SSD on one core). The JSON report is rewritten every
+ * 500 photos (`complete: false`, `photos_done` per set) so a run stopped early still leaves its
+ * figures, and printed as the last stdout line at the end.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
   options: {
     every: { type: 'string', default: '1' },
     sets: { type: 'string', default: 'lfw,celeba' },
+    detectors: { type: 'string', default: 'ours,ours-416,ssd' },
     out: { type: 'string', default: 'reports/detector-recall.json' },
   },
 });
@@ -46,7 +49,7 @@ async function main() {
   await faceapi.nets.ssdMobilenetv1.loadFromDisk(path.join(faceApiDir, 'model'));
   const ssdOptions = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
   const recognizer = await FaceRecognizer.create();
-  const detectors: Record<string, (image: RgbImage) => Promise<Detection[]>> = {
+  const allDetectors: Record<string, (image: RgbImage) => Promise<Detection[]>> = {
     ours: async (image) => recognizer.detectFaces(image),
     'ours-416': async (image) => recognizer.detectFaces(image, { fallbackSizes: [] }),
     ssd: async (image) => {
@@ -56,8 +59,21 @@ async function main() {
       return found.map((d) => ({ box: { x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height }, score: d.score }));
     },
   };
-
+  const chosen = values.detectors!.split(',');
+  for (const name of chosen) if (!allDetectors[name]) throw new Error(`unknown detector ${name}; known: ${Object.keys(allDetectors).join(', ')}`);
+  const detectors = Object.fromEntries(chosen.map((name) => [name, allDetectors[name]]));
   const sets: Record<string, unknown> = {};
+  const writeReport = (extra: Record<string, unknown>) => {
+    const report = {
+      bench: 'detector-recall', every, sets, ...extra,
+      detectors: { ours: 'TinyFaceDetector, default options', 'ours-416': 'TinyFaceDetector at 416 only', ssd: "face-api 1.7.15 SSD MobileNetV1, minConfidence 0.5, tfjs-wasm 1 thread" },
+      machine: `${process.platform} ${process.arch}, node ${process.version}`,
+    };
+    mkdirSync(path.dirname(values.out!), { recursive: true });
+    writeFileSync(values.out!, JSON.stringify(report, null, 1));
+    return report;
+  };
+
   for (const name of values.sets!.split(',')) {
     const dir = SETS[name];
     if (!dir) throw new Error(`unknown set ${name}; known: ${Object.keys(SETS).join(', ')}`);
@@ -65,6 +81,15 @@ async function main() {
     const found: Record<string, number> = Object.fromEntries(Object.keys(detectors).map((k) => [k, 0]));
     const ms: Record<string, number[]> = Object.fromEntries(Object.keys(detectors).map((k) => [k, []]));
     const missed: Record<string, string[]> = Object.fromEntries(Object.keys(detectors).map((k) => [k, []]));
+    const summary = (done: number) => ({
+      photos: files.length,
+      photos_done: done,
+      recall: Object.fromEntries(Object.entries(found).map(([k, n]) => [k, n / done])),
+      missed: Object.fromEntries(Object.entries(missed).map(([k, list]) => [k, list.length])),
+      ms_per_photo_median: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, median(v)])),
+      ms_per_photo_mean: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, v.reduce((s, x) => s + x, 0) / v.length])),
+      missed_by_ours: (missed.ours ?? []).slice(0, 50),
+    });
     for (const [i, file] of files.entries()) {
       const image = decodeImage(new Uint8Array(readFileSync(file)));
       for (const [detector, detect] of Object.entries(detectors)) {
@@ -77,15 +102,12 @@ async function main() {
       if (i % 25 === 24 || i === files.length - 1) {
         console.error(`${name} ${i + 1}/${files.length}: ${Object.entries(found).map(([k, n]) => `${k} ${((100 * n) / (i + 1)).toFixed(2)}%`).join(', ')}`);
       }
+      if (i % 500 === 499) {
+        sets[name] = summary(i + 1);
+        writeReport({ complete: false });
+      }
     }
-    sets[name] = {
-      photos: files.length,
-      recall: Object.fromEntries(Object.entries(found).map(([k, n]) => [k, n / files.length])),
-      missed: Object.fromEntries(Object.entries(missed).map(([k, list]) => [k, list.length])),
-      ms_per_photo_median: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, median(v)])),
-      ms_per_photo_mean: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, v.reduce((s, x) => s + x, 0) / v.length])),
-      missed_by_ours: missed.ours.slice(0, 50),
-    };
+    sets[name] = summary(files.length);
   }
 
   // face-api's demo group photos: faces found, and ours that overlap no SSD face
@@ -95,20 +117,13 @@ async function main() {
   });
   const demoReport = [];
   for (const { photo, image } of demo) {
-    const ours = await detectors.ours(image);
-    const ssd = await detectors.ssd(image);
+    const ours = await allDetectors.ours(image);
+    const ssd = await allDetectors.ssd(image);
     const unmatched = ours.filter((d) => !ssd.some((s) => boxIou(d.box, s.box) >= 0.3)).length;
     demoReport.push({ photo, ours: ours.length, ssd: ssd.length, ours_not_in_ssd: unmatched });
   }
   recognizer.dispose();
-  const report = {
-    bench: 'detector-recall', every, sets, demo_photos: demoReport,
-    detectors: { ours: 'TinyFaceDetector, default options', 'ours-416': 'TinyFaceDetector at 416 only', ssd: "face-api 1.7.15 SSD MobileNetV1, minConfidence 0.5, tfjs-wasm 1 thread" },
-    machine: `${process.platform} ${process.arch}, node ${process.version}`,
-  };
-  mkdirSync(path.dirname(values.out!), { recursive: true });
-  writeFileSync(values.out!, JSON.stringify(report, null, 1));
-  console.log(JSON.stringify(report));
+  console.log(JSON.stringify(writeReport({ complete: true, demo_photos: demoReport })));
 }
 
 await main();

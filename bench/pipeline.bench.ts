@@ -7,17 +7,23 @@
  *                 (face-api's own recognition network: equal work, engine against engine)
  *   face-api      detectAllFaces(TinyFaceDetector 416).withFaceLandmarks().withFaceDescriptors()
  *                 on tfjs-wasm, one thread
+ * and, detection alone, per photo (the demo photos, and every 550th LFW photo when
+ * ../shared/data is there: small photos where the tiny detector often needs its fallback sizes):
+ *   detect-ours      TinyFaceDetector with default options (416, then the fallback sizes)
+ *   detect-ssd       face-api's SSD MobileNetV1 (minConfidence 0.5), tfjs-wasm, one thread
+ *   detect-tiny      face-api's TinyFaceDetector 416, tfjs-wasm, one thread
  * One thread each; runners alternate within every round so machine noise hits them alike; the
- * median over rounds of (round time / faces) is reported. The last stdout line is JSON.
+ * median over rounds of (round time / faces, or / photos) is reported. The last stdout line is JSON.
  *
- *   npx tsx bench/pipeline.bench.ts [--rounds N]
+ *   npm run bench:pipeline -- [--rounds N]
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Tensor3D } from '@tensorflow/tfjs';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import { encodeModel } from '../src/engine/model-format.js';
+import { TinyFaceDetector } from '../src/face/detector.js';
 import { TeacherNet } from '../src/face/networks.js';
 import { FaceRecognizer } from '../src/face/recognizer.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
@@ -28,8 +34,37 @@ const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 7;
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
-/** Runs over all photos; returns the number of faces embedded. */
+/** Runs over all photos; returns the number of units (faces, or photos) the time is divided by. */
 type Runner = () => Promise<number>;
+
+/** Median over rounds of (round time / units) per runner, runners alternating in every round after a warm-up round. */
+async function alternate(runners: Record<string, Runner>, label: string): Promise<{ median: Record<string, number>; units: Record<string, number> }> {
+  const perUnit: Record<string, number[]> = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
+  const units: Record<string, number> = {};
+  for (let round = -1; round < rounds; round++) {
+    for (const [name, run] of Object.entries(runners)) {
+      const start = performance.now();
+      const n = await run();
+      const ms = performance.now() - start;
+      units[name] = n;
+      if (round >= 0) perUnit[name].push(ms / n); // round -1 warms up
+    }
+    if (round >= 0) console.error(`round ${round + 1}/${rounds}: ${Object.entries(perUnit).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(1)}`).join(', ')} ms/${label}`);
+  }
+  return { median: Object.fromEntries(Object.entries(perUnit).map(([k, v]) => [k, median(v)])), units };
+}
+
+const LFW_IMAGES = '../shared/data/lfw/images';
+
+/** Every 550th LFW photo (by path; 25 of 13,233), or none without the data. */
+function lfwSample(): RgbImage[] {
+  if (!existsSync(LFW_IMAGES)) {
+    console.error(`${LFW_IMAGES} not found: detection timed on the demo photos only`);
+    return [];
+  }
+  const files = readdirSync(LFW_IMAGES).sort().flatMap((person) => readdirSync(path.join(LFW_IMAGES, person)).sort().map((f) => path.join(LFW_IMAGES, person, f)));
+  return files.filter((_, i) => i % 550 === 0).map((file) => decodeImage(new Uint8Array(readFileSync(file))));
+}
 
 async function main() {
   const { tf, faceapi } = await loadFaceApi();
@@ -62,29 +97,47 @@ async function main() {
     },
   };
 
-  const perFace: Record<string, number[]> = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
-  const faces: Record<string, number> = {};
-  for (let round = -1; round < rounds; round++) {
-    for (const [name, run] of Object.entries(runners)) {
-      const start = performance.now();
-      const n = await run();
-      const ms = performance.now() - start;
-      faces[name] = n;
-      if (round >= 0) perFace[name].push(ms / n); // round -1 warms up
-    }
-    if (round >= 0) console.error(`round ${round + 1}/${rounds}: ${Object.entries(perFace).map(([k, v]) => `${k} ${v.at(-1)!.toFixed(1)}`).join(', ')} ms/face`);
-  }
-  const result = Object.fromEntries(Object.entries(perFace).map(([k, v]) => [k, median(v)]));
+  const { median: result, units: faces } = await alternate(runners, 'face');
   console.log(`faces: ${JSON.stringify(faces)} on 6 photos; student: ${bundledStudent ? 'bundled' : 'random weights (same architecture)'}`);
   for (const [name, ms] of Object.entries(result)) console.log(`${name.padEnd(13)} ${ms.toFixed(1)} ms/face (median of ${rounds})`);
   const speedup = result['face-api'] / result.ours;
   console.log(`face-api / ours: ${speedup.toFixed(2)}x; face-api / ours-teacher: ${(result['face-api'] / result['ours-teacher']).toFixed(2)}x`);
+
+  await faceapi.nets.ssdMobilenetv1.loadFromDisk(path.join(faceApiDir, 'model'));
+  const detector = new TinyFaceDetector(engine, await loadBundledModel('detector'));
+  const detection: Record<string, unknown> = {};
+  for (const [set, images] of [['demo', photos], ['lfw', lfwSample()]] as const) {
+    if (!images.length) continue;
+    const imageTensors = images.map((p) => tf.tensor3d(Int32Array.from(p.data), [p.height, p.width, 3], 'int32') as Tensor3D);
+    const found: Record<string, number> = {};
+    const faceApiRunner = (name: string, options: Parameters<typeof faceapi.detectAllFaces>[1]): Runner => async () => {
+      found[name] = 0;
+      for (const tensor of imageTensors) found[name] += (await faceapi.detectAllFaces(faceApiInput(tensor), options)).length ? 1 : 0;
+      return imageTensors.length;
+    };
+    const { median: msPerPhoto } = await alternate({
+      'detect-ours': async () => {
+        found['detect-ours'] = images.filter((image) => detector.detect(image).length > 0).length;
+        return images.length;
+      },
+      'detect-ssd': faceApiRunner('detect-ssd', new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 })),
+      'detect-tiny': faceApiRunner('detect-tiny', new faceapi.TinyFaceDetectorOptions({ inputSize: 416 })),
+    }, `photo (${set})`);
+    tf.dispose(imageTensors);
+    for (const [name, ms] of Object.entries(msPerPhoto)) console.log(`${set}: ${name.padEnd(12)} ${ms.toFixed(1)} ms/photo (median of ${rounds}), a face in ${found[name]} of ${images.length} photos`);
+    detection[set] = {
+      photos: images.length, ms_per_photo: msPerPhoto, photos_with_a_face: found,
+      ssd_over_ours: msPerPhoto['detect-ssd'] / msPerPhoto['detect-ours'], tiny_over_ours: msPerPhoto['detect-tiny'] / msPerPhoto['detect-ours'],
+    };
+  }
   tf.dispose(tensors);
+  detector.dispose();
   recognizer.dispose();
   engine.dispose();
   console.log(JSON.stringify({
     bench: 'pipeline', rounds, photos: 6, faces, student: bundledStudent ? 'bundled' : 'random',
     ms_per_face: result, speedup_vs_faceapi: speedup, speedup_teacher_vs_faceapi: result['face-api'] / result['ours-teacher'],
+    detection, machine: `${process.platform} ${process.arch}, node ${process.version}`,
   }));
 }
 

@@ -9,13 +9,15 @@ import { InputError } from '../errors.js';
 import type { RgbImage } from '../image.js';
 import {
   TEACHER_CHIP_SIZE,
+  applySimilarity,
+  composeSimilarity,
   dlibFaceChipTransform,
   studentCropTransform,
   warpSimilarityToTensor,
   type BorderMode,
   type Similarity,
 } from './align.js';
-import type { Point } from './landmarks.js';
+import { landmarks68To5, type Point } from './landmarks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from './student-graph.js';
 
 export interface Box {
@@ -80,6 +82,40 @@ export function boxFromLandmarks(points: readonly Point[]): Box {
   return { x: cx - side / 2, y: cy - side / 2, width: side, height: side };
 }
 
+/**
+ * The angle of the eye line (radians, from +x towards +y as in align.ts's Similarity): from the
+ * image-left eye's centre (points 36..41) to the image-right eye's (42..47); 0 for an upright face.
+ */
+export function eyeLineAngle(points: readonly Point[]): number {
+  const [[lx, ly], [rx, ry]] = landmarks68To5(points);
+  return Math.atan2(ry - ly, rx - lx);
+}
+
+const rotation = (angle: number): Similarity => ({ a: Math.cos(angle), b: Math.sin(angle), tx: 0, ty: 0 });
+
+/** The landmark net's crop of a box: its 112x112 input pixels mapped to image pixels (the box padded to a square). */
+function cropOfBox(box: Box): Similarity {
+  const square = squareBox(box);
+  return { a: square.width / LANDMARK_INPUT, b: 0, tx: square.x, ty: square.y };
+}
+
+/**
+ * The crop the next landmark pass reads for a face with these landmarks: boxFromLandmarks's box,
+ * taken in the frame where the eye line is horizontal when `upright` (the crop is then rotated so
+ * the face in it stands upright, as the net was trained), else in the image's own axes.
+ */
+function cropFromLandmarks(points: readonly Point[], upright: boolean): Similarity {
+  const angle = upright ? eyeLineAngle(points) : 0;
+  const toUpright = rotation(-angle);
+  const box = boxFromLandmarks(points.map((p) => applySimilarity(toUpright, p)));
+  return composeSimilarity(rotation(angle), { a: box.width / LANDMARK_INPUT, b: 0, tx: box.x, ty: box.y });
+}
+
+/** The landmark net's output for one face (x0, y0, ..., x67, y67 as fractions of its input) through its crop, in image pixels. */
+function landmarksThroughCrop(output: ArrayLike<number>, crop: Similarity): Point[] {
+  return Array.from({ length: 68 }, (_, k) => applySimilarity(crop, [output[2 * k] * LANDMARK_INPUT, output[2 * k + 1] * LANDMARK_INPUT]));
+}
+
 /** face-api's 68-point landmark net. */
 export class LandmarkNet {
   private readonly preprocess: Preprocess;
@@ -92,20 +128,19 @@ export class LandmarkNet {
   /**
    * 68 points per face, in image pixels. The box is made square around its centre (face-api
    * pads the short side the same way) and resampled to 112x112; outside the image is black.
-   * `passes` > 1 reruns the net on the box implied by the previous pass's landmarks.
+   * `passes` > 1 reruns the net on the box implied by the previous pass's landmarks; with
+   * `upright`, that box is turned with the previous pass's eye line, so a tilted face is seen
+   * upright, and the points are mapped back to the image.
    */
-  detect(faces: { image: RgbImage; box: Box }[], passes = 1): Point[][] {
-    let boxes = faces.map((f) => squareBox(f.box));
+  detect(faces: { image: RgbImage; box: Box }[], passes = 1, { upright = false } = {}): Point[][] {
+    let crops = faces.map((f) => cropOfBox(f.box));
     let points: Point[][] = [];
     for (let pass = 0; pass < passes; pass++) {
-      const crops = faces.map((f, i): FaceWarp => {
-        const box = boxes[i];
-        return { image: f.image, toImage: { a: box.width / LANDMARK_INPUT, b: 0, tx: box.x, ty: box.y } };
-      });
-      const input = warpBatch(crops, LANDMARK_INPUT, LANDMARK_INPUT, this.preprocess, 'zero');
+      const warps = faces.map((f, i): FaceWarp => ({ image: f.image, toImage: crops[i] }));
+      const input = warpBatch(warps, LANDMARK_INPUT, LANDMARK_INPUT, this.preprocess, 'zero');
       const out = faces.length ? this.model.run(input, faces.length) : new Float32Array(0);
-      points = boxes.map((box, i) => landmarksToImage(out.subarray(i * 136, (i + 1) * 136), box));
-      boxes = points.map(boxFromLandmarks);
+      points = crops.map((crop, i) => landmarksThroughCrop(out.subarray(i * 136, (i + 1) * 136), crop));
+      crops = points.map((p) => cropFromLandmarks(p, upright));
     }
     return points;
   }
@@ -117,10 +152,7 @@ export class LandmarkNet {
  * the input is the box padded to a square of side max(width, height) around its centre.
  */
 export function landmarksToImage(output: ArrayLike<number>, box: Box): Point[] {
-  const side = Math.max(box.width, box.height);
-  const x = box.x + (box.width - side) / 2;
-  const y = box.y + (box.height - side) / 2;
-  return Array.from({ length: 68 }, (_, k): Point => [x + output[2 * k] * side, y + output[2 * k + 1] * side]);
+  return landmarksThroughCrop(output, cropOfBox(box));
 }
 
 function squareBox(box: Box): Box {

@@ -7,7 +7,8 @@
  *   recognizer.dispose();
  *
  * Stages: TinyFaceDetector box (smaller input sizes tried when none is found at 416) -> 68 landmarks (a second pass on the box the first pass
- * implies, which gave the teacher better LFW accuracy than the detector box alone) -> the
+ * implies, which gave the teacher better LFW accuracy than the detector box alone, turned with
+ * the first pass's eye line so a tilted face is seen upright) -> the
  * student's 47x55 crop aligned on 5 points (or, given the teacher's file as the embedding model,
  * its 150x150 chip) -> embedding -> verifier. The CLI's commands find faces in photos only
  * through here. Runtime-neutral: no file system; images are RgbImages or the bytes of a JPEG/PNG
@@ -18,7 +19,7 @@ import { Engine } from '../engine/engine.js';
 import type { Model, Precision } from '../engine/model.js';
 import { decodeModel, modelFingerprint, withGraphMeta } from '../engine/model-format.js';
 import { elements } from '../engine/plan.js';
-import { DisposedError, MobileIdError, ModelFormatError } from '../errors.js';
+import { DisposedError, InputError, MobileIdError, ModelFormatError } from '../errors.js';
 import { assertRgbImage, decodeImage, ImageDecodeError, pixelLimit, type RgbImage } from '../image.js';
 import { FaceMatcher, type ModelIdentity } from '../verify/matcher.js';
 import { createVerifier, type Verifier } from '../verify/verifier.js';
@@ -76,6 +77,12 @@ export interface RecognizerOptions {
   detector?: DetectorOptions;
   /** Largest photo decoded from bytes, in pixels (ImageTooLargeError beyond); default MAX_DECODE_PIXELS. */
   maxPixels?: number;
+  /**
+   * Default true: the second landmark pass sees the face rotated upright (the first pass's eye
+   * line), which keeps landmarks on tilted faces (npm run landmark-rotation). false: both passes
+   * on axis-aligned boxes, as face-api does (the pipeline before; for comparison).
+   */
+  uprightLandmarks?: boolean;
 }
 
 export interface DetectedFace {
@@ -294,6 +301,7 @@ export class FaceRecognizer {
     private readonly detectorDefaults: DetectorOptions,
     fingerprint: string,
     private readonly maxPixels: number,
+    private readonly uprightLandmarks: boolean,
   ) {
     this.landmarks = new LandmarkNet(landmarkModel);
     this.embedder = studentModel && embedderFor(studentModel);
@@ -307,6 +315,9 @@ export class FaceRecognizer {
    */
   static async create(options: RecognizerOptions = {}): Promise<FaceRecognizer> {
     checkDetectorOptions(options.detector ?? {});
+    if (options.uprightLandmarks !== undefined && typeof options.uprightLandmarks !== 'boolean') {
+      throw new InputError(`uprightLandmarks must be a boolean, got ${JSON.stringify(options.uprightLandmarks)}`);
+    }
     const maxPixels = pixelLimit(options);
     const models = options.models ?? {};
     const [detectorBytes, landmarkBytes] = await Promise.all([
@@ -333,7 +344,7 @@ export class FaceRecognizer {
       const studentModel = student ? engine.loadModel(student, { precision: options.precision }) : null;
       if (studentModel) loaded.push(studentModel);
       const fingerprint = student ? modelFingerprint(student) : '';
-      return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {}, fingerprint, maxPixels);
+      return new FaceRecognizer(engine, !options.engine, detector, landmarkModel, studentModel, studentMissing, options.detector ?? {}, fingerprint, maxPixels, options.uprightLandmarks ?? true);
     } catch (error) {
       for (const item of loaded) item.dispose();
       if (!options.engine) engine.dispose();
@@ -478,7 +489,7 @@ export class FaceRecognizer {
 
   private locate(image: RgbImage, detections: Detection[], timings: Timings): DetectedFace[] {
     const start = now();
-    const points = this.landmarks.detect(detections.map((d) => ({ image, box: d.box })), LANDMARK_PASSES);
+    const points = this.landmarks.detect(detections.map((d) => ({ image, box: d.box })), LANDMARK_PASSES, { upright: this.uprightLandmarks });
     timings.landmarksMs += now() - start;
     return detections.map((d, i) => {
       const landmarks5 = landmarks68To5(points[i]);
