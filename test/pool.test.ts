@@ -91,6 +91,18 @@ describe('RecognizerPool', () => {
     }
   }, 60_000);
 
+  it('keeps calls in its own queue and hands one to each free worker, in order', async () => {
+    const files = ['group5.jpg', 'a.jpg', 'b.jpg', 'group1.jpg', 'a.jpg', 'b.jpg'].map(sample);
+    const calls = files.map((f) => pool.detectFaces(f));
+    const internals = pool as unknown as { slots: { waiting: Map<number, unknown> }[]; queue: unknown[] };
+    // a worker busy with a group photo does not collect the calls behind it: they wait in the pool
+    expect(internals.slots.map((slot) => slot.waiting.size)).toEqual(internals.slots.map(() => 1));
+    expect(internals.queue.length).toBe(files.length - internals.slots.length);
+    const answers = await Promise.all(calls);
+    expect(answers).toEqual(files.map((f) => recognizer.detectFaces(decodeImage(readFileSync(f)))));
+    expect(internals.queue.length).toBe(0);
+  }, 60_000);
+
   it('takes the int8 student by default and the float one at precision f32, as FaceRecognizer', async () => {
     const float = await FaceRecognizer.create({ precision: 'f32' });
     const floatPool = await RecognizerPool.create({ size: 1, precision: 'f32' });

@@ -8,8 +8,9 @@
  *   await pool.close();
  *
  * Images are file paths (read and decoded in the worker), JPEG/PNG bytes or RgbImages. The models
- * are read once here and handed to every worker. Each call goes to the worker with the fewest
- * calls waiting; a worker's typed error comes back as the same class (instanceof works). A worker
+ * are read once here and handed to every worker. Calls wait in the pool's queue and each worker
+ * takes the next one when it is free, so photos of uneven cost (a group photo, a portrait) do not
+ * pile up behind one worker; a worker's typed error comes back as the same class (instanceof works). A worker
  * that stops (a crash, out of memory) fails its waiting calls with PoolWorkerError and is
  * replaced, so the pool stays usable.
  */
@@ -91,11 +92,29 @@ interface Slot {
   alive: boolean;
 }
 
+/** A call not yet handed to a worker. */
+interface QueuedCall {
+  id: number;
+  method: PoolCall['method'];
+  args: unknown[];
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Calls a worker holds at once. One: a worker asks for its next call only when it is free, and the
+ * message round trip (well under a millisecond) is small against a photo (tens of milliseconds).
+ */
+const CALLS_PER_WORKER = 1;
+
+const NO_WORKER_LEFT = 'every worker of this RecognizerPool has stopped; create a new pool';
+
 const startPoolWorker = (setup: PoolSetup) => startWorker(siblingModule('pool-worker', import.meta.url), setup);
 
 export class RecognizerPool {
   private nextId = 0;
   private closed = false;
+  private readonly queue: QueuedCall[] = [];
 
   /** The embedding model's identity (null without a student), as FaceRecognizer.model. */
   readonly model: ModelIdentity | null;
@@ -184,6 +203,7 @@ export class RecognizerPool {
       for (const { reject } of slot.waiting.values()) reject(new DisposedError('the RecognizerPool was closed'));
       slot.waiting.clear();
     }
+    for (const { reject } of this.queue.splice(0)) reject(new DisposedError('the RecognizerPool was closed'));
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
   }
 
@@ -206,6 +226,7 @@ export class RecognizerPool {
       slot.waiting.delete(reply.id);
       if ('error' in reply) pending.reject(rebuildError(reply.error));
       else pending.resolve(reply.result);
+      this.dispatch();
     });
     // a worker that dies (out of memory, a crash) fails its calls rather than leaving them waiting
     worker.on('error', (error) => current() && this.fail(slot, `a RecognizerPool worker failed: ${error.message}`));
@@ -217,6 +238,7 @@ export class RecognizerPool {
       slot.worker = startPoolWorker(this.setup);
       slot.ready = false;
       this.listen(slot, slot.worker);
+      this.dispatch();
     });
   }
 
@@ -231,21 +253,33 @@ export class RecognizerPool {
     slot.alive = false;
     this.fail(slot, message);
     void slot.worker.terminate();
+    if (!this.slots.some((s) => s.alive)) for (const { reject } of this.queue.splice(0)) reject(new PoolWorkerError(NO_WORKER_LEFT));
   }
 
   private call<T>(method: PoolCall['method'], args: unknown[]): Promise<T> {
     if (this.closed) return Promise.reject(new DisposedError('this RecognizerPool has been closed'));
-    const slot = this.slots.filter((s) => s.alive).reduce<Slot | null>((best, s) => (!best || s.waiting.size < best.waiting.size ? s : best), null);
-    if (!slot) return Promise.reject(new PoolWorkerError('every worker of this RecognizerPool has stopped; create a new pool'));
-    const id = this.nextId++;
+    if (!this.slots.some((s) => s.alive)) return Promise.reject(new PoolWorkerError(NO_WORKER_LEFT));
     return new Promise<T>((resolve, reject) => {
-      try {
-        slot.worker.postMessage({ id, method, args } satisfies PoolCall);
-      } catch (cause) {
-        // e.g. a function in the options: structured cloning refuses it (DataCloneError)
-        throw new PoolOptionError(`${method}: its arguments cannot be sent to a worker thread: ${(cause as Error).message}`);
-      }
-      slot.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ id: this.nextId++, method, args, resolve: resolve as (value: unknown) => void, reject });
+      this.dispatch();
     });
   }
+
+  /** Hands queued calls, in order, to the workers that have room. */
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      while (slot.alive && slot.waiting.size < CALLS_PER_WORKER && this.queue.length > 0) {
+        const { id, method, args, resolve, reject } = this.queue.shift()!;
+        try {
+          slot.worker.postMessage({ id, method, args } satisfies PoolCall);
+        } catch (cause) {
+          // e.g. a function in the options: structured cloning refuses it (DataCloneError)
+          reject(new PoolOptionError(`${method}: its arguments cannot be sent to a worker thread: ${(cause as Error).message}`));
+          continue;
+        }
+        slot.waiting.set(id, { resolve, reject });
+      }
+    }
+  }
+
 }
