@@ -29,6 +29,9 @@
  *   --out FILE              model file to write (required, *.mobileid)
  *   --checkpoint-dir DIR    default .cache/distill/<name>
  *   --resume                continue from the checkpoint in --checkpoint-dir
+ *   --init-from FILE        warm start: weights and target standardisation of an earlier run's
+ *                           checkpoint.bin (same arch, targets, batch norm), fresh optimiser and
+ *                           schedule (e.g. fine-tune the student on crops of another window)
  *   --dtype f16|q8|f32      weight storage (default f16)
  *   --val FRACTION          held-out share of images, by key (default 0.05)
  *   --seed N                split, initialisation, shuffling (default 1)
@@ -63,6 +66,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'checkpoint-dir': { type: 'string' },
     resume: { type: 'boolean', default: false },
+    'init-from': { type: 'string' },
     dtype: { type: 'string' },
     val: { type: 'string' },
     seed: { type: 'string' },
@@ -109,6 +113,7 @@ const options: DistillOptions = {
   out: values.out,
   checkpointDir: values['checkpoint-dir'] ?? path.join('.cache', 'distill', name),
   resume: values.resume!,
+  initFrom: values['init-from'],
   dtype: (values.dtype ?? d.dtype) as DistillOptions['dtype'],
   validationFraction: number('val', values.val, d.validationFraction),
   seed: number('seed', values.seed, d.seed),

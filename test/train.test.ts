@@ -464,6 +464,31 @@ describe('distillation run', () => {
     expect((await runDistillation({ ...base, epochs: 4, resume: true })).history).toHaveLength(4);
   });
 
+  it('warm-starts from another run: its weights and standardisation, a fresh optimiser and schedule', async () => {
+    const data = path.join(workDir, 'prepared-warm');
+    writeSyntheticCache(data, 36, 2, 16);
+    const base = { ...DISTILL_DEFAULTS, data: [data], batch: 12, lr: 2e-3, workers: 0, validationFraction: 0.2, log: () => {} };
+    const first = await runDistillation({ ...base, epochs: 3, out: path.join(workDir, 'models', 'cold.mobileid'), checkpointDir: path.join(workDir, 'ckpt-cold') });
+    const from = path.join(workDir, 'ckpt-cold', 'checkpoint.bin');
+    const lines: string[] = [];
+    const warm = await runDistillation({
+      ...base, epochs: 1, initFrom: from, out: path.join(workDir, 'models', 'warm.mobileid'), checkpointDir: path.join(workDir, 'ckpt-warm'), log: (l) => lines.push(l),
+    });
+    expect(lines.some((l) => l.startsWith(`warm start from ${from} (3 epochs`))).toBe(true);
+    // it continues from the trained network, not from scratch
+    expect(warm.history[0].trainLoss).toBeLessThan(first.history[0].trainLoss);
+    const log = JSON.parse(readFileSync(warm.logPath, 'utf8')) as RunRecord;
+    const cold = JSON.parse(readFileSync(first.logPath, 'utf8')) as RunRecord;
+    expect(log.warmStart).toMatchObject({ from, epochs: 3, windowScale: 1 });
+    expect(log.standardization).toEqual(cold.standardization);
+    expect(readFileSync(warm.reportPath, 'utf8')).toContain('| warm start | weights of');
+
+    // another network, or no checkpoint, is refused
+    const other = { ...base, epochs: 1, out: path.join(workDir, 'models', 'x.mobileid'), checkpointDir: path.join(workDir, 'ckpt-x') };
+    await expect(runDistillation({ ...other, initFrom: from, arch: 'deep' })).rejects.toThrow(/--init-from: .* arch = paper, now deep/);
+    await expect(runDistillation({ ...other, initFrom: path.join(workDir, 'none.bin') })).rejects.toThrow(TrainingError);
+  });
+
   it('with batch norm: trains and exports a model file with the normalisation folded in', async () => {
     const data = path.join(workDir, 'prepared-bn');
     writeSyntheticCache(data, 36, 2, 16);

@@ -12,7 +12,7 @@ import { initWeights, STUDENT_ARCHITECTURES, STUDENT_INPUT, studentGraph, type S
 import { HIDDEN_SIZE } from '../data/cache.js';
 import { seededRandom } from '../../math/random.js';
 import { DEFAULT_JITTER, preprocessCrop, sampleJitter, type JitterOptions } from './augment.js';
-import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type Checkpoint } from './checkpoint.js';
 import { PreparedDataset, splitByKey } from './dataset.js';
 import { TrainingError } from './errors.js';
 import { TrainingNetwork } from './network.js';
@@ -61,6 +61,12 @@ export interface DistillOptions {
   out: string;
   checkpointDir: string;
   resume: boolean;
+  /**
+   * Warm start: a checkpoint file of an earlier run of the same network (arch, targets, batch
+   * norm) whose weights and target standardisation this run starts from, with a fresh optimiser
+   * and schedule (e.g. the same student fine-tuned on crops with another window).
+   */
+  initFrom?: string;
   dtype: StorageDtype;
   validationFraction: number;
   seed: number;
@@ -101,6 +107,8 @@ export interface RunRecord {
   standardization: { mean: number[]; std: number[] } | null;
   selection: { identity: number[]; nuisance: number[]; perAttribute: Record<string, number[]> } | null;
   history: EpochRecord[];
+  /** The run this one started from (--init-from): its file, epochs and last validation R^2. */
+  warmStart?: { from: string; epochs: number; validationR2: number | null; windowScale: number };
   /** sources: images per prepared directory (absent in older logs). */
   /** windowScale: the student window of the crops (absent in older logs: 1). */
   dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number>; windowScale?: number };
@@ -137,9 +145,10 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   const checkpoint = options.resume ? loadCheckpoint<RunRecord>(checkpointPath, log) : null;
   if (options.resume && !checkpoint) log(`no usable checkpoint in ${options.checkpointDir}: starting from scratch`);
   if (checkpoint) checkResumable(checkpoint.meta, options);
+  const start = !checkpoint && options.initFrom ? loadWarmStart(options.initFrom, options, log) : null;
 
   // targets: which neurons, and their standardisation over the training split
-  let neurons: number[] | null = checkpoint?.meta.neurons ?? null;
+  let neurons: number[] | null = checkpoint?.meta.neurons ?? start?.meta.neurons ?? null;
   let selection: NeuronScores | null = null;
   if (options.targets === 'selected' && !neurons) {
     selection = selectIdentityNeurons(dataset, keys, split.train, options.k, options.nuisanceWeight);
@@ -147,9 +156,9 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     log(`selected ${neurons.length} of ${HIDDEN_SIZE} hidden neurons (identity eta2 ${mean(neurons.map((j) => selection!.identity[j])).toFixed(4)} vs ${mean(Array.from(selection.identity)).toFixed(4)} over all)`);
   }
   const spec: TargetSpec = { kind: options.targets, neurons: neurons ?? undefined };
-  let standardization: Standardization | null = checkpoint?.meta.standardization
-    ? { mean: Float32Array.from(checkpoint.meta.standardization.mean), std: Float32Array.from(checkpoint.meta.standardization.std) }
-    : null;
+  // a warm start keeps the standardisation its last layer was trained for
+  const saved = (checkpoint ?? start)?.meta.standardization;
+  let standardization: Standardization | null = saved ? { mean: Float32Array.from(saved.mean), std: Float32Array.from(saved.std) } : null;
   if (options.standardize !== 'none' && !standardization) {
     standardization = computeStandardization(new TargetReader(dataset, spec, null), split.train, dataset.views, options.standardize);
   }
@@ -165,10 +174,14 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     const optimizer = new Optimizer(computer.layout.size, {
       kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(),
     });
-    if (checkpoint) {
-      computer.weights.set(checkpoint.weights);
+    if (checkpoint || start) {
+      const weights = (checkpoint ?? start)!.weights;
+      if (weights.length !== computer.weights.length) {
+        throw new TrainingError(`the checkpoint holds ${weights.length} weights, the network ${computer.weights.length}`);
+      }
+      computer.weights.set(weights);
       computer.weightsChanged();
-      optimizer.restore(checkpoint.optimizer);
+      if (checkpoint) optimizer.restore(checkpoint.optimizer);
     }
     const stepsPerEpoch = Math.ceil(split.train.length / options.batch);
     const schedule: ScheduleOptions = {
@@ -188,6 +201,10 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         perAttribute: Object.fromEntries(Object.entries(selection.perAttribute).map(([a, v]) => [a, Array.from(v)])),
       }),
       history,
+      warmStart: (checkpoint?.meta.warmStart) ?? (start ? {
+        from: options.initFrom!, epochs: start.meta.epoch, validationR2: start.meta.history.at(-1)?.validationR2 ?? null,
+        windowScale: start.meta.dataset.windowScale ?? 1,
+      } : undefined),
       dataset: {
         images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length,
         sources: countSources(keys, options.data), windowScale: dataset.windowScale,
@@ -329,6 +346,20 @@ function checkResumable(meta: RunRecord, options: DistillOptions): void {
       throw new TrainingError(`cannot resume: the checkpoint was trained with ${key} = ${before}, now ${options[key]}`);
     }
   }
+}
+
+/** The checkpoint named by --init-from, checked to hold the same network and targets. */
+function loadWarmStart(file: string, options: DistillOptions, log: (line: string) => void): Checkpoint<RunRecord> {
+  if (!existsSync(file)) throw new TrainingError(`--init-from: no checkpoint at ${file}`);
+  const start = loadCheckpoint<RunRecord>(file, log);
+  if (!start) throw new TrainingError(`--init-from: ${file} is damaged (see above)`);
+  if (start.meta.format !== 1) throw new TrainingError(`--init-from: checkpoint format ${start.meta.format} is not supported`);
+  for (const key of ['targets', 'arch', 'batchNorm', 'k', 'standardize'] as const) {
+    const before = start.meta.options[key] ?? (DISTILL_DEFAULTS as Partial<DistillOptions>)[key];
+    if (before !== options[key]) throw new TrainingError(`--init-from: ${file} was trained with ${key} = ${before}, now ${options[key]}`);
+  }
+  log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): weights and target standardisation; fresh optimiser and schedule`);
+  return start;
 }
 
 function withoutCallbacks(options: DistillOptions): RunRecord['options'] {

@@ -76,6 +76,7 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
     `| schedule | ${o.schedule}, warm-up ${o.warmupEpochs} epoch(s), ${o.epochs} epochs of batch ${o.batch} |`,
     `| augmentation | random view per image and epoch${o.jitter ? `; brightness +-${o.jitter.brightness}, contrast +-${o.jitter.contrast}, colour gain +-${o.jitter.color}` : ''} |`,
     `| workers | ${o.workers} |`,
+    ...(run.warmStart ? [`| warm start | weights of ${run.warmStart.from} (${run.warmStart.epochs} epochs at window ${run.warmStart.windowScale}, validation R2 ${fixed(run.warmStart.validationR2, 3)}); this run's crops at window ${run.dataset.windowScale ?? 1} |`] : []),
     '',
     '## Result',
     '',
