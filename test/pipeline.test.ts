@@ -17,6 +17,7 @@ import { crc32 } from '../src/engine/crc32.js';
 import { Engine } from '../src/engine/engine.js';
 import { encodeModel } from '../src/engine/model-format.js';
 import { DisposedError, FileReadError, ModelFormatError } from '../src/errors.js';
+import { alignForStudent } from '../src/face/align.js';
 import { boxIou } from '../src/face/detector.js';
 import { landmarks68To5 } from '../src/face/landmarks.js';
 import { StudentNet, TeacherNet } from '../src/face/networks.js';
@@ -145,6 +146,22 @@ describe('embedFaces', () => {
       const average = Array.from(embedding, (v, k) => (v + directMirror[i * 422 + k]) / 2);
       Array.from(mirrored[i].embedding).forEach((v, k) => expect(v).toBeCloseTo(average[k], 6));
     });
+  });
+
+  it("cuts each face's crop at the window the student file declares (meta.distilled.windowScale; absent: 1)", () => {
+    const image = decodeImage(photoBytes(1));
+    const faces = recognizer.embedFaces(image).map((e) => ({ image, landmarks: e.face.landmarks5 }));
+    const wide = new StudentNet(engine.loadModel(studentBytes({ distilled: { windowScale: 1.3 } })));
+    const plain = new StudentNet(engine.loadModel(studentBytes()));
+    expect([wide.windowScale, plain.windowScale]).toEqual([1.3, 1]);
+    // the same crops as cut by alignForStudent at 1.3 (up to its rounding to 8-bit pixels)
+    const crops = faces.map((f) => alignForStudent(f.image, f.landmarks, 1.3).chip);
+    const gap = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i]))) / Math.max(...b.map(Math.abs));
+    expect(gap(wide.embed(faces), wide.embedCrops(crops))).toBeLessThan(0.02);
+    expect(gap(plain.embed(faces), plain.embedCrops(crops))).toBeGreaterThan(0.1);
+    for (const bad of [0, -1, 'wide', null]) {
+      expect(() => new StudentNet(engine.loadModel(studentBytes({ distilled: { windowScale: bad } })))).toThrow(ModelFormatError);
+    }
   });
 
   it('embedLargestFace: the largest face as embedFaces embeds it; the fallback box where the detector finds none', () => {

@@ -462,8 +462,9 @@ export const STUDENT_TEMPLATE = {
 /**
  * The student's field of view: the window of STUDENT_CANVAS_WINDOW scaled by this factor about
  * the crop centre, at the same 47x55 resolution (> 1 shows more of the head, in coarser pixels).
- * The shipped student and the prepared caches use 1; a cache records the scale it was cut with
- * (prepare-data --window-scale), and a student must be run at the scale it was trained on.
+ * The shipped student and the prepared caches use this value; a cache records the scale it was cut with
+ * (prepare-data --window-scale), a student file the scale it was trained on (meta.distilled.windowScale),
+ * and StudentNet cuts its crops at the file's scale.
  */
 export const STUDENT_WINDOW_SCALE = 1;
 

@@ -5,7 +5,7 @@
  */
 import type { Preprocess } from '../engine/graph.js';
 import type { Model } from '../engine/model.js';
-import { InputError } from '../errors.js';
+import { InputError, ModelFormatError } from '../errors.js';
 import type { RgbImage } from '../image.js';
 import {
   TEACHER_CHIP_SIZE,
@@ -192,13 +192,28 @@ export class TeacherNet {
   }
 }
 
-/** The MobileID student on its 55x47 crop. */
+/**
+ * The window a student model was trained on (meta.distilled.windowScale, see STUDENT_WINDOW_SCALE);
+ * files without it were all cut at 1.
+ */
+export function studentWindowScale(meta: Record<string, unknown> | undefined): number {
+  const value = (meta?.distilled as { windowScale?: unknown } | undefined)?.windowScale;
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ModelFormatError(`student model meta.distilled.windowScale must be a finite number > 0, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** The MobileID student on its 55x47 crop, cut at the window the model was trained on. */
 export class StudentNet {
   private readonly preprocess: Preprocess;
+  readonly windowScale: number;
 
   constructor(private readonly model: Model) {
     this.preprocess = requirePreprocess(model);
     checkModelInput(model, STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH);
+    this.windowScale = studentWindowScale(model.graph.meta);
   }
 
   get dimension(): number {
@@ -219,7 +234,7 @@ export class StudentNet {
 
   /** Embeds faces given 5 (or 68) landmarks; mirror flips the crop left-right. */
   embed(faces: { image: RgbImage; landmarks: readonly Point[] }[], mirror = false): Float32Array {
-    return this.embedWarped(faces.map((f) => ({ image: f.image, toImage: studentCropTransform(f.landmarks), mirror })));
+    return this.embedWarped(faces.map((f) => ({ image: f.image, toImage: studentCropTransform(f.landmarks, this.windowScale), mirror })));
   }
 
   private embedWarped(faces: FaceWarp[]): Float32Array {

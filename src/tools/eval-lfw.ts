@@ -13,7 +13,7 @@ import { readModelFile } from '../cli/files.js';
 import { ProgressBar } from '../cli/progress.js';
 import { loadBundledModel } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
-import { STUDENT_WINDOW_SCALE, teacherChipInStudentCrop } from '../face/align.js';
+import { teacherChipInStudentCrop } from '../face/align.js';
 import { StudentNet, TeacherNet } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { createVerifier, type VerifierKind } from '../verify/verifier.js';
@@ -76,11 +76,11 @@ interface CropEmbedder {
 
 /** The shipped student or a student model file (which must have been trained on crops of the cache's window). */
 async function studentOnCrops(engine: Engine, model: string, windowScale: number, prepared: string): Promise<CropEmbedder> {
-  if (model === 'mobileid' && windowScale !== STUDENT_WINDOW_SCALE) {
-    throw new PreparedDataError(`${prepared}: crops cut with window scale ${windowScale}; the shipped student sees ${STUDENT_WINDOW_SCALE}`);
-  }
   const bytes = model === 'mobileid' ? await loadBundledModel('mobileid') : readModelFile('model', model);
   const student = new StudentNet(engine.loadModel(bytes, { batch: 64 }));
+  if (student.windowScale !== windowScale) {
+    throw new PreparedDataError(`${prepared}: crops cut with window scale ${windowScale}; the student ${model} was trained on ${student.windowScale} (prepare-data --window-scale ${student.windowScale})`);
+  }
   return { batch: 64, embed: (crops, mirror) => student.embedCrops(crops, mirror) };
 }
 
