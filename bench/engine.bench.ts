@@ -1,11 +1,13 @@
 /**
- * The MobileID student (same random weights) in this engine, in f32 (float kernels) and int8
- * (integer kernels, activation scales calibrated on the benchmark's own random inputs), beside
- * @tensorflow/tfjs-backend-wasm and onnxruntime-web (wasm), one thread each, batch 1 and 32,
+ * The shipped MobileID student in this engine, in f32 (its float file on the float kernels) and
+ * int8 (its int8 file on the integer kernels), beside @tensorflow/tfjs-backend-wasm and
+ * onnxruntime-web (wasm) running the float file's weights, one thread each, batch 1 and 32,
  * after warm-up. Runtimes alternate within every round so machine noise hits them alike; medians
  * over rounds are reported. Also the share of wasm SIMD peak (~43.5 GFLOP/s per core on the
  * development machine) each f32 conv layer reaches, and the wasm memory (arena) and file size of
- * the shipped students. Usage: npm run bench [-- --json] [--rounds N]
+ * the shipped students. Usage: npm run bench [-- --json] [--rounds N] [--student paper]
+ * (--student paper: the paper-layout student with random weights instead, int8 calibrated on
+ * the benchmark's random inputs).
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,16 +18,18 @@ import * as ort from 'onnxruntime-web';
 import { BUNDLED_MODELS, loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import type { GraphSpec } from '../src/engine/graph.js';
-import { encodeModel, type Tensor } from '../src/engine/model-format.js';
+import { decodeModel, encodeModel, type DecodedModel, type Tensor } from '../src/engine/model-format.js';
+import { inferShapes } from '../src/engine/plan.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { calibrateScales, quantizeModel } from '../src/tools/quantize.js';
-import { studentOnnx } from './onnx-student.js';
+import { graphOnnx } from './onnx-graph.js';
 
 const PEAK_GFLOPS = 43.5;
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 9;
+const paperStudent = args.includes('--student') && args[args.indexOf('--student') + 1] === 'paper';
 const packageDir = (pkg: string) => path.join(process.cwd(), 'node_modules', pkg);
 const version = (pkg: string) => JSON.parse(readFileSync(path.join(packageDir(pkg), 'package.json'), 'utf8')).version as string;
 const log = (...m: unknown[]) => { if (!json) console.log(...m); else console.error(...m); };
@@ -43,36 +47,57 @@ function toNchw(x: Float32Array, batch: number, h: number, w: number, c: number)
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 async function main() {
-  const graph = studentGraph();
-  const weights = initWeights(graph, 2024);
-
   const engine = await Engine.create();
-  const model = engine.loadModel(encodeModel(graph, weights), { batch: 32 });
   const random = seededRandom(5);
-  const calibration = Float32Array.from({ length: 32 * 55 * 47 * 3 }, () => random() * 3.2 - 1.6);
-  const quantized = quantizeModel({ graph, tensors: weights }, calibrateScales(engine, { graph, tensors: weights }, calibration, 32));
-  const int8 = engine.loadModel(quantized, { batch: 32 });
+  let graph: GraphSpec;
+  let weights: Map<string, Tensor>;
+  let int8Model: Uint8Array | DecodedModel;
+  if (paperStudent) {
+    graph = studentGraph();
+    weights = initWeights(graph, 2024);
+    const calibration = Float32Array.from({ length: 32 * 55 * 47 * 3 }, () => random() * 3.2 - 1.6);
+    int8Model = quantizeModel({ graph, tensors: weights }, calibrateScales(engine, { graph, tensors: weights }, calibration, 32));
+  } else {
+    ({ graph, tensors: weights } = decodeModel(await loadBundledModel('mobileid')));
+    int8Model = await loadBundledModel('mobileidInt8');
+  }
+  const student = paperStudent ? 'paper layout, random weights' : `${BUNDLED_MODELS.mobileid} and ${BUNDLED_MODELS.mobileidInt8}`;
+  log(`student: ${student}`);
+  const model = engine.loadModel(encodeModel(graph, weights, { dtype: 'f32' }), { batch: 32 });
+  const int8 = engine.loadModel(int8Model, { batch: 32 });
+  const [inH, inW, inC] = graph.input.shape;
 
   setWasmPaths(path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep);
   setThreadsCount(1);
   await tf.setBackend('wasm');
   const tw = new Map<string, tf.Tensor>([...weights].map(([n, t]) => [n, tf.tensor(t.data, t.shape)]));
   const tfjsRun: Runner = (x, _nchw, batch) => tf.tidy(() => {
-    let y: tf.Tensor = tf.tensor4d(x, [batch, 55, 47, 3]);
-    for (const name of ['conv1', 'conv2', 'conv3']) {
-      y = tf.relu(tf.add(tf.conv2d(y as tf.Tensor4D, tw.get(`${name}.w`) as tf.Tensor4D, 1, 'valid'), tw.get(`${name}.b`)!));
-      y = tf.maxPool(y as tf.Tensor4D, 2, 2, 'valid');
+    const values = new Map<string, tf.Tensor>([[graph.input.name, tf.tensor4d(x, [batch, inH, inW, inC])]]);
+    for (const layer of graph.layers) {
+      if (!('input' in layer)) throw new Error(`bench: op ${layer.op} has no tfjs counterpart here`);
+      const input = values.get(layer.input)!;
+      let y: tf.Tensor;
+      if (layer.op === 'conv') {
+        const [pt, pl, pb, pr] = layer.pad;
+        y = tf.add(tf.conv2d(input as tf.Tensor4D, tw.get(layer.weights) as tf.Tensor4D, 1, [[0, 0], [pt, pb], [pl, pr], [0, 0]]), tw.get(layer.bias!)!);
+      } else if (layer.op === 'maxpool') {
+        y = tf.maxPool(input as tf.Tensor4D, layer.kernel as [number, number], layer.stride as [number, number], 'valid');
+      } else if (layer.op === 'dense') {
+        y = tf.add(tf.matMul(tf.reshape(input, [batch, -1]) as tf.Tensor2D, tw.get(layer.weights) as tf.Tensor2D), tw.get(layer.bias!)!);
+      } else {
+        throw new Error(`bench: op ${layer.op} has no tfjs counterpart here`);
+      }
+      if ('activation' in layer && layer.activation?.kind === 'relu') y = tf.relu(y);
+      values.set(layer.output, y);
     }
-    y = tf.reshape(y, [batch, -1]);
-    for (const name of ['fc1', 'fc2', 'fc3']) y = tf.relu(tf.add(tf.matMul(y as tf.Tensor2D, tw.get(`${name}.w`) as tf.Tensor2D), tw.get(`${name}.b`)!));
-    return y.dataSync() as Float32Array;
+    return values.get(graph.outputs[0])!.dataSync() as Float32Array;
   });
 
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = path.join(packageDir('onnxruntime-web'), 'dist') + path.sep;
-  const session = await ort.InferenceSession.create(studentOnnx(weights), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(graphOnnx(graph, weights), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   const ortRun: Runner = async (_x, nchw, batch) => {
-    const result = await session.run({ input: new ort.Tensor('float32', nchw, [batch, 3, 55, 47]) });
+    const result = await session.run({ input: new ort.Tensor('float32', nchw, [batch, inC, inH, inW]) });
     return result[session.outputNames[0]].data as Float32Array;
   };
   const runners: [string, Runner][] = [
@@ -84,8 +109,8 @@ async function main() {
 
   const results: { runtime: string; batch: number; threads: number; ms_per_image: number; images_per_s: number }[] = [];
   for (const batch of [1, 32]) {
-    const x = Float32Array.from({ length: batch * 55 * 47 * 3 }, () => random() * 3.2 - 1.6);
-    const nchw = toNchw(x, batch, 55, 47, 3);
+    const x = Float32Array.from({ length: batch * inH * inW * inC }, () => random() * 3.2 - 1.6);
+    const nchw = toNchw(x, batch, inH, inW, inC);
     // same network, same answer: a benchmark of different computations would be meaningless
     const reference = model.run(x, batch);
     for (const [name, run] of runners) {
@@ -112,18 +137,21 @@ async function main() {
 
   // conv layers alone, f32 and int8 alternating: achieved GFLOP/s (int8: G multiply-adds x 2 per
   // second) and the f32 share of the measured wasm SIMD peak
-  const convLayers: [string, [number, number, number], number][] = [['conv1', [55, 47, 3], 4], ['conv2', [26, 22, 64], 3], ['conv3', [12, 10, 64], 3]];
-  const layers = convLayers.map(([name, shape, k]) => {
+  const shapes = inferShapes(graph, weights);
+  const layers = graph.layers.flatMap((layer) => (layer.op === 'conv' ? [layer] : [])).map((layer) => {
+    const shape = shapes.get(layer.input)!;
+    const [k] = layer.kernel;
+    const name = layer.output;
     const g: GraphSpec = {
       name, input: { name: 'x', shape }, outputs: ['y'],
-      layers: [{ op: 'conv', input: 'x', output: 'y', weights: 'w', bias: 'b', cout: 64, kernel: [k, k], stride: [1, 1], pad: [0, 0, 0, 0], groups: 1, activation: { kind: 'relu' } }],
+      layers: [{ ...layer, input: 'x', output: 'y', weights: 'w', bias: 'b' }],
     };
-    const tensors = new Map<string, Tensor>([['w', weights.get(`${name}.w`)!], ['b', weights.get(`${name}.b`)!]]);
+    const tensors = new Map<string, Tensor>([['w', weights.get(layer.weights)!], ['b', weights.get(layer.bias!)!]]);
     const xin = Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random());
     const float = engine.loadModel({ graph: g, tensors });
     const integer = engine.loadModel(quantizeModel({ graph: g, tensors }, calibrateScales(engine, { graph: g, tensors }, xin, 1)));
-    const [oh, ow] = [shape[0] - k + 1, shape[1] - k + 1];
-    const flops = 2 * oh * ow * 64 * k * k * shape[2];
+    const [oh, ow, cout] = shapes.get(layer.output)!;
+    const flops = 2 * oh * ow * cout * k * k * shape[2];
     const times = { f32: [] as number[], int8: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       for (const [key, m] of [['f32', float], ['int8', integer]] as const) {
@@ -181,7 +209,7 @@ async function main() {
   log('\n| conv layer | f32 ms | f32 GFLOP/s | share of 43.5 GFLOP/s peak | int8 ms | int8 GOP/s |');
   log('|---|---|---|---|---|---|');
   for (const l of layers) log(`| ${l.layer} | ${l.ms} | ${l.gflops} | ${(l.peak_fraction * 100).toFixed(0)}% | ${l.int8_ms} | ${l.int8_gops} |`);
-  console.log(JSON.stringify({ machine, versions, results, ratios, conv_layers: layers, memory }));
+  console.log(JSON.stringify({ machine, versions, student, results, ratios, conv_layers: layers, memory }));
   process.exit(0);
 }
 
