@@ -53,7 +53,37 @@ export interface MemoryGrowth {
   rssWarmMb: number;
   rssEndMb: number;
   rssGrowthMb: number;
+  /**
+   * Growth of what is reachable, MB, after a garbage collection: the JavaScript heap in use, and
+   * the memory outside it (ArrayBuffers, wasm memories). Resident growth without either is pages
+   * the allocators keep, not objects the library holds.
+   */
+  heapUsedGrowthMb: number;
+  externalGrowthMb: number;
 }
+
+interface MemorySample {
+  wasm: number;
+  rss: number;
+  heapUsed: number;
+  external: number;
+}
+
+function sampleMemory(engine: Engine): MemorySample {
+  gc?.();
+  const usage = process.memoryUsage();
+  return { wasm: engine.wasmMemoryBytes, rss: usage.rss / 2 ** 20, heapUsed: usage.heapUsed / 2 ** 20, external: usage.external / 2 ** 20 };
+}
+
+function growth(warm: MemorySample, end: MemorySample): MemoryGrowth {
+  return {
+    wasmWarm: warm.wasm, wasmEnd: end.wasm, rssWarmMb: round(warm.rss), rssEndMb: round(end.rss), rssGrowthMb: round(end.rss - warm.rss),
+    heapUsedGrowthMb: round(end.heapUsed - warm.heapUsed), externalGrowthMb: round(end.external - warm.external),
+  };
+}
+
+const describeMemory = (m: MemorySample) =>
+  `rss ${m.rss.toFixed(0)} MB (heap ${m.heapUsed.toFixed(1)}, external ${m.external.toFixed(1)}), wasm ${(m.wasm / 2 ** 20).toFixed(1)} MB`;
 
 export interface StageReport extends MemoryGrowth {
   /** Calls asked for, and made (fewer when the stage hit stageSeconds). */
@@ -84,10 +114,6 @@ interface Fingerprints {
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
-const rssMb = () => {
-  gc?.();
-  return process.memoryUsage.rss() / 2 ** 20;
-};
 const bitsOf = (values: Float32Array) => crc32(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 const scoreBits = (score: number) => crc32(new Uint8Array(Float64Array.of(score).buffer));
 
@@ -133,7 +159,7 @@ function stage(name: string, requested: number, distinct: number, engine: Engine
   const { log, stageSeconds = Infinity } = limits;
   const first: number[] = [];
   let identical = true;
-  let warm: { wasm: number; rss: number } | null = null;
+  let warm: MemorySample | null = null;
   const warmedUp = warmUpRule(distinct, requested, stageSeconds);
   const started = performance.now();
   let lastLog = started;
@@ -143,19 +169,16 @@ function stage(name: string, requested: number, distinct: number, engine: Engine
     const input = i % distinct;
     if (i < distinct) first.push(bits);
     else if (first[input] !== bits) identical = false;
-    if (!warm && warmedUp(i + 1, started)) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
+    if (!warm && warmedUp(i + 1, started)) warm = sampleMemory(engine);
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
-      log(`${name}: ${i + 1}/${requested}, ${((i + 1) / ((lastLog - started) / 1000)).toFixed(1)}/s, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
+      log(`${name}: ${i + 1}/${requested}, ${((i + 1) / ((lastLog - started) / 1000)).toFixed(1)}/s, ${describeMemory(sampleMemory(engine))}`);
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  const end = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
+  const end = sampleMemory(engine);
   warm ??= end;
-  const report = {
-    requested, count, distinct, identical, perSecond: count / seconds,
-    wasmWarm: warm.wasm, wasmEnd: end.wasm, rssWarmMb: round(warm.rss), rssEndMb: round(end.rss), rssGrowthMb: round(end.rss - warm.rss),
-  };
+  const report = { requested, count, distinct, identical, perSecond: count / seconds, ...growth(warm, end) };
   log(`${name}: ${JSON.stringify(report)}`);
   return { ...report, first };
 }
@@ -202,7 +225,7 @@ const RECOGNIZER_WARM_UP = 50;
 async function createDisposeLoop(engine: Engine, models: { detector: Uint8Array; landmarks: Uint8Array; student: Uint8Array }, requested: number, limits: Limits): Promise<StageReport> {
   const { log, stageSeconds = Infinity } = limits;
   const before = engine.memoryBytes;
-  let warm: { wasm: number; rss: number } | null = null;
+  let warm: MemorySample | null = null;
   const warmedUp = warmUpRule(Math.min(requested, RECOGNIZER_WARM_UP), requested, stageSeconds);
   let identical = true;
   const started = performance.now();
@@ -212,18 +235,17 @@ async function createDisposeLoop(engine: Engine, models: { detector: Uint8Array;
     const recognizer = await FaceRecognizer.create({ engine, models });
     recognizer.dispose();
     if (engine.memoryBytes !== before) identical = false; // everything a recognizer loaded is freed again
-    if (!warm && warmedUp(i + 1, started)) warm = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
+    if (!warm && warmedUp(i + 1, started)) warm = sampleMemory(engine);
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
-      log(`recognizers: ${i + 1}/${requested}, rss ${rssMb().toFixed(0)} MB, wasm ${(engine.wasmMemoryBytes / 2 ** 20).toFixed(1)} MB`);
+      log(`recognizers: ${i + 1}/${requested}, ${describeMemory(sampleMemory(engine))}`);
     }
   }
-  const end = { wasm: engine.wasmMemoryBytes, rss: rssMb() };
+  const end = sampleMemory(engine);
   warm ??= end;
   log(`recognizers: created and disposed ${count} times, arena back to ${engine.memoryBytes} bytes each time: ${identical}`);
   return {
-    requested, count, distinct: 1, identical, perSecond: count / ((performance.now() - started) / 1000),
-    wasmWarm: warm.wasm, wasmEnd: end.wasm, rssWarmMb: round(warm.rss), rssEndMb: round(end.rss), rssGrowthMb: round(end.rss - warm.rss),
+    requested, count, distinct: 1, identical, perSecond: count / ((performance.now() - started) / 1000), ...growth(warm, end),
   };
 }
 
