@@ -60,30 +60,35 @@ export interface MemoryGrowth {
    */
   heapUsedGrowthMb: number;
   externalGrowthMb: number;
+  /** Growth of the JavaScript heap's committed size, MB (V8 resizes its spaces as it warms up). */
+  heapTotalGrowthMb: number;
 }
 
 interface MemorySample {
   wasm: number;
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
 }
 
 function sampleMemory(engine: Engine): MemorySample {
   gc?.();
   const usage = process.memoryUsage();
-  return { wasm: engine.wasmMemoryBytes, rss: usage.rss / 2 ** 20, heapUsed: usage.heapUsed / 2 ** 20, external: usage.external / 2 ** 20 };
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  return { wasm: engine.wasmMemoryBytes, rss: mb(usage.rss), heapUsed: mb(usage.heapUsed), heapTotal: mb(usage.heapTotal), external: mb(usage.external) };
 }
 
 function growth(warm: MemorySample, end: MemorySample): MemoryGrowth {
   return {
     wasmWarm: warm.wasm, wasmEnd: end.wasm, rssWarmMb: round(warm.rss), rssEndMb: round(end.rss), rssGrowthMb: round(end.rss - warm.rss),
     heapUsedGrowthMb: round(end.heapUsed - warm.heapUsed), externalGrowthMb: round(end.external - warm.external),
+    heapTotalGrowthMb: round(end.heapTotal - warm.heapTotal),
   };
 }
 
 const describeMemory = (m: MemorySample) =>
-  `rss ${m.rss.toFixed(0)} MB (heap ${m.heapUsed.toFixed(1)}, external ${m.external.toFixed(1)}), wasm ${(m.wasm / 2 ** 20).toFixed(1)} MB`;
+  `rss ${m.rss.toFixed(0)} MB (heap ${m.heapUsed.toFixed(1)} of ${m.heapTotal.toFixed(1)}, external ${m.external.toFixed(1)}), wasm ${(m.wasm / 2 ** 20).toFixed(1)} MB`;
 
 export interface StageReport extends MemoryGrowth {
   /** Calls asked for, and made (fewer when the stage hit stageSeconds). */
