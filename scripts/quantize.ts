@@ -93,6 +93,9 @@ try {
 
   const engine = await Engine.create();
   const float = new StudentNet(engine.loadModel(model, { batch: 64 }));
+  if (float.windowScale !== dataset.windowScale) {
+    fail(`${dirs.join(', ')} hold crops cut at window ${dataset.windowScale}; ${source} was trained on ${float.windowScale} (prepare-data --window-scale ${float.windowScale})`);
+  }
   const calibration = crops(0, images);
   const plain = float.cropInputs(calibration);
   const mirrored = float.cropInputs(calibration, true);
