@@ -18,7 +18,7 @@ import * as ort from 'onnxruntime-web';
 import { BUNDLED_MODELS, loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import type { GraphSpec } from '../src/engine/graph.js';
-import { decodeModel, encodeModel, type DecodedModel, type Tensor } from '../src/engine/model-format.js';
+import { decodeModel, type DecodedModel, type Tensor } from '../src/engine/model-format.js';
 import { inferShapes } from '../src/engine/plan.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
@@ -63,7 +63,7 @@ async function main() {
   }
   const student = paperStudent ? 'paper layout, random weights' : `${BUNDLED_MODELS.mobileid} and ${BUNDLED_MODELS.mobileidInt8}`;
   log(`student: ${student}`);
-  const model = engine.loadModel(encodeModel(graph, weights, { dtype: 'f32' }), { batch: 32 });
+  const model = engine.loadModel({ graph, tensors: weights }, { batch: 32 });
   const int8 = engine.loadModel(int8Model, { batch: 32 });
   const [inH, inW, inC] = graph.input.shape;
 

@@ -193,6 +193,10 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     const preprocess = studentGraph().preprocess!;
     const inputSize = STUDENT_INPUT[0] * STUDENT_INPUT[1] * STUDENT_INPUT[2];
     const history = checkpoint?.meta.history ?? [];
+    const warmStart: RunRecord['warmStart'] = checkpoint?.meta.warmStart ?? (start ? {
+      from: options.initFrom!, epochs: start.meta.epoch, validationR2: start.meta.history.at(-1)?.validationR2 ?? null,
+      windowScale: start.meta.dataset.windowScale ?? 1,
+    } : undefined);
     const record = (epoch: number): RunRecord => ({
       format: 1, epoch, options: withoutCallbacks(options), neurons,
       standardization: standardization && { mean: Array.from(standardization.mean), std: Array.from(standardization.std) },
@@ -201,10 +205,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         perAttribute: Object.fromEntries(Object.entries(selection.perAttribute).map(([a, v]) => [a, Array.from(v)])),
       }),
       history,
-      warmStart: (checkpoint?.meta.warmStart) ?? (start ? {
-        from: options.initFrom!, epochs: start.meta.epoch, validationR2: start.meta.history.at(-1)?.validationR2 ?? null,
-        windowScale: start.meta.dataset.windowScale ?? 1,
-      } : undefined),
+      warmStart,
       dataset: {
         images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length,
         sources: countSources(keys, options.data), windowScale: dataset.windowScale,
@@ -337,15 +338,20 @@ function checkOptions(o: DistillOptions): void {
   for (const dir of o.data) if (!existsSync(dir)) throw new TrainingError(`no prepared data at ${dir} (run npm run prepare-data first)`);
 }
 
-function checkResumable(meta: RunRecord, options: DistillOptions): void {
-  if (meta.format !== 1) throw new TrainingError(`checkpoint format ${meta.format} is not supported`);
-  for (const key of MODEL_DEFINING) {
+/** The first of `keys` whose value in the checkpoint's run differs from `options`, as a phrase; null when none. */
+function changedOption(meta: RunRecord, options: DistillOptions, keys: readonly (typeof MODEL_DEFINING)[number][]): string | null {
+  for (const key of keys) {
     // checkpoints written before an option existed were trained with its default
     const before = meta.options[key] ?? (DISTILL_DEFAULTS as Partial<DistillOptions>)[key];
-    if (before !== options[key]) {
-      throw new TrainingError(`cannot resume: the checkpoint was trained with ${key} = ${before}, now ${options[key]}`);
-    }
+    if (before !== options[key]) return `${key} = ${before}, now ${options[key]}`;
   }
+  return null;
+}
+
+function checkResumable(meta: RunRecord, options: DistillOptions): void {
+  if (meta.format !== 1) throw new TrainingError(`checkpoint format ${meta.format} is not supported`);
+  const changed = changedOption(meta, options, MODEL_DEFINING);
+  if (changed) throw new TrainingError(`cannot resume: the checkpoint was trained with ${changed}`);
 }
 
 /** The checkpoint named by --init-from, checked to hold the same network and targets. */
@@ -354,10 +360,8 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
   const start = loadCheckpoint<RunRecord>(file, log);
   if (!start) throw new TrainingError(`--init-from: ${file} is damaged (see above)`);
   if (start.meta.format !== 1) throw new TrainingError(`--init-from: checkpoint format ${start.meta.format} is not supported`);
-  for (const key of ['targets', 'arch', 'batchNorm', 'k', 'standardize'] as const) {
-    const before = start.meta.options[key] ?? (DISTILL_DEFAULTS as Partial<DistillOptions>)[key];
-    if (before !== options[key]) throw new TrainingError(`--init-from: ${file} was trained with ${key} = ${before}, now ${options[key]}`);
-  }
+  const changed = changedOption(start.meta, options, ['targets', 'arch', 'batchNorm', 'k', 'standardize']);
+  if (changed) throw new TrainingError(`--init-from: ${file} was trained with ${changed}`);
   log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): weights and target standardisation; fresh optimiser and schedule`);
   return start;
 }
