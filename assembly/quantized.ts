@@ -135,7 +135,8 @@ export function conv2dInt8(
 
 /**
  * Fully connected: out[b][u] = requant(bias[u] + sum_k x[b][k] * w[k][u]), x as i16 codes with
- * rows `inputs` codes apart; four batch rows share every weight load.
+ * rows `inputs` codes apart; four batch rows share every weight load. Weights: int8 panels as
+ * above.
  */
 export function denseInt8(
   input: usize, batch: i32, inputs: i32,
@@ -143,8 +144,53 @@ export function denseInt8(
   packed: usize, bias: usize, multiplier: usize,
   act: i32, alpha: f32, slope: usize, lo: i32, hi: i32, floatOut: bool,
 ): void {
+  denseInteger(input, batch, inputs, output, units, packed, bias, multiplier, act, alpha, slope, lo, hi, floatOut, false);
+}
+
+/**
+ * denseInt8 with 4-bit weights (codes -8..7), half the bytes to read. Panels of 8 output
+ * channels, K pairs taken two at a time, 16 bytes per two pairs:
+ *   packed[ceil(units/8)][ceil(pairs/2)][8][2]  byte = first pair's code | second pair's code << 4
+ * (zero past units and past K).
+ */
+export function denseInt4(
+  input: usize, batch: i32, inputs: i32,
+  output: usize, units: i32,
+  packed: usize, bias: usize, multiplier: usize,
+  act: i32, alpha: f32, slope: usize, lo: i32, hi: i32, floatOut: bool,
+): void {
+  denseInteger(input, batch, inputs, output, units, packed, bias, multiplier, act, alpha, slope, lo, hi, floatOut, true);
+}
+
+/** Low nibbles of 8 bytes widened to i16 with their sign: moved to the top of the lane and back. */
+// @ts-ignore: decorator
+@inline
+function lowNibbles(bytes16: v128): v128 {
+  return i16x8.shr_s(i16x8.shl(bytes16, 12), 12);
+}
+
+/** High nibbles of 8 bytes widened to i16: the byte's sign extension already carries their sign. */
+// @ts-ignore: decorator
+@inline
+function highNibbles(bytes16: v128): v128 {
+  return i16x8.shr_s(bytes16, 4);
+}
+
+/**
+ * The body of denseInt8 and denseInt4 (`nibbles`: 4-bit weights). Each step of the inner loops
+ * takes two K pairs: from two 16-byte loads of int8 weights, or from one of 4-bit weights.
+ */
+// @ts-ignore: decorator
+@inline
+function denseInteger(
+  input: usize, batch: i32, inputs: i32,
+  output: usize, units: i32,
+  packed: usize, bias: usize, multiplier: usize,
+  act: i32, alpha: f32, slope: usize, lo: i32, hi: i32, floatOut: bool, nibbles: bool,
+): void {
   const pairs = (inputs + 1) >> 1;
-  const panelBytes = <usize>pairs << 4;
+  const panelBytes: usize = nibbles ? <usize>((pairs + 1) >> 1) << 4 : <usize>pairs << 4;
+  const stepBytes: usize = nibbles ? 16 : 32; // weight bytes per two pairs
   const rowBytes = <usize>inputs << 1;
   const outShift: usize = floatOut ? 2 : 1;
   const outRowBytes = <usize>units << outShift;
@@ -166,23 +212,60 @@ export function denseInt8(
       const x = input + <usize>b * rowBytes;
       const end = x + (<usize>pairs << 2);
       let w = panel;
-      for (let p = x; p < end; p += 4) {
+      let p = x;
+      for (; p + 8 <= end; p += 8) {
+        let w0: v128, w1: v128, u0: v128, u1: v128; // this pair's 8 channels (two halves), the next pair's
+        if (nibbles) {
+          const wv = v128.load(w);
+          const l = i16x8.extend_low_i8x16_s(wv);
+          const h = i16x8.extend_high_i8x16_s(wv);
+          w0 = lowNibbles(l);
+          w1 = lowNibbles(h);
+          u0 = highNibbles(l);
+          u1 = highNibbles(h);
+        } else {
+          const wv = v128.load(w);
+          const wu = v128.load(w, 16);
+          w0 = i16x8.extend_low_i8x16_s(wv);
+          w1 = i16x8.extend_high_i8x16_s(wv);
+          u0 = i16x8.extend_low_i8x16_s(wu);
+          u1 = i16x8.extend_high_i8x16_s(wu);
+        }
+        w += stepBytes;
+        let xv = v128.load32_splat(p);
+        let xu = v128.load32_splat(p, 4);
+        a00 = i32x4.add(a00, i32x4.add(i32x4.dot_i16x8_s(xv, w0), i32x4.dot_i16x8_s(xu, u0)));
+        a01 = i32x4.add(a01, i32x4.add(i32x4.dot_i16x8_s(xv, w1), i32x4.dot_i16x8_s(xu, u1)));
+        xv = v128.load32_splat(p + rowBytes);
+        xu = v128.load32_splat(p + rowBytes, 4);
+        a10 = i32x4.add(a10, i32x4.add(i32x4.dot_i16x8_s(xv, w0), i32x4.dot_i16x8_s(xu, u0)));
+        a11 = i32x4.add(a11, i32x4.add(i32x4.dot_i16x8_s(xv, w1), i32x4.dot_i16x8_s(xu, u1)));
+        xv = v128.load32_splat(p + 2 * rowBytes);
+        xu = v128.load32_splat(p + 2 * rowBytes, 4);
+        a20 = i32x4.add(a20, i32x4.add(i32x4.dot_i16x8_s(xv, w0), i32x4.dot_i16x8_s(xu, u0)));
+        a21 = i32x4.add(a21, i32x4.add(i32x4.dot_i16x8_s(xv, w1), i32x4.dot_i16x8_s(xu, u1)));
+        xv = v128.load32_splat(p + 3 * rowBytes);
+        xu = v128.load32_splat(p + 3 * rowBytes, 4);
+        a30 = i32x4.add(a30, i32x4.add(i32x4.dot_i16x8_s(xv, w0), i32x4.dot_i16x8_s(xu, u0)));
+        a31 = i32x4.add(a31, i32x4.add(i32x4.dot_i16x8_s(xv, w1), i32x4.dot_i16x8_s(xu, u1)));
+      }
+      if (p < end) {
+        // an odd number of pairs: the last one alone
         const wv = v128.load(w);
-        w += 16;
-        const w0 = i16x8.extend_low_i8x16_s(wv);
-        const w1 = i16x8.extend_high_i8x16_s(wv);
-        const x0 = v128.load32_splat(p);
-        const x1 = v128.load32_splat(p + rowBytes);
-        const x2 = v128.load32_splat(p + 2 * rowBytes);
-        const x3 = v128.load32_splat(p + 3 * rowBytes);
-        a00 = i32x4.add(a00, i32x4.dot_i16x8_s(x0, w0));
-        a01 = i32x4.add(a01, i32x4.dot_i16x8_s(x0, w1));
-        a10 = i32x4.add(a10, i32x4.dot_i16x8_s(x1, w0));
-        a11 = i32x4.add(a11, i32x4.dot_i16x8_s(x1, w1));
-        a20 = i32x4.add(a20, i32x4.dot_i16x8_s(x2, w0));
-        a21 = i32x4.add(a21, i32x4.dot_i16x8_s(x2, w1));
-        a30 = i32x4.add(a30, i32x4.dot_i16x8_s(x3, w0));
-        a31 = i32x4.add(a31, i32x4.dot_i16x8_s(x3, w1));
+        const w0 = nibbles ? lowNibbles(i16x8.extend_low_i8x16_s(wv)) : i16x8.extend_low_i8x16_s(wv);
+        const w1 = nibbles ? lowNibbles(i16x8.extend_high_i8x16_s(wv)) : i16x8.extend_high_i8x16_s(wv);
+        let xv = v128.load32_splat(p);
+        a00 = i32x4.add(a00, i32x4.dot_i16x8_s(xv, w0));
+        a01 = i32x4.add(a01, i32x4.dot_i16x8_s(xv, w1));
+        xv = v128.load32_splat(p + rowBytes);
+        a10 = i32x4.add(a10, i32x4.dot_i16x8_s(xv, w0));
+        a11 = i32x4.add(a11, i32x4.dot_i16x8_s(xv, w1));
+        xv = v128.load32_splat(p + 2 * rowBytes);
+        a20 = i32x4.add(a20, i32x4.dot_i16x8_s(xv, w0));
+        a21 = i32x4.add(a21, i32x4.dot_i16x8_s(xv, w1));
+        xv = v128.load32_splat(p + 3 * rowBytes);
+        a30 = i32x4.add(a30, i32x4.dot_i16x8_s(xv, w0));
+        a31 = i32x4.add(a31, i32x4.dot_i16x8_s(xv, w1));
       }
       const o = output + <usize>b * outRowBytes + channelOffset;
       epilogue8(o, a00, a01, n, m0, m1, act, alpha, s0, s1, low, high, floatOut);
@@ -199,21 +282,36 @@ export function denseInt8(
       let w = panel;
       let p = x;
       for (; p + 8 <= end; p += 8) {
-        const wv = v128.load(w);
-        const wu = v128.load(w, 16);
-        w += 32;
-        const x0 = v128.load32_splat(p);
-        const x1 = v128.load32_splat(p + 4);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, i16x8.extend_low_i8x16_s(wv)));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x0, i16x8.extend_high_i8x16_s(wv)));
-        c0 = i32x4.add(c0, i32x4.dot_i16x8_s(x1, i16x8.extend_low_i8x16_s(wu)));
-        c1 = i32x4.add(c1, i32x4.dot_i16x8_s(x1, i16x8.extend_high_i8x16_s(wu)));
+        let w0: v128, w1: v128, u0: v128, u1: v128;
+        if (nibbles) {
+          const wv = v128.load(w);
+          const l = i16x8.extend_low_i8x16_s(wv);
+          const h = i16x8.extend_high_i8x16_s(wv);
+          w0 = lowNibbles(l);
+          w1 = lowNibbles(h);
+          u0 = highNibbles(l);
+          u1 = highNibbles(h);
+        } else {
+          const wv = v128.load(w);
+          const wu = v128.load(w, 16);
+          w0 = i16x8.extend_low_i8x16_s(wv);
+          w1 = i16x8.extend_high_i8x16_s(wv);
+          u0 = i16x8.extend_low_i8x16_s(wu);
+          u1 = i16x8.extend_high_i8x16_s(wu);
+        }
+        w += stepBytes;
+        const xv = v128.load32_splat(p);
+        const xu = v128.load32_splat(p, 4);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, w0));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, w1));
+        c0 = i32x4.add(c0, i32x4.dot_i16x8_s(xu, u0));
+        c1 = i32x4.add(c1, i32x4.dot_i16x8_s(xu, u1));
       }
       if (p < end) {
         const wv = v128.load(w);
-        const x0 = v128.load32_splat(p);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, i16x8.extend_low_i8x16_s(wv)));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x0, i16x8.extend_high_i8x16_s(wv)));
+        const xv = v128.load32_splat(p);
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, nibbles ? lowNibbles(i16x8.extend_low_i8x16_s(wv)) : i16x8.extend_low_i8x16_s(wv)));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, nibbles ? lowNibbles(i16x8.extend_high_i8x16_s(wv)) : i16x8.extend_high_i8x16_s(wv)));
       }
       const o = output + <usize>b * outRowBytes + channelOffset;
       epilogue8(o, i32x4.add(a0, c0), i32x4.add(a1, c1), n, m0, m1, act, alpha, s0, s1, low, high, floatOut);

@@ -9,12 +9,12 @@ import { crc32 } from '../src/engine/crc32.js';
 import { Engine } from '../src/engine/engine.js';
 import type { Activation, GraphSpec, Layer } from '../src/engine/graph.js';
 import { decodeModel, encodeModel, type Tensor } from '../src/engine/model-format.js';
-import { packInt8Panels } from '../src/engine/packing.js';
+import { packInt4Panels, packInt8Panels } from '../src/engine/packing.js';
 import { codeRanges, quantizeWeights, SIGNED_CODES, UNSIGNED_CODES } from '../src/engine/quantization.js';
 import { InputError, ModelFormatError } from '../src/errors.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
-import { calibrateScales, embeddingAgreement, QuantizationError, quantizeModel } from '../src/tools/quantize.js';
+import { calibrateScales, embeddingAgreement, fourBitDenseWeights, INT4_CODE_MAX, QuantizationError, quantizeModel } from '../src/tools/quantize.js';
 
 let engine: Engine;
 beforeAll(async () => { engine = await Engine.create(); });
@@ -22,6 +22,13 @@ beforeAll(async () => { engine = await Engine.create(); });
 const random = seededRandom(7);
 const uniform = (n: number, limit = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * limit);
 const randomTensor = (shape: number[], limit = 1): Tensor => ({ shape, data: uniform(shape.reduce((a, b) => a * b, 1), limit) });
+/** 4-bit weights over the whole code range -8..7, one scale per output channel. */
+function fourBitTensor(shape: number[]): Tensor {
+  const channels = shape[shape.length - 1];
+  const codes = Int8Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.floor(random() * 16) - 8);
+  const scales = Float32Array.from({ length: channels }, () => 0.01 + random() * 0.03);
+  return { shape, data: Float32Array.from(codes, (c, i) => c * scales[i % channels]), quantized: { bits: 4, codes, scales } };
+}
 /** Input scale 2^-6 and inputs on its grid, so quantising the input is exact. */
 const INPUT_SCALE = 1 / 64;
 const gridInput = (n: number) => Float32Array.from({ length: n }, () => (Math.round((random() * 2 - 1) * 127) + 0) * INPUT_SCALE);
@@ -160,9 +167,10 @@ describe('integer kernels, exactly as the plain integer reference', () => {
     [500, 500, 5, 1], // a 4-row tile and a single row
     [37, 13, 3, 0], // odd inputs, units not a multiple of 8
     [16, 9, 6, 3],
+    [18, 8, 5, 1], // 9 pairs: an odd pair after the two-pair steps
   ];
-  it.each(denseCases)('dense %i -> %i, batch %i act %i', (n, units, batch, actIndex) => {
-    const weights = quantizeWeights(randomTensor([n, units], 0.2));
+  it.each(denseCases.flatMap(([n, units, batch, act]) => [8, 4].map((bits) => [n, units, batch, act, bits])))('dense %i -> %i, batch %i act %i, %i-bit weights', (n, units, batch, actIndex, bits) => {
+    const weights = bits === 8 ? quantizeWeights(randomTensor([n, units], 0.2)) : fourBitTensor([n, units]);
     const bias = uniform(units, 0.5);
     const slope = uniform(units, 0.5);
     const act = ACTIVATIONS[actIndex];
@@ -203,6 +211,20 @@ describe('integer kernels, exactly as the plain integer reference', () => {
     expectSame(out, expected);
   });
 
+  it('packs 4-bit weights in panels of 8 outputs, two K pairs per 16 bytes, the first in the low nibbles', () => {
+    // 7 inputs (4 pairs, the last half empty: 2 steps), cout 9: two panels
+    const codes = Int8Array.from({ length: 7 * 9 }, (_, i) => (i % 16) - 8);
+    const packed = packInt4Panels(codes, 7, 9);
+    expect(packed.length).toBe(2 * 2 * 16);
+    const nibble = (v: number) => (v << 28) >> 28;
+    for (let p = 0; p < 2; p++) for (let s = 0; s < 2; s++) for (let j = 0; j < 8; j++) for (let t = 0; t < 2; t++) {
+      const byte = packed[(p * 2 + s) * 16 + j * 2 + t];
+      const o = p * 8 + j;
+      const code = (i: number) => (i < 7 && o < 9 ? codes[i * 9 + o] : 0);
+      expect([nibble(byte), nibble(byte >> 4)]).toEqual([code(4 * s + t), code(4 * s + 2 + t)]);
+    }
+  });
+
   it('packs int8 weights in panels of 8 outputs with K in pairs, rows padded to even length', () => {
     // rows 2 of length 3, cout 9: two panels, 2 pairs per row
     const codes = Int8Array.from({ length: 6 * 9 }, (_, i) => (i % 120) - 60);
@@ -239,6 +261,57 @@ describe('requantised networks against the float run of the same weights', () =>
     expectSame(int8.run(x.subarray(0, 55 * 47 * 3)), a.subarray(0, 128));
     int8.dispose();
     float.dispose();
+  });
+});
+
+describe('4-bit dense weights (GPTQ) in a requantised network', () => {
+  // a small conv net whose first dense layer holds most weights, as the student's fc1 does
+  const relu: Activation = { kind: 'relu' };
+  const graph: GraphSpec = {
+    name: 'fc-heavy', input: { name: 'x', shape: [12, 12, 3] }, outputs: ['fc2'],
+    layers: [
+      { op: 'conv', input: 'x', output: 'c1', weights: 'c1.w', bias: 'c1.b', cout: 16, kernel: [3, 3], stride: [1, 1], pad: [0, 0, 0, 0], groups: 1, activation: relu },
+      { op: 'maxpool', input: 'c1', output: 'p1', kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0] },
+      { op: 'dense', input: 'p1', output: 'fc1', weights: 'fc1.w', bias: 'fc1.b', units: 96, activation: relu },
+      { op: 'dense', input: 'fc1', output: 'fc2', weights: 'fc2.w', bias: 'fc2.b', units: 32, activation: { kind: 'none' } },
+    ],
+  };
+  const model = {
+    graph,
+    tensors: new Map<string, Tensor>([
+      ['c1.w', randomTensor([3, 3, 3, 16], 0.4)], ['c1.b', randomTensor([16], 0.1)],
+      ['fc1.w', randomTensor([400, 96], 0.1)], ['fc1.b', randomTensor([96], 0.1)],
+      ['fc2.w', randomTensor([96, 32], 0.2)], ['fc2.b', randomTensor([32], 0.1)],
+    ]),
+  };
+  const count = 64;
+  const inputs = uniform(count * 12 * 12 * 3);
+
+  it('stores fc1 in 4 bits (half its bytes, version 3) and stays close to the float run of its weights', () => {
+    const fourBit = fourBitDenseWeights(engine, model, inputs, count, ['fc1']);
+    const fc1 = fourBit.get('fc1.w')!;
+    expect(fc1.bits).toBe(4);
+    expect(fc1.codes.every((c) => Math.abs(c) <= INT4_CODE_MAX)).toBe(true);
+    const scales = calibrateScales(engine, model, inputs, count);
+    const quantized = quantizeModel(model, scales, {}, fourBit);
+    const bytes = encodeModel(quantized.graph, quantized.tensors);
+    expect(new DataView(bytes.buffer).getUint32(8, true)).toBe(3);
+    const int8Only = quantizeModel(model, scales);
+    expect(encodeModel(int8Only.graph, int8Only.tensors).length - bytes.length).toBe(400 * 96 / 2);
+    const integer = engine.loadModel(decodeModel(bytes), { batch: 8 });
+    const float = engine.loadModel(quantized, { batch: 8, precision: 'f32' });
+    const x = uniform(8 * 12 * 12 * 3);
+    const a = integer.run(x, 8);
+    const b = float.run(x, 8);
+    expect(embeddingAgreement(b, a, 32).minCosine).toBeGreaterThanOrEqual(0.995);
+    expectSame(integer.run(x.subarray(0, 12 * 12 * 3)), a.subarray(0, 32));
+    integer.dispose();
+    float.dispose();
+  });
+
+  it('refuses layers that are not dense', () => {
+    expect(() => fourBitDenseWeights(engine, model, inputs, count, ['c1'])).toThrow(QuantizationError);
+    expect(() => fourBitDenseWeights(engine, model, inputs, count, ['nope'])).toThrow(/not a dense layer.*dense layers: fc1, fc2/);
   });
 });
 
@@ -322,6 +395,22 @@ describe('int8 model format and errors', () => {
     view.setUint32(8, 1, true);
     view.setUint32(relabelled.length - 4, crc32(relabelled.subarray(0, relabelled.length - 4)), true);
     expect(() => decodeModel(relabelled)).toThrow(/unknown dtype i8/);
+    // 4-bit weights: version 3, codes and scales exact (odd element count), refused below 3 and in conv layers
+    const odd = fourBitTensor([5, 3]);
+    const nibbleFile = encodeModel({ ...graph, layers: [] }, new Map([['w', odd]]));
+    expect(new DataView(nibbleFile.buffer).getUint32(8, true)).toBe(3);
+    const back = decodeModel(nibbleFile).tensors.get('w')!;
+    expectSame(back.quantized!.codes, odd.quantized!.codes);
+    expectSame(back.quantized!.scales, odd.quantized!.scales);
+    expectSame(back.data, odd.data);
+    const v2 = nibbleFile.slice();
+    new DataView(v2.buffer).setUint32(8, 2, true);
+    new DataView(v2.buffer).setUint32(v2.length - 4, crc32(v2.subarray(0, v2.length - 4)), true);
+    expect(() => decodeModel(v2)).toThrow(/unknown dtype i4/);
+    expect(() => encodeModel(graph, new Map([['w', { ...odd, quantized: { ...odd.quantized!, codes: odd.quantized!.codes.map(() => 9) } }]]))).toThrow(/outside -8..7/);
+    const convFourBit = quantizeModel(model, scales, {}, new Map([['conv2.w', fourBitTensor(model.tensors.get('conv2.w')!.shape).quantized!]]));
+    expect(() => engine.loadModel(convFourBit)).toThrow(/4-bit weights run in dense layers only/);
+
     expect(engine.loadModel(bytes).run(uniform(55 * 47 * 3, 1.6)).length).toBe(16);
   });
 });

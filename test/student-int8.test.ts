@@ -42,13 +42,16 @@ afterAll(() => {
 });
 
 describe('shipped int8 student', () => {
-  it('holds about one byte per weight, format version 2, quantised from the shipped float student', () => {
+  it('holds one byte per weight and half a byte per fc1 weight (4-bit), format version 3, quantised from the shipped float student', () => {
     const { graph: floatGraph, tensors } = decodeModel(floatBytes);
     const parameters = [...tensors.values()].reduce((n, t) => n + t.data.length, 0);
-    // int8 codes, f32 biases and per-channel scales, the JSON header: under 1.02 bytes per parameter
-    expect(int8Bytes.length).toBeLessThanOrEqual(1.02 * parameters + 16_384);
+    const fc1 = decodeModel(int8Bytes).tensors.get('fc1.w')!;
+    expect(fc1.quantized!.bits).toBe(4);
+    expect([...decodeModel(int8Bytes).tensors].filter(([, t]) => t.quantized?.bits === 4).map(([name]) => name)).toEqual(['fc1.w']);
+    // codes, f32 biases and per-channel scales, the JSON header: under 1.02 bytes per stored byte of code
+    expect(int8Bytes.length).toBeLessThanOrEqual(1.02 * (parameters - fc1.data.length / 2) + 16_384);
     expect(floatGraph.layers.length).toBeGreaterThan(0);
-    expect(new DataView(int8Bytes.buffer, int8Bytes.byteOffset).getUint32(8, true)).toBe(2);
+    expect(new DataView(int8Bytes.buffer, int8Bytes.byteOffset).getUint32(8, true)).toBe(3);
     const { graph } = decodeModel(int8Bytes);
     const float = decodeModel(floatBytes).graph;
     // stale after a retrain: rerun npm run quantize

@@ -46,6 +46,11 @@ export interface Kernels {
     input: number, batch: number, inputs: number, output: number, units: number,
     packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
   ): void;
+  /** denseInt8 with 4-bit weight panels (packInt4Panels). */
+  denseInt4(
+    input: number, batch: number, inputs: number, output: number, units: number,
+    packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
+  ): void;
   maxPoolInt16(input: number, inHeight: number, inWidth: number, channels: number, output: number, outHeight: number, outWidth: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
   padInt16(x: number, h: number, w: number, c: number, out: number, oh: number, ow: number, oc: number, top: number, left: number): void;
 }

@@ -13,25 +13,31 @@
  * Storage dtypes: f32; f16 (IEEE half); q8 (uint8 with per-tensor min and scale:
  * value = min + q * scale, the layout face-api ships its weights in); i8 (version 2: int8 codes
  * followed by one f32 LE scale per channel of the last axis, value = code * scale[channel]; the
- * weights of a quantised model, see quantization.ts).
- * Every tensor is also expanded to f32 at load; an i8 tensor keeps its codes for the integer
- * kernels. Version 2 files are those with i8 tensors or graph.quantization; every other file is
- * written as version 1, which older readers take.
+ * weights of a quantised model, see quantization.ts); i4 (version 3: 4-bit codes -8..7, two per
+ * byte, element 2k in the low nibble of byte k and 2k+1 in the high one, then one f32 LE scale per
+ * channel as for i8; dense weights that tolerate 4 bits).
+ * Every tensor is also expanded to f32 at load; an i8 or i4 tensor keeps its codes for the integer
+ * kernels. A file is written with the lowest version that holds it: 3 with i4 tensors, 2 with i8
+ * tensors or graph.quantization, 1 otherwise, so older readers take every file they can read.
  */
 import { ModelFormatError } from '../errors.js';
 import { crc32 } from './crc32.js';
 import type { GraphSpec } from './graph.js';
 
 /** The newest format version this library reads and writes. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 const MAGIC = 'MOBILEID';
 const ALIGN = 16;
 
-export type StorageDtype = 'f32' | 'f16' | 'q8' | 'i8';
-const DTYPES: readonly StorageDtype[] = ['f32', 'f16', 'q8', 'i8'];
+export type StorageDtype = 'f32' | 'f16' | 'q8' | 'i8' | 'i4';
+const DTYPES: readonly StorageDtype[] = ['f32', 'f16', 'q8', 'i8', 'i4'];
+/** The first format version that has each storage dtype. */
+const DTYPE_VERSION: Record<StorageDtype, number> = { f32: 1, f16: 1, q8: 1, i8: 2, i4: 3 };
 
-/** Symmetric int8 codes with one scale per channel of the tensor's last axis. */
+/** Symmetric integer codes with one scale per channel of the tensor's last axis. */
 export interface QuantizedValues {
+  /** 8: codes -127..127, stored as i8; 4: codes -8..7, stored as i4. */
+  bits: 8 | 4;
   codes: Int8Array;
   scales: Float32Array;
 }
@@ -40,7 +46,7 @@ export interface Tensor {
   shape: number[];
   /** The values (for an i8 tensor: codes * scales, what the codes stand for). */
   data: Float32Array;
-  /** Present on i8 tensors; such a tensor is always stored as i8. */
+  /** Present on i8 and i4 tensors; such a tensor is always stored with its codes. */
   quantized?: QuantizedValues;
 }
 
@@ -105,10 +111,11 @@ export function fromHalf(h: number): number {
 function storageBytes(dtype: StorageDtype, shape: number[]): number {
   const count = elementCount(shape);
   if (dtype === 'i8') return count + 4 * channelsOf(shape);
+  if (dtype === 'i4') return Math.ceil(count / 2) + 4 * channelsOf(shape);
   return dtype === 'f32' ? count * 4 : dtype === 'f16' ? count * 2 : count;
 }
 
-/** Channels of an i8 tensor's scales: its last axis (1 for a scalar). */
+/** Channels of an i8 / i4 tensor's scales: its last axis (1 for a scalar). */
 const channelsOf = (shape: number[]) => (shape.length ? shape[shape.length - 1] : 1);
 
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -120,8 +127,9 @@ function elementCount(shape: number[]): number {
 function checkQuantized(name: string, tensor: Tensor): void {
   const q = tensor.quantized;
   if (!q || q.codes.length !== tensor.data.length || q.scales.length !== channelsOf(tensor.shape) || !q.scales.every((s) => s > 0 && Number.isFinite(s))) {
-    throw new ModelFormatError(`tensor "${name}": i8 storage needs int8 codes for every element and a positive scale per channel of the last axis`);
+    throw new ModelFormatError(`tensor "${name}": i8 / i4 storage needs a code for every element and a positive scale per channel of the last axis`);
   }
+  if (q.bits === 4 && !q.codes.every((c) => c >= -8 && c <= 7)) throw new ModelFormatError(`tensor "${name}": a 4-bit code lies outside -8..7`);
 }
 
 export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, options: EncodeOptions = {}): Uint8Array {
@@ -136,8 +144,9 @@ export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, opti
       if (!Number.isFinite(tensor.data[i])) throw new ModelFormatError(`tensor "${name}" contains NaN or Infinity`);
     }
     const choice = options.dtype ?? 'f32';
-    const dtype = tensor.quantized ? 'i8' : typeof choice === 'function' ? choice(name, tensor) : choice;
-    if (dtype === 'i8') checkQuantized(name, tensor);
+    const quantizedDtype = tensor.quantized?.bits === 4 ? 'i4' : 'i8';
+    const dtype = tensor.quantized ? quantizedDtype : typeof choice === 'function' ? choice(name, tensor) : choice;
+    if (dtype === 'i8' || dtype === 'i4') checkQuantized(name, tensor);
     const entry: TensorEntry = { name, shape: [...tensor.shape], dtype, offset: dataLength, byteLength: storageBytes(dtype, tensor.shape) };
     if (dtype === 'q8') {
       let lo = Infinity;
@@ -158,7 +167,7 @@ export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, opti
   const bytes = new Uint8Array(total);
   const view = new DataView(bytes.buffer);
   bytes.set(new TextEncoder().encode(MAGIC), 0);
-  const version = graph.quantization || entries.some((e) => e.dtype === 'i8') ? 2 : 1;
+  const version = Math.max(graph.quantization ? 2 : 1, ...entries.map((e) => DTYPE_VERSION[e.dtype]));
   view.setUint32(8, version, true);
   view.setUint32(12, header.length, true);
   bytes.set(header, 16);
@@ -173,8 +182,14 @@ export function encodeModel(graph: GraphSpec, tensors: Map<string, Tensor>, opti
       for (let i = 0; i < src.length; i++) bytes[at + i] = Math.round((src[i] - entry.min!) / entry.scale!);
     } else {
       const { codes, scales } = tensors.get(entry.name)!.quantized!;
-      bytes.set(new Uint8Array(codes.buffer, codes.byteOffset, codes.length), at);
-      scales.forEach((s, c) => view.setFloat32(at + codes.length + 4 * c, s, true));
+      let scalesAt = at + codes.length;
+      if (entry.dtype === 'i4') {
+        for (let i = 0; i < codes.length; i += 2) bytes[at + (i >> 1)] = (codes[i] & 15) | ((codes[i + 1] ?? 0) & 15) << 4;
+        scalesAt = at + Math.ceil(codes.length / 2);
+      } else {
+        bytes.set(new Uint8Array(codes.buffer, codes.byteOffset, codes.length), at);
+      }
+      scales.forEach((s, c) => view.setFloat32(scalesAt + 4 * c, s, true));
     }
   }
   view.setUint32(total - 4, crc32(bytes.subarray(0, total - 4)), true);
@@ -212,7 +227,7 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
     if (typeof entry !== 'object' || entry === null || typeof entry.name !== 'string') throw new ModelFormatError('model header has a tensor entry without a name');
     const count = Array.isArray(entry.shape) ? elementCount(entry.shape) : NaN;
     if (!Number.isInteger(count) || count < 0) throw new ModelFormatError(`tensor "${entry.name}" has an invalid shape`);
-    if (!DTYPES.includes(entry.dtype) || (entry.dtype === 'i8' && version < 2)) {
+    if (!DTYPES.includes(entry.dtype) || DTYPE_VERSION[entry.dtype] > version) {
       throw new ModelFormatError(`tensor "${entry.name}" has unknown dtype ${entry.dtype}`);
     }
     const at = dataStart + entry.offset;
@@ -224,12 +239,17 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
       for (let i = 0; i < count; i++) data[i] = view.getFloat32(at + i * 4, true);
     } else if (entry.dtype === 'f16') {
       for (let i = 0; i < count; i++) data[i] = fromHalf(view.getUint16(at + i * 2, true));
-    } else if (entry.dtype === 'i8') {
-      const codes = new Int8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + count));
-      const scales = Float32Array.from({ length: channelsOf(entry.shape) }, (_, c) => view.getFloat32(at + count + 4 * c, true));
-      if (!scales.every((s) => Number.isFinite(s) && s > 0)) throw new ModelFormatError(`i8 tensor "${entry.name}" has a scale that is not a positive number`);
+    } else if (entry.dtype === 'i8' || entry.dtype === 'i4') {
+      const bits = entry.dtype === 'i4' ? 4 : 8;
+      const codes = bits === 8
+        ? new Int8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + count))
+        // the nibble moved to the top of an i32, then back with its sign
+        : Int8Array.from({ length: count }, (_, i) => (bytes[at + (i >> 1)] << (i & 1 ? 24 : 28)) >> 28);
+      const scalesAt = at + (bits === 8 ? count : Math.ceil(count / 2));
+      const scales = Float32Array.from({ length: channelsOf(entry.shape) }, (_, c) => view.getFloat32(scalesAt + 4 * c, true));
+      if (!scales.every((s) => Number.isFinite(s) && s > 0)) throw new ModelFormatError(`${entry.dtype} tensor "${entry.name}" has a scale that is not a positive number`);
       for (let i = 0; i < count; i++) data[i] = codes[i] * scales[i % scales.length];
-      tensors.set(entry.name, { shape: entry.shape, data, quantized: { codes, scales } });
+      tensors.set(entry.name, { shape: entry.shape, data, quantized: { bits, codes, scales } });
       continue;
     } else {
       const min = entry.min ?? NaN;

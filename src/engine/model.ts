@@ -15,7 +15,7 @@ import { DisposedError, InputError, ModelFormatError } from '../errors.js';
 import type { Engine } from './engine.js';
 import type { Activation, GraphSpec, Layer, Preprocess } from './graph.js';
 import type { DecodedModel, Tensor } from './model-format.js';
-import { packInt8Panels, packPanels, panelsLength } from './packing.js';
+import { packInt4Panels, packInt8Panels, packPanels, panelsLength } from './packing.js';
 import { elements, inferShapes, type Shape } from './plan.js';
 import { codeRanges, floatOutputs, integerUnsupported, type CodeRange } from './quantization.js';
 
@@ -63,7 +63,7 @@ function padded(values: Float32Array | undefined, length: number, size: number, 
   return out;
 }
 
-type Blob = Float32Array | Int32Array | Int16Array | Int8Array;
+type Blob = Float32Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export class Model {
   readonly graph: GraphSpec;
@@ -74,6 +74,8 @@ export class Model {
   /** int8 only: every tensor's codes, and the outputs their layer writes as f32. */
   private readonly codes = new Map<string, Codes>();
   private readonly floatOutputs = new Set<string>();
+  /** int8 only: dense weights stored with 4-bit codes (denseInt4). */
+  private readonly nibbleWeights = new Set<string>();
   private readonly firstBatched: number;
   private readonly batchedTensors = new Set<string>();
   private weightBlock = { ptr: 0, bytes: 0 };
@@ -197,6 +199,7 @@ export class Model {
         fail(`max pool "${layer.output}" must keep its input's scale`);
       }
       if ((layer.op === 'conv' || layer.op === 'dense') && !tensors.get(layer.weights)!.quantized) fail(`weights "${layer.weights}" are not stored as i8`);
+      if (layer.op === 'conv' && tensors.get(layer.weights)!.quantized!.bits === 4) fail(`weights "${layer.weights}": 4-bit weights run in dense layers only`);
     }
     for (const name of floatOutputs(this.graph)) this.floatOutputs.add(name);
     return precision;
@@ -214,7 +217,7 @@ export class Model {
       if (this.precision === 'int8' && (layer.op === 'conv' || layer.op === 'dense')) {
         // codes in panels; bias in accumulator units (input scale x weight scale); multiplier
         // from accumulator units to output codes (or to values, for an f32 output)
-        const { codes, scales } = tensors.get(layer.weights)!.quantized!;
+        const { bits, codes, scales } = tensors.get(layer.weights)!.quantized!;
         const inScale = this.codes.get(layer.input)!.scale;
         const outScale = this.floatOutputs.has(layer.output) ? 1 : this.codes.get(layer.output)!.scale;
         const [h, w, c] = this.shapes.get(layer.input)!;
@@ -222,7 +225,8 @@ export class Model {
         const [rows, rowLength] = layer.op === 'conv' ? [layer.kernel[0], layer.kernel[1] * c] : [1, h * w * c];
         const bias = get(layer.bias);
         const lanes = ceilTo(cout, 8);
-        blobs.push([`${key}:w0`, packInt8Panels(codes, rows, rowLength, cout)]);
+        if (bits === 4) this.nibbleWeights.add(layer.weights);
+        blobs.push([`${key}:w0`, bits === 4 ? packInt4Panels(codes, rowLength, cout) : packInt8Panels(codes, rows, rowLength, cout)]);
         blobs.push([`${key}:b0`, Int32Array.from({ length: lanes }, (_, o) => (o < cout && bias ? Math.round(bias[o] / (inScale * scales[o])) : 0))]);
         blobs.push([`${key}:m0`, Float32Array.from({ length: lanes }, (_, o) => (o < cout ? (inScale * scales[o]) / outScale : 0))]);
         addActivation(`${key}:0`, layer.activation, cout);
@@ -475,7 +479,8 @@ export class Model {
     if (layer.op !== 'dense') throw new ModelFormatError(`layer "${layer.output}" (${layer.op}) has no integer kernel`);
     const a = this.activationArgs(`${key}:0`, layer.activation);
     const units = layer.units;
-    return (_image, batch) => k.denseInt8(src(0), batch, h * w * c, out(0), units, wp, bp, mp, a.code, a.alpha, a.slope, lo, hi, +floatOut);
+    const dense = this.nibbleWeights.has(layer.weights) ? k.denseInt4 : k.denseInt8;
+    return (_image, batch) => dense(src(0), batch, h * w * c, out(0), units, wp, bp, mp, a.code, a.alpha, a.slope, lo, hi, +floatOut);
   }
 }
 

@@ -72,3 +72,24 @@ export function packInt8Panels(codes: Int8Array, rows: number, rowLength: number
   }
   return out;
 }
+
+/**
+ * 4-bit dense weights (codes [inputs][cout], -8..7) in the layout of denseInt4: panels of 8
+ * output channels, K in pairs, two pairs per 16 bytes, the first in the low nibbles; zero past
+ * cout and past K:
+ *   out[(p*steps + s)*16 + j*2 + t] = codes[(4s + t)*cout + p*8 + j] & 15 | (codes[(4s + 2 + t)*cout + p*8 + j] & 15) << 4
+ */
+export function packInt4Panels(codes: Int8Array, inputs: number, cout: number): Uint8Array {
+  const steps = Math.ceil(inputs / 4);
+  const out = new Uint8Array(Math.ceil(cout / 8) * steps * 16);
+  for (let p = 0; p * 8 < cout; p++) {
+    const lanes = Math.min(8, cout - p * 8);
+    for (let i = 0; i < inputs; i++) {
+      const s = i >> 2;
+      const shift = i & 2 ? 4 : 0; // inputs 4s, 4s+1: the low nibbles; 4s+2, 4s+3: the high ones
+      const dst = (p * steps + s) * 16 + (i & 1);
+      for (let j = 0; j < lanes; j++) out[dst + j * 2] |= (codes[i * cout + p * 8 + j] & 15) << shift;
+    }
+  }
+  return out;
+}

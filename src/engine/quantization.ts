@@ -37,7 +37,7 @@ export function quantizeWeights(tensor: Tensor): Tensor {
     codes[i] = Math.max(-WEIGHT_CODE_MAX, Math.min(WEIGHT_CODE_MAX, Math.round(v / s)));
     data[i] = codes[i] * s;
   });
-  return { shape: [...tensor.shape], data, quantized: { codes, scales } };
+  return { shape: [...tensor.shape], data, quantized: { bits: 8, codes, scales } };
 }
 
 /** Why the integer kernels cannot run this graph (first offending layer), or null. */

@@ -159,6 +159,34 @@ export function choleskySolve(l: Float64Array, b: Vector, n: number, cols: numbe
   return solveUpperTransposed(l, x, n, cols);
 }
 
+/**
+ * Upper-triangular U with A^-1 = U'U, for a symmetric positive definite n x n A, without forming
+ * A^-1: with J the order-reversing permutation, J A J = L L' (Cholesky), so A = R R' with
+ * R = J L J upper triangular, and U = R^-1. Two n^3/3-size steps instead of an inverse and a
+ * second factorisation.
+ */
+export function upperInverseFactor(a: Float64Array, n: number): Float64Array {
+  expectLength('upperInverseFactor operand', a, n * n);
+  const reversed = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) reversed[i * n + j] = a[(n - 1 - i) * n + (n - 1 - j)];
+  const l = cholesky(reversed, n);
+  const r = (i: number, k: number) => l[(n - 1 - i) * n + (n - 1 - k)];
+  // U = R^-1 row by row from the bottom: row i = (e_i - sum_{k>i} R[i][k] row k) / R[i][i]
+  const u = new Float64Array(n * n);
+  for (let i = n - 1; i >= 0; i--) {
+    const row = i * n;
+    for (let k = i + 1; k < n; k++) {
+      const rik = r(i, k);
+      if (rik === 0) continue;
+      for (let j = k; j < n; j++) u[row + j] -= rik * u[k * n + j];
+    }
+    const inv = 1 / r(i, i);
+    u[row + i] = 1;
+    for (let j = i; j < n; j++) u[row + j] *= inv;
+  }
+  return u;
+}
+
 /** Inverse of a symmetric positive definite matrix (symmetrised), via Cholesky. */
 export function inverseSpd(a: Float64Array, n: number): Float64Array {
   const identity = new Float64Array(n * n);

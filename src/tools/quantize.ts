@@ -4,13 +4,20 @@
  * Activations: one scale per tensor, calibrated by running the float model on sample inputs
  * (faces from the training sets, never the evaluation set) and taking the largest |value| (or a
  * percentile of them, saturating the rarer larger values) as the end of its code range.
+ * Optionally, named dense layers get 4-bit weights instead (codes -7..7, one scale per output
+ * channel), chosen by GPTQ (gptq.ts) on the same calibration inputs: a large fully connected
+ * layer holds most of a small CNN's weights, and 4 bits halve its bytes.
  */
 import type { Engine } from '../engine/engine.js';
 import type { GraphSpec } from '../engine/graph.js';
-import type { DecodedModel, Tensor } from '../engine/model-format.js';
+import type { DecodedModel, QuantizedValues, Tensor } from '../engine/model-format.js';
 import { elements, inferShapes } from '../engine/plan.js';
 import { codeRanges, integerUnsupported, quantizeWeights } from '../engine/quantization.js';
 import { MobileIdError } from '../errors.js';
+import { accumulateGram, channelScales, gptqCodes } from './gptq.js';
+
+/** Largest 4-bit weight code: symmetric, so -8 is left unused as -128 is for int8. */
+export const INT4_CODE_MAX = 7;
 
 /** The model cannot be quantised (an op without integer kernel, no calibration data, bad option). */
 export class QuantizationError extends MobileIdError {}
@@ -82,11 +89,60 @@ export function calibrateScales(engine: Engine, model: DecodedModel, inputs: Flo
   return scales;
 }
 
-/** The quantised model: conv / dense weights as i8, the activation scales, provenance in meta. */
-export function quantizeModel(model: DecodedModel, scales: Record<string, number>, provenance: Record<string, unknown> = {}): DecodedModel {
+/**
+ * 4-bit weights of the named dense layers: per output channel the scale whose plain rounding errs
+ * least, then GPTQ codes from the layer's inputs when the float model runs on `inputs` (`count`
+ * preprocessed inputs, as for calibrateScales). Keyed by weight tensor name, for quantizeModel.
+ */
+export function fourBitDenseWeights(
+  engine: Engine, model: DecodedModel, inputs: Float32Array, count: number, layerNames: string[],
+): Map<string, QuantizedValues> {
+  const { graph } = model;
+  const layers = layerNames.map((name) => {
+    const layer = graph.layers.find((l) => l.output === name);
+    if (layer?.op !== 'dense') throw new QuantizationError(`4-bit weights: "${name}" is not a dense layer of "${graph.name}" (dense layers: ${graph.layers.filter((l) => l.op === 'dense').map((l) => l.output).join(', ')})`);
+    return layer;
+  });
+  const shapes = inferShapes(graph, model.tensors);
+  const perImage = elements(shapes.get(graph.input.name)!);
+  if (!Number.isInteger(count) || count < 1 || inputs.length !== count * perImage) {
+    throw new QuantizationError(`4-bit weights need at least one input of ${perImage} values; got ${inputs.length} values for ${count}`);
+  }
+  const sizes = layers.map((l) => elements(shapes.get(l.input)!));
+  const grams = sizes.map((d) => new Float64Array(d * d));
+  const batch = Math.min(32, count);
+  const loaded = engine.loadModel({ graph: { ...graph, outputs: layers.map((l) => l.input) }, tensors: model.tensors }, { batch, precision: 'f32' });
+  try {
+    for (let start = 0; start < count; start += batch) {
+      const n = Math.min(batch, count - start);
+      loaded.runAll(inputs.subarray(start * perImage, (start + n) * perImage), n).forEach((x, t) => accumulateGram(grams[t], x, n, sizes[t]));
+    }
+  } finally {
+    loaded.dispose();
+  }
+  return new Map(layers.map((layer, t) => {
+    const w = model.tensors.get(layer.weights)!.data;
+    const scales = channelScales(w, sizes[t], layer.units, INT4_CODE_MAX);
+    const codes = gptqCodes(w, sizes[t], layer.units, scales, INT4_CODE_MAX, grams[t]);
+    return [layer.weights, { bits: 4, codes, scales }];
+  }));
+}
+
+/**
+ * The quantised model: conv / dense weights as i8 (or the 4-bit values given for them), the
+ * activation scales, provenance in meta.
+ */
+export function quantizeModel(
+  model: DecodedModel, scales: Record<string, number>, provenance: Record<string, unknown> = {},
+  fourBit = new Map<string, QuantizedValues>(),
+): DecodedModel {
   const weightNames = new Set(model.graph.layers.flatMap((l) => (l.op === 'conv' || l.op === 'dense' ? [l.weights] : [])));
   const tensors = new Map<string, Tensor>();
-  for (const [name, tensor] of model.tensors) tensors.set(name, weightNames.has(name) ? quantizeWeights(tensor) : tensor);
+  for (const [name, tensor] of model.tensors) {
+    const given = fourBit.get(name);
+    if (given) tensors.set(name, { shape: [...tensor.shape], data: Float32Array.from(given.codes, (c, i) => c * given.scales[i % given.scales.length]), quantized: given });
+    else tensors.set(name, weightNames.has(name) ? quantizeWeights(tensor) : tensor);
+  }
   const graph: GraphSpec = {
     ...model.graph,
     quantization: { activations: scales },
