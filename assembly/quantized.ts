@@ -5,6 +5,8 @@
 //
 // Weights are packed by the engine in panels of 8 output channels, K taken in pairs:
 //   packed[ceil(cout/8)][pairs][8][2]  int8   (16 bytes per pair; zero past cout and past K)
+// conv2dInt8Wide reads the same panels held as i16 (32 bytes per pair): no widening in the inner
+// loop, at twice the weight bytes (the engine uses it where each weight meets many pixels).
 // For a convolution K runs over [ky][kx*cin], each kernel row padded to an even length; the
 // pair that sticks out of an odd row reads one code past the row, which meets a zero weight.
 //
@@ -58,8 +60,44 @@ export function conv2dInt8(
   packed: usize, bias: usize, multiplier: usize, kh: i32, kw: i32, sh: i32, sw: i32,
   act: i32, alpha: f32, slope: usize, lo: i32, hi: i32, floatOut: bool,
 ): void {
+  convInteger(input, inWidth, cin, output, outHeight, outWidth, cout, packed, bias, multiplier, kh, kw, sh, sw, act, alpha, slope, lo, hi, floatOut, false);
+}
+
+/** conv2dInt8 on weight panels held as i16. */
+export function conv2dInt8Wide(
+  input: usize, inWidth: i32, cin: i32,
+  output: usize, outHeight: i32, outWidth: i32, cout: i32,
+  packed: usize, bias: usize, multiplier: usize, kh: i32, kw: i32, sh: i32, sw: i32,
+  act: i32, alpha: f32, slope: usize, lo: i32, hi: i32, floatOut: bool,
+): void {
+  convInteger(input, inWidth, cin, output, outHeight, outWidth, cout, packed, bias, multiplier, kh, kw, sh, sw, act, alpha, slope, lo, hi, floatOut, true);
+}
+
+/** 8 channels' weights of one K pair, widened to i16: the two halves. */
+// @ts-ignore: decorator
+@inline
+function pairLow(w: usize, wide: bool): v128 {
+  return wide ? v128.load(w) : i16x8.extend_low_i8x16_s(v128.load(w));
+}
+
+// @ts-ignore: decorator
+@inline
+function pairHigh(w: usize, wide: bool): v128 {
+  return wide ? v128.load(w, 16) : i16x8.extend_high_i8x16_s(v128.load(w));
+}
+
+/** The body of conv2dInt8 and conv2dInt8Wide (`wide`: i16 panels). */
+// @ts-ignore: decorator
+@inline
+function convInteger(
+  input: usize, inWidth: i32, cin: i32,
+  output: usize, outHeight: i32, outWidth: i32, cout: i32,
+  packed: usize, bias: usize, multiplier: usize, kh: i32, kw: i32, sh: i32, sw: i32,
+  act: i32, alpha: f32, slope: usize, lo: i32, hi: i32, floatOut: bool, wide: bool,
+): void {
   const pairs = (kw * cin + 1) >> 1; // per kernel row
-  const panelBytes = <usize>(kh * pairs) << 4;
+  const pairBytes: usize = wide ? 32 : 16;
+  const panelBytes = <usize>(kh * pairs) * pairBytes;
   const pixelStep = <usize>(sw * cin) << 1;
   const rowBytes = <usize>(inWidth * cin) << 1;
   const outShift: usize = floatOut ? 2 : 1;
@@ -88,10 +126,9 @@ export function conv2dInt8(
           let p = origin + <usize>ky * rowBytes;
           const end = p + (<usize>pairs << 2);
           for (; p < end; p += 4) {
-            const wv = v128.load(w);
-            w += 16;
-            const w0 = i16x8.extend_low_i8x16_s(wv);
-            const w1 = i16x8.extend_high_i8x16_s(wv);
+            const w0 = pairLow(w, wide);
+            const w1 = pairHigh(w, wide);
+            w += pairBytes;
             const x0 = v128.load32_splat(p);
             const x1 = v128.load32_splat(p + pixelStep);
             const x2 = v128.load32_splat(p + 2 * pixelStep);
@@ -120,11 +157,10 @@ export function conv2dInt8(
           let p = origin + <usize>ky * rowBytes;
           const end = p + (<usize>pairs << 2);
           for (; p < end; p += 4) {
-            const wv = v128.load(w);
-            w += 16;
             const x0 = v128.load32_splat(p);
-            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, i16x8.extend_low_i8x16_s(wv)));
-            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x0, i16x8.extend_high_i8x16_s(wv)));
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x0, pairLow(w, wide)));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x0, pairHigh(w, wide)));
+            w += pairBytes;
           }
         }
         epilogue8(outRow + <usize>ox * outPixel, a0, a1, n, m0, m1, act, alpha, s0, s1, low, high, floatOut);
@@ -317,6 +353,36 @@ function denseInteger(
       epilogue8(o, i32x4.add(a0, c0), i32x4.add(a1, c1), n, m0, m1, act, alpha, s0, s1, low, high, floatOut);
     }
   }
+}
+
+/**
+ * The graph input's f32 values (count from `at`) to i16 codes in place: round(v * inverse) half
+ * to even, clamped to [lo, hi]. The codes land at half the offset of their values, never on a
+ * value still to be read. Returns -1, or the index of the first NaN or infinite value (the codes
+ * are then not to be used).
+ */
+export function quantizeInput(at: usize, count: i32, inverse: f32, lo: i32, hi: i32): i32 {
+  const scale = f32x4.splat(inverse);
+  const low = i16x8.splat(<i16>lo);
+  const high = i16x8.splat(<i16>hi);
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const from = at + (<usize>i << 2);
+    const v0 = v128.load(from);
+    const v1 = v128.load(from, 16);
+    // v - v is 0 for a finite v and NaN for NaN and +-Infinity
+    if (!i32x4.all_true(v128.and(f32x4.eq(f32x4.sub(v0, v0), zero), f32x4.eq(f32x4.sub(v1, v1), zero)))) break;
+    const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v0, scale)));
+    const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v1, scale)));
+    v128.store(at + (<usize>i << 1), i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(q0, q1), low), high));
+  }
+  for (; i < count; i++) {
+    const v = load<f32>(at + (<usize>i << 2));
+    if (!isFinite(v)) return i;
+    store<i16>(at + (<usize>i << 1), <i16><i32>min(<f32>hi, max(<f32>lo, nearest(v * inverse))));
+  }
+  return -1;
 }
 
 /** Max pooling on i16 codes, NHWC, 8 channels per vector; padded cells never win (TF 'SAME'). */

@@ -131,7 +131,9 @@ const ACTIVATIONS: Activation[] = [{ kind: 'none' }, { kind: 'relu' }, { kind: '
 describe('integer kernels, exactly as the plain integer reference', () => {
   const convCases: [number, number, number, number, number, number, number[], number][] = [
     // h, w, cin, cout, k, stride, pad, activation index
+    // >= 256 output pixels: i16 weight panels (conv2dInt8Wide); fewer: int8 panels (conv2dInt8)
     [23, 47, 3, 64, 4, 1, [0, 0, 0, 0], 1], // the student's conv1 (fewer rows): 48-long K, rows of 12
+    [30, 21, 7, 13, 3, 1, [1, 1, 1, 1], 3], // wide panels with odd rows, cout 13, padding, PReLU
     [12, 10, 64, 64, 3, 1, [0, 0, 0, 0], 1],
     [7, 9, 5, 13, 3, 1, [0, 0, 0, 0], 0], // odd kernel rows (15 codes), cout not a multiple of 8
     [5, 4, 16, 20, 3, 1, [1, 1, 1, 1], 1], // padded, width below the 4-pixel tile
@@ -411,6 +413,18 @@ describe('int8 model format and errors', () => {
     const convFourBit = quantizeModel(model, scales, {}, new Map([['conv2.w', fourBitTensor(model.tensors.get('conv2.w')!.shape).quantized!]]));
     expect(() => engine.loadModel(convFourBit)).toThrow(/4-bit weights run in dense layers only/);
 
-    expect(engine.loadModel(bytes).run(uniform(55 * 47 * 3, 1.6)).length).toBe(16);
+    const int8 = engine.loadModel(bytes, { batch: 2 });
+    // the input is checked as the kernel quantises it: the first bad value's index, then usable again
+    const x = uniform(2 * 55 * 47 * 3, 1.6);
+    for (const [at, bad] of [[9000, NaN], [3, Infinity], [2 * 55 * 47 * 3 - 1, -Infinity]]) {
+      const broken = x.slice();
+      broken[at] = bad;
+      expect(() => int8.run(broken, 2)).toThrow(new RegExp(`NaN or Infinity at index ${at}$`));
+    }
+    const out = int8.run(x, 2);
+    expect(out.length).toBe(32);
+    // values far past the input's code range are clamped to its ends (codes -127 and 127)
+    expectSame(int8.run(Float32Array.from(x, (v) => v * 1e6), 2), int8.run(Float32Array.from(x, (v) => Math.sign(v) * 1e30), 2));
+    int8.dispose();
   });
 });

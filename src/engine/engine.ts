@@ -42,6 +42,14 @@ export interface Kernels {
     packed: number, bias: number, multiplier: number, kh: number, kw: number, sh: number, sw: number,
     act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
   ): void;
+  conv2dInt8Wide(
+    input: number, inWidth: number, cin: number,
+    output: number, outHeight: number, outWidth: number, cout: number,
+    packed: number, bias: number, multiplier: number, kh: number, kw: number, sh: number, sw: number,
+    act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
+  ): void;
+  /** f32 values to i16 codes in place; -1, or the index of the first non-finite value. */
+  quantizeInput(at: number, count: number, inverse: number, lo: number, hi: number): number;
   denseInt8(
     input: number, batch: number, inputs: number, output: number, units: number,
     packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,

@@ -39,6 +39,13 @@ interface Codes extends CodeRange {
 }
 
 const ACT_CODE = { none: 0, relu: 1, leaky: 2, prelu: 3 } as const;
+/**
+ * Integer conv layers with at least this many output pixels hold their weight panels as i16
+ * (conv2dInt8Wide): each weight meets that many pixels, so skipping its widening in the inner loop
+ * pays (about 5% of the student's time, in conv1 and conv2) for few bytes; the student's later
+ * convs, with many weights and few pixels, stay int8 (its arena stays under 1.5 MB).
+ */
+const WIDE_PANEL_PIXELS = 256;
 
 interface ActivationArgs {
   code: number;
@@ -76,6 +83,8 @@ export class Model {
   private readonly floatOutputs = new Set<string>();
   /** int8 only: dense weights stored with 4-bit codes (denseInt4). */
   private readonly nibbleWeights = new Set<string>();
+  /** int8 only: conv weights whose panels are held as i16 (conv2dInt8Wide). */
+  private readonly wideWeights = new Set<string>();
   private readonly firstBatched: number;
   private readonly batchedTensors = new Set<string>();
   private weightBlock = { ptr: 0, bytes: 0 };
@@ -142,15 +151,19 @@ export class Model {
         `input has ${input.length} values; ${this.graph.name} expects batch ${batch} x [${this.inputShape}] (NHWC) = ${batch * perImage}`,
       );
     }
-    for (let i = 0; i < input.length; i++) {
+    const inputCodes = this.codes.get(this.graph.input.name);
+    // the integer path checks the values as it quantises them (below)
+    for (let i = 0; !inputCodes && i < input.length; i++) {
       if (!Number.isFinite(input[i])) throw new InputError(`input contains NaN or Infinity at index ${i}`);
     }
     if (batch > this.plannedBatch) this.plan(batch);
     const arena = this.engine.arena;
     const inputAt = this.tensorPtr.get(this.graph.input.name)!.base;
-    const inputCodes = this.codes.get(this.graph.input.name);
-    if (inputCodes) writeCodes(input, inputCodes, arena.i16, inputAt >> 1);
-    else arena.f32.set(input, inputAt >> 2);
+    arena.f32.set(input, inputAt >> 2);
+    if (inputCodes) {
+      const bad = this.engine.kernels.quantizeInput(inputAt, input.length, 1 / inputCodes.scale, inputCodes.lo, inputCodes.hi);
+      if (bad >= 0) throw new InputError(`input contains NaN or Infinity at index ${bad}`);
+    }
     for (let image = 0; image < batch; image++) for (const step of this.perImageSteps) step(image, batch);
     for (const step of this.batchedSteps) step(0, batch);
     return this.graph.outputs.map((name, i) => {
@@ -226,7 +239,9 @@ export class Model {
         const bias = get(layer.bias);
         const lanes = ceilTo(cout, 8);
         if (bits === 4) this.nibbleWeights.add(layer.weights);
-        blobs.push([`${key}:w0`, bits === 4 ? packInt4Panels(codes, rowLength, cout) : packInt8Panels(codes, rows, rowLength, cout)]);
+        const [oh, ow] = this.shapes.get(layer.output)!;
+        if (layer.op === 'conv' && oh * ow >= WIDE_PANEL_PIXELS) this.wideWeights.add(layer.weights);
+        blobs.push([`${key}:w0`, bits === 4 ? packInt4Panels(codes, rowLength, cout) : this.wideWeights.has(layer.weights) ? Int16Array.from(packInt8Panels(codes, rows, rowLength, cout)) : packInt8Panels(codes, rows, rowLength, cout)]);
         blobs.push([`${key}:b0`, Int32Array.from({ length: lanes }, (_, o) => (o < cout && bias ? Math.round(bias[o] / (inScale * scales[o])) : 0))]);
         blobs.push([`${key}:m0`, Float32Array.from({ length: lanes }, (_, o) => (o < cout ? (inScale * scales[o]) / outScale : 0))]);
         addActivation(`${key}:0`, layer.activation, cout);
@@ -320,7 +335,9 @@ export class Model {
     const batchedOffsets = new Map<string, number>();
     for (const name of this.batchedTensors) {
       batchedOffsets.set(name, total);
-      total += ceilTo(bytesOf(name) * batch, 16);
+      // an integer graph's input arrives as f32 and is quantised in place (quantizeInput)
+      const arrivesAsFloat = name === this.graph.input.name && elementBytes(name) === 2;
+      total += ceilTo(bytesOf(name) * batch * (arrivesAsFloat ? 2 : 1), 16);
     }
     // the integer kernels may read one code past an odd-length kernel row (it meets a zero weight)
     total += 16;
@@ -468,8 +485,9 @@ export class Model {
           }
         : src;
       const a = this.activationArgs(`${key}:0`, layer.activation);
+      const conv = this.wideWeights.has(layer.weights) ? k.conv2dInt8Wide : k.conv2dInt8;
       return (image) =>
-        k.conv2dInt8(source(image), inW, c, out(image), oh, ow, layer.cout, wp, bp, mp, kh, kw, sh, sw, a.code, a.alpha, a.slope, lo, hi, +floatOut);
+        conv(source(image), inW, c, out(image), oh, ow, layer.cout, wp, bp, mp, kh, kw, sh, sw, a.code, a.alpha, a.slope, lo, hi, +floatOut);
     }
     if (layer.op === 'maxpool') {
       const [kh, kw] = layer.kernel;
@@ -484,11 +502,6 @@ export class Model {
   }
 }
 
-/** f32 values to clamped codes (Math.round; the kernels round their own results half to even). */
-function writeCodes(values: Float32Array, { scale, lo, hi }: Codes, i16: Int16Array, at: number): void {
-  const inverse = 1 / scale;
-  for (let i = 0; i < values.length; i++) i16[at + i] = Math.min(hi, Math.max(lo, Math.round(values[i] * inverse)));
-}
 
 function layerInputs(layer: Layer): string[] {
   return layer.op === 'add' ? [...layer.inputs] : [layer.input];
