@@ -70,6 +70,10 @@ describe('command-line mistakes: one line naming the option, exit code 2', () =>
   it('bad values', () => {
     expectOneLineError(cli(['eval-lfw', '--verifier', 'magic']), 2, /--verifier must be jb, cosine or euclidean, got "magic"/);
     expectOneLineError(cli(['eval-lfw', '--folds', '1']), 2, /--folds must be >= 2, got 1/);
+    expectOneLineError(cli(['eval-lfw', '--pairs', path.join(out, 'no-pairs.tsv')]), 2, /--pairs: cannot read .*no-pairs\.tsv: no such file/);
+    const oneFold = path.join(folder('pairs'), 'one-fold.tsv');
+    writeFileSync(oneFold, 'a/1.jpg\ta/2.jpg\t1\na/1.jpg\tb/1.jpg\t0\n');
+    expectOneLineError(cli(['eval-lfw', '--pairs', oneFold]), 2, /needs a tab-separated list with a '<folds> TAB <pairs per fold>' header of at least 2 folds/);
     expectOneLineError(cli(['detect', sample('a.jpg'), '--input-size', 'big']), 2, /--input-size must be a number, got "big"/);
     expectOneLineError(cli(['detect', sample('a.jpg'), '--input-size', '100']), 2, /--input-size must be a multiple of 32/);
     expectOneLineError(cli(['detect', sample('a.jpg'), '--score-threshold', '1.5']), 2, /--score-threshold must be <= /);

@@ -3,7 +3,9 @@
  * images of the identities of the other 9 folds (or, with --fit-on, on identity-labelled outside
  * data such as the CelebA identity set) and the threshold is chosen on their pairs;
  * the held-out fold is scored once. Features come from the prepared cache (npm run prepare-data):
- * the teacher's stored outputs, or the student run on the stored aligned crops.
+ * the teacher's stored outputs, or the student run on the stored aligned crops. With --pairs, the
+ * same protocol runs on another identity-labelled prepared set and its pair list (e.g. the CelebA
+ * identity set and npm run make-pairs' list), for comparison with eval-pairs' photo path.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,7 +20,7 @@ import { StudentNet, TeacherNet } from '../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../face/student-graph.js';
 import { createVerifier, type VerifierKind } from '../verify/verifier.js';
 import { PreparedDataError, readChunks, readRecord, RECORD_BYTES, windowScaleOf, type PreparedChunk } from './data/cache.js';
-import { parsePairs, tarAtFar, type ImageKey } from '../verify/pairs.js';
+import { PairListFormatError, parsePairList, parsePairs, tarAtFar, type ImageKey, type LfwPairs } from '../verify/pairs.js';
 import { evaluateLfw, personOfKey, readLfwImageIndex } from './lfw.js';
 import { renderLinePlot } from './plot.js';
 import type { RgbImage } from '../image.js';
@@ -137,6 +139,10 @@ export const evalLfwCommand = defineCommand(
       },
       pca: { type: 'integer', min: 1, value: 'N', defaultText: "the verifier's", description: 'PCA dimensions before the verifier' },
       prepared: { type: 'string', default: '.cache/prepared/lfw', value: 'FOLDER', description: 'the prepared LFW cache' },
+      pairs: {
+        type: 'string', value: 'FILE', defaultText: "LFW's pairs.txt under --data",
+        description: "a tab-separated pair list with a '<folds>\\t<pairs per fold>' header over the photos of --prepared (<identity>/<file>.jpg, folds identity-disjoint), e.g. reports/eval-pairs/celeba-pairs.tsv with --prepared .cache/prepared/celeba",
+      },
       'fit-on': {
         type: 'string', default: 'lfw', value: 'lfw|FOLDER',
         description: 'fit the verifier on the 9 training folds, or on a prepared identity-labelled cache (<identity>/<file> keys, e.g. .cache/prepared/celeba: outside data)',
@@ -148,6 +154,7 @@ export const evalLfwCommand = defineCommand(
       'mobileid eval-lfw --verifier cosine --mirror',
       'mobileid eval-lfw --model teacher --verifier jb --json',
       'mobileid eval-lfw --verifier jb --mirror --fit-on .cache/prepared/celeba',
+      'mobileid eval-lfw --model teacher --verifier cosine --mirror --prepared .cache/prepared/celeba --pairs reports/eval-pairs/celeba-pairs.tsv',
     ],
   },
   async ({ values }) => {
@@ -156,22 +163,27 @@ export const evalLfwCommand = defineCommand(
     const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
     const model = values.model;
     if (!['teacher', 'teacher-on-crops', 'mobileid'].includes(model) && !existsSync(model)) throw new CliError(`--model: cannot read ${model}: no such file`);
-    const pairsFile = path.join(values.data, 'pairs.txt');
-    if (!existsSync(pairsFile)) throw new CliError(`${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
-
-    const allPairs = parsePairs(readFileSync(pairsFile, 'utf8'));
+    const pairsFile = values.pairs ?? path.join(values.data, 'pairs.txt');
+    if (!existsSync(pairsFile)) {
+      throw new CliError(values.pairs ? `--pairs: cannot read ${pairsFile}: no such file` : `${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
+    }
+    const allPairs = values.pairs ? readKeyedPairList(pairsFile) : parsePairs(readFileSync(pairsFile, 'utf8'));
     const folds = Math.min(values.folds, allPairs.folds);
     const pairs = { ...allPairs, folds, pairs: allPairs.pairs.filter((p) => p.fold < folds) };
-    const allImages = await readLfwImageIndex(path.join(values.data, 'images'));
+    // LFW: every image of its folder; another set: every image of its prepared cache (below)
+    const allImages = values.pairs ? undefined : await readLfwImageIndex(path.join(values.data, 'images'));
     // every image of the people in the kept folds' pairs (the verifier is fitted on them)
     const people = new Set(pairs.pairs.flatMap((p) => [p.a, p.b].map(personOfKey)));
-    const imagesByPerson = new Map([...allImages].filter(([person]) => people.has(person)));
     let features: Map<ImageKey, [Float32Array, Float32Array]>;
+    let imagesByPerson: Map<string, ImageKey[]>;
     try {
-      const only = folds < allPairs.folds ? new Set([...imagesByPerson.values()].flat()) : undefined;
+      const only = allImages && folds < allPairs.folds
+        ? new Set([...allImages].filter(([person]) => people.has(person)).flatMap(([, keys]) => keys))
+        : undefined;
       features = await loadFeatures(values.prepared, model, layer, only);
+      imagesByPerson = new Map([...(allImages ?? groupByIdentity(features.keys()))].filter(([person]) => people.has(person)));
     } catch (error) {
-      if (error instanceof PreparedDataError) throw new CliError(`${error.message} (npm run prepare-data -- --dataset lfw)`);
+      if (error instanceof PreparedDataError) throw new CliError(`${error.message} (npm run prepare-data${values.pairs ? '' : ' -- --dataset lfw'})`);
       throw error;
     }
     const missing = [...imagesByPerson.values()].flat().filter((k) => !features.has(k));
@@ -180,7 +192,7 @@ export const evalLfwCommand = defineCommand(
       console.error(`warning: ${missing.length} LFW images have no prepared features (failed preparation); they are left out of fitting`);
     }
     if (missingInPairs.size) {
-      throw new CliError(`${missingInPairs.size} images used by pairs.txt have no features: ${[...missingInPairs].slice(0, 5).join(', ')}`);
+      throw new CliError(`${missingInPairs.size} images used by ${path.basename(pairsFile)} have no features: ${[...missingInPairs].slice(0, 5).join(', ')}`);
     }
     const present = new Map([...imagesByPerson].map(([person, keys]) => [person, keys.filter((k) => features.has(k))]));
     const fitOn = values['fit-on'];
@@ -193,13 +205,7 @@ export const evalLfwCommand = defineCommand(
         if (error instanceof PreparedDataError) throw new CliError(`--fit-on: ${error.message}`);
         throw error;
       }
-      const byIdentity = new Map<string, string[]>();
-      for (const key of outside.keys()) {
-        const identity = key.split('/')[0];
-        const keys = byIdentity.get(identity);
-        if (keys) keys.push(key);
-        else byIdentity.set(identity, [key]);
-      }
+      const byIdentity = groupByIdentity(outside.keys());
       if (byIdentity.size < 2) throw new CliError(`--fit-on: ${fitOn} holds ${byIdentity.size} identity folder(s); keys must be <identity>/<file>`);
       outsideData = { imagesByPerson: byIdentity, feature: (key) => combine(outside.get(key)!, values.mirror, mode) };
     }
@@ -216,7 +222,8 @@ export const evalLfwCommand = defineCommand(
     });
     const fitLabel = fitOn === 'lfw' ? '' : `-fit-${path.basename(path.resolve(fitOn))}`;
     const foldLabel = folds < allPairs.folds ? `-${folds}folds` : '';
-    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}${foldLabel}`;
+    const pairsLabel = values.pairs ? `-${path.basename(pairsFile).replace(/\.[^.]*$/, '')}` : '';
+    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}${foldLabel}${pairsLabel}`;
     const tarAt = (far: number) => tarAtFar(result.roc, far);
     mkdirSync(values['report-dir'], { recursive: true });
     const rocFile = path.join(values['report-dir'], `roc-${label}.png`);
@@ -225,13 +232,43 @@ export const evalLfwCommand = defineCommand(
       series: [{ points: result.roc, color: '#1f77b4', label: `${label} AUC ${result.auc.toFixed(4)}` }, { points: [[0, 0], [1, 1]], color: '#bbbbbb' }],
     }));
     const summary = {
-      model, verifier: kind, mirror: values.mirror ? mode : false, fit_on: fitOn,
+      model, verifier: kind, mirror: values.mirror ? mode : false, fit_on: fitOn === 'lfw' && values.pairs ? 'folds' : fitOn,
       accuracy_mean: result.accuracyMean, accuracy_se: result.accuracySe, folds: result.folds, auc: result.auc,
       tar_at_far_1e2: tarAt(0.01), tar_at_far_1e3: tarAt(0.001),
       thresholds: result.thresholds, roc_png: rocFile,
     };
     writeFileSync(path.join(values['report-dir'], `${label}.json`), JSON.stringify(summary, null, 1));
-    console.error(`LFW View 2, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over ${folds} folds), AUC ${result.auc.toFixed(4)}, true accepts ${(100 * tarAt(0.01)).toFixed(2)}% at 1% false accepts, ${(100 * tarAt(0.001)).toFixed(2)}% at 0.1%; ROC in ${rocFile}`);
+    console.error(`${values.pairs ? path.basename(pairsFile) : 'LFW View 2'}, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over ${folds} folds), AUC ${result.auc.toFixed(4)}, true accepts ${(100 * tarAt(0.01)).toFixed(2)}% at 1% false accepts, ${(100 * tarAt(0.001)).toFixed(2)}% at 0.1%; ROC in ${rocFile}`);
     if (values.json) console.log(JSON.stringify(summary));
   },
 );
+
+/** Keys (<identity>/<file>) grouped by identity folder. */
+function groupByIdentity(keys: Iterable<ImageKey>): Map<string, ImageKey[]> {
+  const byIdentity = new Map<string, ImageKey[]>();
+  for (const key of keys) {
+    const identity = personOfKey(key);
+    const list = byIdentity.get(identity);
+    if (list) list.push(key);
+    else byIdentity.set(identity, [key]);
+  }
+  return byIdentity;
+}
+
+/**
+ * A tab-separated pair list with folds (eval-pairs' format) as LFW-style pairs over prepared keys:
+ * the photo paths without their extension.
+ */
+function readKeyedPairList(file: string): LfwPairs {
+  let list;
+  try {
+    list = parsePairList(readFileSync(file, 'utf8'), file);
+  } catch (error) {
+    if (error instanceof PairListFormatError) throw new CliError(error.message);
+    throw error;
+  }
+  if (list.format !== 'tsv' || list.folds < 2) throw new CliError(`--pairs ${file}: needs a tab-separated list with a '<folds> TAB <pairs per fold>' header of at least 2 folds`);
+  const key = (photo: string) => photo.replace(/\.[^./]*$/, '');
+  const pairs = list.pairs.map((p) => ({ fold: p.fold, same: p.same, a: key(p.a), b: key(p.b) }));
+  return { folds: list.folds, pairsPerClass: Math.round(pairs.length / list.folds / 2), pairs };
+}
