@@ -197,6 +197,9 @@ describe('embedFaces', () => {
     const { face, embedding } = withTeacher.embedLargestFace(image)!;
     expect(withTeacher.embeddingSize).toBe(128);
     expect(Array.from(embedding)).toEqual(Array.from(teacher.embed([{ image, landmarks68: face.landmarks68 }]).descriptor));
+    // a photo without a face: no embeddings, not an error (no network run on an empty batch)
+    expect(withTeacher.embedFaces(flat(320, 240), { mirror: true })).toEqual([]);
+    expect(teacher.embed([]).descriptor.length).toBe(0);
     withTeacher.dispose();
     teacherModel.dispose();
   });

@@ -181,6 +181,7 @@ export class TeacherNet {
 
   /** `chipToImage` per face (from dlibFaceChipTransform, possibly jittered); mirror flips the chip. */
   embedChips(faces: { image: RgbImage; chipToImage: Similarity; mirror?: boolean }[]): TeacherOutput {
+    if (faces.length === 0) return { hidden: new Float32Array(0), descriptor: new Float32Array(0) };
     const chips = faces.map((f): FaceWarp => ({ image: f.image, toImage: f.chipToImage, mirror: f.mirror }));
     const input = warpBatch(chips, TEACHER_CHIP_SIZE, TEACHER_CHIP_SIZE, this.preprocess, 'zero');
     const [hidden, descriptor] = this.model.runAll(input, faces.length);
