@@ -22,7 +22,7 @@ import {
   type Detection,
 } from '../src/face/detector.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
-import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
+import { cropImage, decodeImage, resizeBilinear, type RgbImage } from '../src/image.js';
 import { convertTinyFaceDetector } from '../src/tools/faceapi-convert.js';
 import { faceApiDir, faceApiInput, loadFaceApi, maxAbsDiff, preprocess, type FaceApi, type Tf } from './faceapi-reference.js';
 
@@ -190,9 +190,25 @@ describe('fallback input sizes', () => {
     expect(found[0].box.width).toBeGreaterThan(image.width * 0.5);
   });
 
-  it('the fallback runs only when the first pass finds nothing', () => {
+  it('a group photo of small faces: the fallback adds no face (it only looks for large ones)', () => {
     const image = decodeImage(photoBytes(3));
     expect(detector.detect(image)).toEqual(detector.detect(image, { fallbackSizes: [] }));
+  });
+
+  it('a portrait with a small face in a corner: 416 finds only the small face, the fallback adds the portrait', () => {
+    const portrait = faceFillingPhoto();
+    const small = decodeImage(new Uint8Array(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'demo', 'samples', 'b.jpg'))));
+    const side = 400;
+    const image = resizeBilinear(portrait, side, side);
+    const corner = resizeBilinear(small, 70, 70);
+    for (let y = 0; y < 70; y++) image.data.set(corner.data.subarray(y * 70 * 3, (y + 1) * 70 * 3), y * side * 3);
+    const first = detector.detect(image, { fallbackSizes: [] });
+    expect(first).toHaveLength(1);
+    expect(first[0].box.width).toBeLessThan(0.3 * side);
+    const found = detector.detect(image);
+    expect(found).toHaveLength(2);
+    expect(Math.max(...found.map((d) => d.box.width))).toBeGreaterThan(0.4 * side);
+    expect(found).toEqual(expect.arrayContaining(first));
   });
 });
 

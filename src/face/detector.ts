@@ -38,11 +38,13 @@ export interface DetectorOptions {
   /** Keep at most this many faces, best first. Default: no limit. */
   maxFaces?: number;
   /**
-   * Input sizes tried in turn when nothing is found at inputSize, until one finds a face. A face
-   * that fills the photo is larger than the tiny detector saw in training at 416 and is found at
-   * a smaller input (LFW's tightly cropped photos: about half are missed at 416 alone). Costs
-   * nothing on photos where the first pass finds a face. Default FALLBACK_INPUT_SIZES; [] turns
-   * the fallback off.
+   * Input sizes tried in turn while no large face has been found (none with a side of at least
+   * LARGE_FACE_FRACTION of the photo's shorter side). A face that fills the photo is larger than
+   * the tiny detector saw in training at 416 and is found at a smaller input (LFW's tightly
+   * cropped photos: about half are missed at 416 alone), also when 416 found a small face beside
+   * it (a bystander). A pass after faces were found adds only its large faces. Costs nothing on
+   * photos where the first pass finds a large face. Default FALLBACK_INPUT_SIZES; [] turns the
+   * fallback off.
    */
   fallbackSizes?: readonly number[];
 }
@@ -53,6 +55,12 @@ export interface DetectorOptions {
  * detector-recall measures it).
  */
 export const FALLBACK_INPUT_SIZES: readonly number[] = [224, 160, 128, 96];
+
+/**
+ * A face whose box side is at least this share of the photo's shorter side is "large": once one
+ * is found, the fallback sizes (there to find large faces) are not needed.
+ */
+export const LARGE_FACE_FRACTION = 0.3;
 
 export interface Detection {
   /** In original image pixels; may reach past the image edges (faces cut by the border). */
@@ -310,15 +318,21 @@ export class TinyFaceDetector {
     this.modelFor(this.meta.inputSize);
   }
 
-  /** Faces in the image, best score first: at inputSize, else at the first fallback size that finds any. */
+  /** Faces in the image, best score first: at inputSize, and at the fallback sizes until a large face is found. */
   detect(image: RgbImage, options: DetectorOptions = {}): Detection[] {
     checkDetectorOptions(options);
     const { inputSize, fallbackSizes, ...pass } = { ...this.defaults, ...definedOnly(options) };
     assertRgbImage(image);
     let found = this.detectAt(image, inputSize, pass);
+    const large = LARGE_FACE_FRACTION * Math.min(image.width, image.height);
+    const side = (d: Detection) => Math.max(d.box.width, d.box.height);
     for (const size of fallbackSizes) {
-      if (found.length) break;
-      if (size !== inputSize) found = this.detectAt(image, size, pass);
+      if (found.some((d) => side(d) >= large)) break;
+      if (size === inputSize) continue;
+      const faces = this.detectAt(image, size, pass);
+      // after faces were found, a smaller input is only asked for the large ones it exists for
+      const added = found.length ? faces.filter((d) => side(d) >= large) : faces;
+      if (added.length) found = nonMaxSuppression([...found, ...added], pass.iouThreshold, pass.maxFaces);
     }
     return found;
   }
