@@ -241,7 +241,8 @@ export class Model {
         if (bits === 4) this.nibbleWeights.add(layer.weights);
         const [oh, ow] = this.shapes.get(layer.output)!;
         if (layer.op === 'conv' && oh * ow >= WIDE_PANEL_PIXELS) this.wideWeights.add(layer.weights);
-        blobs.push([`${key}:w0`, bits === 4 ? packInt4Panels(codes, rowLength, cout) : this.wideWeights.has(layer.weights) ? Int16Array.from(packInt8Panels(codes, rows, rowLength, cout)) : packInt8Panels(codes, rows, rowLength, cout)]);
+        const panels = bits === 4 ? packInt4Panels(codes, rowLength, cout) : packInt8Panels(codes, rows, rowLength, cout);
+        blobs.push([`${key}:w0`, this.wideWeights.has(layer.weights) ? Int16Array.from(panels) : panels]);
         blobs.push([`${key}:b0`, Int32Array.from({ length: lanes }, (_, o) => (o < cout && bias ? Math.round(bias[o] / (inScale * scales[o])) : 0))]);
         blobs.push([`${key}:m0`, Float32Array.from({ length: lanes }, (_, o) => (o < cout ? (inScale * scales[o]) / outScale : 0))]);
         addActivation(`${key}:0`, layer.activation, cout);
