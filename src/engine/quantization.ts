@@ -1,7 +1,8 @@
 /**
  * Integer inference: the number formats shared by the quantiser (tools/quantize.ts) and the
  * engine's integer path (model.ts, assembly/quantized.ts).
- * - Weights: symmetric int8 with one scale per output channel, scale = max |w| / 127.
+ * - Weights: symmetric int8 with one scale per output channel, scale = max |w| / 127; dense
+ *   layers may hold 4-bit codes instead (i4 tensors, chosen by tools/quantize.ts, run by denseInt4).
  * - Activations: one scale per tensor (graph.quantization), values held as 8-bit codes. A tensor
  *   written through a ReLU is unsigned (codes 0..255, so ReLU is the clamp of the
  *   requantisation); any other tensor is signed (-127..127). Max pooling moves codes unchanged
