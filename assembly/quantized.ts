@@ -213,6 +213,37 @@ function highNibbles(bytes16: v128): v128 {
 }
 
 /**
+ * Two K pairs of 8 channels' weights widened to i16, as the dense kernels read them: from one
+ * 16-byte load of 4-bit weights (`nibbles`: the first pair in the low nibbles), or from two
+ * 16-byte loads of int8 weights (wv, wu). Low / high: channels 0-3 / 4-7 of the panel.
+ */
+// @ts-ignore: decorator
+@inline
+function firstPairLow(wv: v128, nibbles: bool): v128 {
+  const l = i16x8.extend_low_i8x16_s(wv);
+  return nibbles ? lowNibbles(l) : l;
+}
+
+// @ts-ignore: decorator
+@inline
+function firstPairHigh(wv: v128, nibbles: bool): v128 {
+  const h = i16x8.extend_high_i8x16_s(wv);
+  return nibbles ? lowNibbles(h) : h;
+}
+
+// @ts-ignore: decorator
+@inline
+function secondPairLow(wv: v128, wu: v128, nibbles: bool): v128 {
+  return nibbles ? highNibbles(i16x8.extend_low_i8x16_s(wv)) : i16x8.extend_low_i8x16_s(wu);
+}
+
+// @ts-ignore: decorator
+@inline
+function secondPairHigh(wv: v128, wu: v128, nibbles: bool): v128 {
+  return nibbles ? highNibbles(i16x8.extend_high_i8x16_s(wv)) : i16x8.extend_high_i8x16_s(wu);
+}
+
+/**
  * The body of denseInt8 and denseInt4 (`nibbles`: 4-bit weights). Each step of the inner loops
  * takes two K pairs: from two 16-byte loads of int8 weights, or from one of 4-bit weights.
  */
@@ -250,23 +281,13 @@ function denseInteger(
       let w = panel;
       let p = x;
       for (; p + 8 <= end; p += 8) {
-        let w0: v128, w1: v128, u0: v128, u1: v128; // this pair's 8 channels (two halves), the next pair's
-        if (nibbles) {
-          const wv = v128.load(w);
-          const l = i16x8.extend_low_i8x16_s(wv);
-          const h = i16x8.extend_high_i8x16_s(wv);
-          w0 = lowNibbles(l);
-          w1 = lowNibbles(h);
-          u0 = highNibbles(l);
-          u1 = highNibbles(h);
-        } else {
-          const wv = v128.load(w);
-          const wu = v128.load(w, 16);
-          w0 = i16x8.extend_low_i8x16_s(wv);
-          w1 = i16x8.extend_high_i8x16_s(wv);
-          u0 = i16x8.extend_low_i8x16_s(wu);
-          u1 = i16x8.extend_high_i8x16_s(wu);
-        }
+        // this pair's 8 channels (two halves), then the next pair's
+        const wv = v128.load(w);
+        const wu = nibbles ? wv : v128.load(w, 16);
+        const w0 = firstPairLow(wv, nibbles);
+        const w1 = firstPairHigh(wv, nibbles);
+        const u0 = secondPairLow(wv, wu, nibbles);
+        const u1 = secondPairHigh(wv, wu, nibbles);
         w += stepBytes;
         let xv = v128.load32_splat(p);
         let xu = v128.load32_splat(p, 4);
@@ -288,8 +309,8 @@ function denseInteger(
       if (p < end) {
         // an odd number of pairs: the last one alone
         const wv = v128.load(w);
-        const w0 = nibbles ? lowNibbles(i16x8.extend_low_i8x16_s(wv)) : i16x8.extend_low_i8x16_s(wv);
-        const w1 = nibbles ? lowNibbles(i16x8.extend_high_i8x16_s(wv)) : i16x8.extend_high_i8x16_s(wv);
+        const w0 = firstPairLow(wv, nibbles);
+        const w1 = firstPairHigh(wv, nibbles);
         let xv = v128.load32_splat(p);
         a00 = i32x4.add(a00, i32x4.dot_i16x8_s(xv, w0));
         a01 = i32x4.add(a01, i32x4.dot_i16x8_s(xv, w1));
@@ -318,23 +339,12 @@ function denseInteger(
       let w = panel;
       let p = x;
       for (; p + 8 <= end; p += 8) {
-        let w0: v128, w1: v128, u0: v128, u1: v128;
-        if (nibbles) {
-          const wv = v128.load(w);
-          const l = i16x8.extend_low_i8x16_s(wv);
-          const h = i16x8.extend_high_i8x16_s(wv);
-          w0 = lowNibbles(l);
-          w1 = lowNibbles(h);
-          u0 = highNibbles(l);
-          u1 = highNibbles(h);
-        } else {
-          const wv = v128.load(w);
-          const wu = v128.load(w, 16);
-          w0 = i16x8.extend_low_i8x16_s(wv);
-          w1 = i16x8.extend_high_i8x16_s(wv);
-          u0 = i16x8.extend_low_i8x16_s(wu);
-          u1 = i16x8.extend_high_i8x16_s(wu);
-        }
+        const wv = v128.load(w);
+        const wu = nibbles ? wv : v128.load(w, 16);
+        const w0 = firstPairLow(wv, nibbles);
+        const w1 = firstPairHigh(wv, nibbles);
+        const u0 = secondPairLow(wv, wu, nibbles);
+        const u1 = secondPairHigh(wv, wu, nibbles);
         w += stepBytes;
         const xv = v128.load32_splat(p);
         const xu = v128.load32_splat(p, 4);
@@ -346,8 +356,8 @@ function denseInteger(
       if (p < end) {
         const wv = v128.load(w);
         const xv = v128.load32_splat(p);
-        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, nibbles ? lowNibbles(i16x8.extend_low_i8x16_s(wv)) : i16x8.extend_low_i8x16_s(wv)));
-        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, nibbles ? lowNibbles(i16x8.extend_high_i8x16_s(wv)) : i16x8.extend_high_i8x16_s(wv)));
+        a0 = i32x4.add(a0, i32x4.dot_i16x8_s(xv, firstPairLow(wv, nibbles)));
+        a1 = i32x4.add(a1, i32x4.dot_i16x8_s(xv, firstPairHigh(wv, nibbles)));
       }
       const o = output + <usize>b * outRowBytes + channelOffset;
       epilogue8(o, i32x4.add(a0, c0), i32x4.add(a1, c1), n, m0, m1, act, alpha, s0, s1, low, high, floatOut);

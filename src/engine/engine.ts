@@ -12,6 +12,20 @@ import { decodeModel, type DecodedModel } from './model-format.js';
 import { Model, type LoadOptions } from './model.js';
 
 /** The kernels exported by assembly/index.ts (raw bindings: plain numbers, byte pointers). */
+/** The integer conv kernels (assembly/quantized.ts): i16 code tensors in and out (f32 with floatOut 1). */
+type IntegerConv = (
+  input: number, inWidth: number, cin: number,
+  output: number, outHeight: number, outWidth: number, cout: number,
+  packed: number, bias: number, multiplier: number, kh: number, kw: number, sh: number, sw: number,
+  act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
+) => void;
+
+/** The integer dense kernels (assembly/quantized.ts). */
+type IntegerDense = (
+  input: number, batch: number, inputs: number, output: number, units: number,
+  packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
+) => void;
+
 export interface Kernels {
   memory: WasmMemory;
   heapBase(): number;
@@ -36,29 +50,14 @@ export interface Kernels {
   globalAvgPool(input: number, pixels: number, channels: number, output: number): void;
   dense(input: number, batch: number, inputs: number, output: number, units: number, packed: number, bias: number, act: number, alpha: number, slope: number): void;
   // integer kernels (assembly/quantized.ts): i16 code tensors, int8 weight panels, floatOut 0/1
-  conv2dInt8(
-    input: number, inWidth: number, cin: number,
-    output: number, outHeight: number, outWidth: number, cout: number,
-    packed: number, bias: number, multiplier: number, kh: number, kw: number, sh: number, sw: number,
-    act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
-  ): void;
-  conv2dInt8Wide(
-    input: number, inWidth: number, cin: number,
-    output: number, outHeight: number, outWidth: number, cout: number,
-    packed: number, bias: number, multiplier: number, kh: number, kw: number, sh: number, sw: number,
-    act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
-  ): void;
+  conv2dInt8: IntegerConv;
+  /** conv2dInt8 on weight panels held as i16. */
+  conv2dInt8Wide: IntegerConv;
   /** f32 values to i16 codes in place; -1, or the index of the first non-finite value. */
   quantizeInput(at: number, count: number, inverse: number, lo: number, hi: number): number;
-  denseInt8(
-    input: number, batch: number, inputs: number, output: number, units: number,
-    packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
-  ): void;
+  denseInt8: IntegerDense;
   /** denseInt8 with 4-bit weight panels (packInt4Panels). */
-  denseInt4(
-    input: number, batch: number, inputs: number, output: number, units: number,
-    packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
-  ): void;
+  denseInt4: IntegerDense;
   maxPoolInt16(input: number, inHeight: number, inWidth: number, channels: number, output: number, outHeight: number, outWidth: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
   padInt16(x: number, h: number, w: number, c: number, out: number, oh: number, ow: number, oc: number, top: number, left: number): void;
 }

@@ -42,8 +42,8 @@ const ACT_CODE = { none: 0, relu: 1, leaky: 2, prelu: 3 } as const;
 /**
  * Integer conv layers with at least this many output pixels hold their weight panels as i16
  * (conv2dInt8Wide): each weight meets that many pixels, so skipping its widening in the inner loop
- * pays (about 5% of the student's time, in conv1 and conv2) for few bytes; the student's later
- * convs, with many weights and few pixels, stay int8 (its arena stays under 1.5 MB).
+ * pays for few bytes (the student's conv1 and conv2, 40 KB); the student's later convs, with many
+ * weights and few pixels, stay int8 (its arena stays under 1.5 MB).
  */
 const WIDE_PANEL_PIXELS = 256;
 

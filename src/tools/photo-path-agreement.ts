@@ -43,14 +43,13 @@ export function comparePaths(
   embeddings: PhotoEmbeddings, worst = 30,
 ): AgreementReport {
   const { photo, prepared } = embeddings;
-  const cosineSimilarity = (a: Float32Array, b: Float32Array) => cosine.score(a, b);
-  const agreement = photo.map((e, i) => (e ? cosineSimilarity(e, prepared[i]) : NaN));
+  const agreement = photo.map((e, i) => (e ? cosine.score(e, prepared[i]) : NaN));
   const found = agreement.filter((a) => !Number.isNaN(a)).sort((a, b) => a - b);
   const score = (get: (i: number) => Float32Array | null) =>
     photoOf.map(([a, b]) => {
       const ea = get(a);
       const eb = get(b);
-      return ea && eb ? cosineSimilarity(ea, eb) : NaN;
+      return ea && eb ? cosine.score(ea, eb) : NaN;
     });
   const same = pairs.map((p) => p.same);
   const fold = pairs.map((p) => p.fold);
