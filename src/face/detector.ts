@@ -320,21 +320,37 @@ export class TinyFaceDetector {
 
   /** Faces in the image, best score first: at inputSize, and at the fallback sizes until a large face is found. */
   detect(image: RgbImage, options: DetectorOptions = {}): Detection[] {
+    return this.run(image, options, true).faces;
+  }
+
+  /**
+   * detect()'s rule with every size run (no early stop), and every box each size found: one
+   * face seen at several input sizes gets several boxes, and where one face matters (verify's
+   * largest face) the face pipeline keeps the box its landmarks fit best. A large face that a
+   * large bystander hid from detect() is found here too.
+   */
+  detectWithCandidates(image: RgbImage, options: DetectorOptions = {}): { faces: Detection[]; candidates: Detection[] } {
+    return this.run(image, options, false);
+  }
+
+  private run(image: RgbImage, options: DetectorOptions, stopAtLargeFace: boolean): { faces: Detection[]; candidates: Detection[] } {
     checkDetectorOptions(options);
     const { inputSize, fallbackSizes, ...pass } = { ...this.defaults, ...definedOnly(options) };
     assertRgbImage(image);
-    let found = this.detectAt(image, inputSize, pass);
+    let faces = this.detectAt(image, inputSize, pass);
+    const candidates = [...faces];
     const large = LARGE_FACE_FRACTION * Math.min(image.width, image.height);
     const side = (d: Detection) => Math.max(d.box.width, d.box.height);
     for (const size of fallbackSizes) {
-      if (found.some((d) => side(d) >= large)) break;
+      if (stopAtLargeFace && faces.some((d) => side(d) >= large)) break;
       if (size === inputSize) continue;
-      const faces = this.detectAt(image, size, pass);
+      const found = this.detectAt(image, size, pass);
+      candidates.push(...found);
       // after faces were found, a smaller input is only asked for the large ones it exists for
-      const added = found.length ? faces.filter((d) => side(d) >= large) : faces;
-      if (added.length) found = nonMaxSuppression([...found, ...added], pass.iouThreshold, pass.maxFaces);
+      const added = faces.length ? found.filter((d) => side(d) >= large) : found;
+      if (added.length) faces = nonMaxSuppression([...faces, ...added], pass.iouThreshold, pass.maxFaces);
     }
-    return found;
+    return { faces, candidates };
   }
 
   /** One pass of the network at one input size. */

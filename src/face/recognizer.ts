@@ -6,13 +6,18 @@
  *   const result = recognizer.verify(photoA, photoB);       // largest face of each, compared
  *   recognizer.dispose();
  *
- * Stages: TinyFaceDetector box (smaller input sizes tried when none is found at 416) -> 68 landmarks (a second pass on the box the first pass
- * implies, which gave the teacher better LFW accuracy than the detector box alone, turned with
- * the first pass's eye line so a tilted face is seen upright) -> the
+ * Stages: TinyFaceDetector box (smaller input sizes tried while no large face is found at 416)
+ * -> 68 landmarks (a second pass on the box the first pass implies, which gave the teacher better
+ * LFW accuracy than the detector box alone, turned with the first pass's eye line so a tilted face
+ * is seen upright) -> the
  * student's 47x55 crop aligned on 5 points (or, given the teacher's file as the embedding model,
  * its 150x150 chip) -> embedding -> verifier. The CLI's commands find faces in photos only
  * through here. Runtime-neutral: no file system; images are RgbImages or the bytes of a JPEG/PNG
  * file (a Node Buffer is such bytes).
+ *
+ * Where one face per photo is wanted (verify, embedLargestFace) the detector runs at every size,
+ * the face's box is the one of its boxes its landmarks settle in best, and a photo with no face
+ * above the score threshold gets its best fainter face (FAINT_FACE_THRESHOLD).
  */
 import { loadBundledModel, type BundledModelName } from '../engine/assets.js';
 import { Engine } from '../engine/engine.js';
@@ -24,7 +29,7 @@ import { assertRgbImage, decodeImage, ImageDecodeError, pixelLimit, type RgbImag
 import { FaceMatcher, type ModelIdentity } from '../verify/matcher.js';
 import { createVerifier, type Verifier } from '../verify/verifier.js';
 import { TEACHER_CHIP_SIZE } from './align.js';
-import { TinyFaceDetector, checkDetectorOptions, type Detection, type DetectorOptions } from './detector.js';
+import { TinyFaceDetector, boxIou, checkDetectorOptions, type Detection, type DetectorOptions } from './detector.js';
 import { landmarks68To5, landmarkRegions, namedLandmarks, type LandmarkRegions, type NamedLandmarks, type Point } from './landmarks.js';
 import { LandmarkNet, StudentNet, TeacherNet, type Box } from './networks.js';
 
@@ -407,6 +412,9 @@ export class FaceRecognizer {
     sides.forEach((side, i) => {
       const name = i === 0 ? 'A' : 'B';
       if (side.found === 0) notes.push(`no face in image ${name}`);
+      else if (side.face && side.face.score < this.detector.defaults.scoreThreshold && (options.detector?.scoreThreshold ?? this.detectorDefaults.scoreThreshold) === undefined) {
+        notes.push(`image ${name}: no face passed the detector's score threshold; compared a fainter one (score ${side.face.score.toFixed(2)})`);
+      }
       if (side.found > 1) notes.push(`image ${name} has ${side.found} faces: compared the largest`);
     });
     const score = a.embedding && b.embedding ? verifier.score(a.embedding, b.embedding) : null;
@@ -491,20 +499,34 @@ export class FaceRecognizer {
     const start = now();
     const points = this.landmarks.detect(detections.map((d) => ({ image, box: d.box })), LANDMARK_PASSES, { upright: this.uprightLandmarks });
     timings.landmarksMs += now() - start;
-    return detections.map((d, i) => {
-      const landmarks5 = landmarks68To5(points[i]);
-      return { box: d.box, score: d.score, landmarks68: points[i], landmarks5, landmarks: namedLandmarks(landmarks5), regions: landmarkRegions(points[i]) };
-    });
+    return detections.map((d, i) => locatedFace(d, points[i]));
   }
 
-  /** The largest detected face, else the fallback box's, located and embedded. */
+  /**
+   * The largest detected face, else the fallback box's, located and embedded. Every detector size
+   * runs, and the face is the box of it (one per size) whose landmarks fit best (see
+   * LandmarkNet.fitBest): on LFW this keeps the photo path's alignment on the face where the
+   * largest box alone put the landmarks in a clump (npm run photo-path-agreement).
+   */
   private largestFace(embedder: Embedder, image: RgbImage, detector: DetectorOptions, mirror: boolean, fallbackBox: Box | undefined, timings: Timings) {
-    const detections = this.detect(image, detector, timings);
-    const largest = detections.reduce<Detection | null>((best, d) => (!best || area(d.box) > area(best.box) ? d : best), null);
-    const chosen = largest ?? (fallbackBox ? { box: fallbackBox, score: 0 } : null);
-    const [face = null] = this.locate(image, chosen ? [chosen] : [], timings);
-    const [embedding = null] = face ? this.embed(embedder, image, [face], mirror, timings) : [];
-    return { face, found: detections.length, embedding };
+    const start = now();
+    const options = { ...this.detectorDefaults, ...detector };
+    let { faces, candidates } = this.detector.detectWithCandidates(image, options);
+    // the caller expects a face here: a faint one beats none, unless they chose the threshold
+    if (!faces.length && options.scoreThreshold === undefined) {
+      ({ faces, candidates } = this.detector.detectWithCandidates(image, { ...options, scoreThreshold: FAINT_FACE_THRESHOLD }));
+    }
+    timings.detectMs += now() - start;
+    const largest = faces.reduce<Detection | null>((best, d) => (!best || area(d.box) > area(best.box) ? d : best), null);
+    const fallback = fallbackBox ? [{ box: fallbackBox, score: 0 }] : [];
+    const boxes = largest ? [largest, ...candidates.filter((d) => d !== largest && boxIou(d.box, largest.box) > SAME_FACE_IOU)] : fallback;
+    if (!boxes.length) return { face: null, found: 0, embedding: null };
+    const landmarksStart = now();
+    const { points, index } = this.landmarks.fitBest(image, boxes.map((d) => d.box), LANDMARK_PASSES, { upright: this.uprightLandmarks });
+    timings.landmarksMs += now() - landmarksStart;
+    const face = locatedFace(boxes[index], points);
+    const [embedding] = this.embed(embedder, image, [face], mirror, timings);
+    return { face, found: faces.length, embedding };
   }
 
   private embed(embedder: Embedder, image: RgbImage, faces: DetectedFace[], mirror: boolean, timings: Timings): Float32Array[] {
@@ -523,6 +545,22 @@ export class FaceRecognizer {
 
 
 }
+
+/** A detection with its 68 landmarks and what they imply. */
+function locatedFace(detection: Detection, landmarks68: Point[]): DetectedFace {
+  const landmarks5 = landmarks68To5(landmarks68);
+  return { box: detection.box, score: detection.score, landmarks68, landmarks5, landmarks: namedLandmarks(landmarks5), regions: landmarkRegions(landmarks68) };
+}
+
+/**
+ * The detector's score threshold for the one face verify() and embedLargestFace() look for when
+ * none passes the model's own (0.5): a pair scored on a faint face beats a failed pair (face-api's
+ * examples use 0.3 too). eval-pairs counts the photos still left without a face.
+ */
+export const FAINT_FACE_THRESHOLD = 0.3;
+
+/** A candidate box overlapping the chosen face by more than this IoU is a box of the same face. */
+const SAME_FACE_IOU = 0.3;
 
 /** A face crop's detector input: its longer side rounded up to the detector's 32-pixel step, within 128..416. */
 function faceCropInputSize({ width, height }: RgbImage): number {
