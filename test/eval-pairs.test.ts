@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeModel } from '../src/engine/model-format.js';
+import { worstPairs } from '../src/cli/eval-pairs.js';
 import { encodePng } from '../src/image.js';
+import type { PairList } from '../src/verify/pairs.js';
 import { cli, cliAsync, expectOneLineError, repo } from './cli-run.js';
 
 const out = mkdtempSync(path.join(tmpdir(), 'mobileid-eval-pairs-'));
@@ -44,6 +46,36 @@ describe('mobileid eval-pairs', () => {
     expect(Object.keys(result.tar_at_far)).toEqual(['0.01', '0.001']);
     expect(run.stderr).toMatch(/no face in 1 \(25\.00%\), 1 failed pairs/);
     expect(run.stderr).toMatch(/decode\/detect\/embed/);
+  });
+
+  it('--worst N: the lowest-scored same-person and highest-scored different-person pairs with their lines, and the photos without a face', async () => {
+    const images = lfwFolder();
+    const pairs = path.join(out, 'pairs-worst.txt');
+    writeFileSync(pairs, '1\t2\nAnn\t1\t2\nAnn\t2\t1\nAnn\t1\tBob\t1\nBob\t1\tNof\t1\n');
+    const run = await cliAsync(['eval-pairs', '--pairs', pairs, '--images', images, '--workers', '1', '--worst', '1', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.last);
+    expect(Object.keys(result)).toEqual([...JSON_FIELDS, 'worst_pairs', 'no_face_photos']);
+    const { same, different } = result.worst_pairs;
+    expect(same).toHaveLength(1);
+    expect(different).toEqual([{ a: 'Ann/Ann_0001.jpg', b: 'Bob/Bob_0001.jpg', line: 4, score: expect.any(Number) }]);
+    expect(result.no_face_photos).toEqual(['Nof/Nof_0001.jpg']);
+    expect(run.stderr).toMatch(/lowest-scored same-person pairs:\n {2}[-\d.]+ {2}Ann\/Ann_000\d\.jpg {2}Ann\/Ann_000\d\.jpg {2}\(line [23]\)/);
+    expect(run.stderr).toMatch(/photos without a face: \n {2}Nof\/Nof_0001\.jpg/);
+  });
+
+  it('worstPairs orders same-person pairs by rising score and different-person pairs by falling score, failed pairs left out', () => {
+    const list = {
+      folds: 1,
+      pairs: [
+        { a: 'a', b: 'b', same: true, fold: 0, line: 1 }, { a: 'c', b: 'd', same: true, fold: 0, line: 2 }, { a: 'e', b: 'f', same: true, fold: 0, line: 3 },
+        { a: 'g', b: 'h', same: false, fold: 0, line: 4 }, { a: 'i', b: 'j', same: false, fold: 0, line: 5 },
+      ],
+    };
+    const worst = worstPairs(list as PairList, [0.9, 0.2, NaN, 0.1, 0.7], 2);
+    expect(worst.same.map((p) => p.line)).toEqual([2, 1]);
+    expect(worst.different.map((p) => p.line)).toEqual([5, 4]);
+    expect(worstPairs(list as PairList, [0.9, 0.2, NaN, 0.1, 0.7], 0)).toEqual({ same: [], different: [] });
   });
 
   it('a photo missing from --images: one-line error naming the pair file and line', () => {

@@ -33,6 +33,30 @@ const PAIR_OPTIONS = {
   ...DETECTOR_OPTIONS,
 } as const;
 
+/** How far a scored pair is from being right: a same-person pair scored low, a different-person pair scored high. */
+export interface WorstPair {
+  a: string;
+  b: string;
+  /** Line of the pair file. */
+  line: number;
+  score: number;
+}
+
+/**
+ * The n same-person pairs with the lowest scores and the n different-person pairs with the
+ * highest, worst first: where to look for labelling errors and bad photos in a pair list.
+ * Failed pairs (no face) are left out; the photos without a face are listed on their own.
+ */
+export function worstPairs(list: PairList, scores: ArrayLike<number>, n: number): { same: WorstPair[]; different: WorstPair[] } {
+  const scored = list.pairs.map((p, i) => ({ a: p.a, b: p.b, line: p.line, score: scores[i], same: p.same })).filter((p) => !Number.isNaN(p.score));
+  const pick = (same: boolean) => scored
+    .filter((p) => p.same === same)
+    .sort((p, q) => (same ? p.score - q.score : q.score - p.score))
+    .slice(0, n)
+    .map(({ a, b, line, score }) => ({ a, b, line, score }));
+  return { same: pick(true), different: pick(false) };
+}
+
 type PairValues = {
   pairs?: string; images?: string; model: string; verifier?: string; mirror?: boolean; workers: number; 'max-folds'?: number;
   'input-size'?: number; 'score-threshold'?: number; 'max-faces'?: number; 'fallback-sizes'?: string;
@@ -49,6 +73,8 @@ export interface ScoredPairs {
   /** Distinct photos, and those that gave no embedding. */
   images: number;
   noFace: number;
+  /** The photos that gave no embedding, as the pair list names them. */
+  noFacePhotos: string[];
 }
 
 /** Reads and checks the pair list (every photo must exist), embeds each photo once, scores every pair. */
@@ -79,7 +105,8 @@ export async function scorePairs(values: PairValues): Promise<ScoredPairs> {
   const defaults = readVerificationDefaults(decodeModel(model).graph.meta);
   const verifierName = (values.verifier ?? defaults?.verifier ?? 'cosine') as 'cosine' | 'euclidean';
   const mirror = values.mirror ?? defaults?.mirror ?? false;
-  const files = [...index.keys()].map((photo) => path.join(values.images!, photo));
+  const photos = [...index.keys()];
+  const files = photos.map((photo) => path.join(values.images!, photo));
   const embedded = await embedPhotos(files, model, { workers: values.workers, mirror, detector: detectorOptionsFrom(values), assumeFaceCrops: false });
   if (embedded.failures.length) console.error(`${embedded.failures.length} photos could not be read (their pairs count as failed):\n  ${embedded.failures.slice(0, 10).join('\n  ')}`);
   const verifier = createVerifier(verifierName);
@@ -91,6 +118,7 @@ export async function scorePairs(values: PairValues): Promise<ScoredPairs> {
   return {
     list, scores, same: list.pairs.map((p) => p.same), model, verifier: verifierName, mirror,
     images: files.length, noFace: embedded.embeddings.filter((e) => e === null).length,
+    noFacePhotos: photos.filter((_, i) => embedded.embeddings[i] === null),
   };
 }
 
@@ -116,10 +144,17 @@ export const evalPairsCommand = defineCommand(
       'true-accept rate at 1% and 0.1% false accepts (a failed pair is never accepted there: a missed match, or',
       'no false accept), and the best-accuracy threshold on all pairs.',
     ].join('\n'),
-    options: PAIR_OPTIONS,
+    options: {
+      ...PAIR_OPTIONS,
+      worst: {
+        type: 'integer', default: 0, min: 0, max: 1000, value: 'N',
+        description: 'also list the N lowest-scored same-person pairs, the N highest-scored different-person pairs and the photos without a face (to check a list for labelling errors)',
+      },
+    },
     examples: [
       'mobileid eval-pairs --pairs lfw/pairs.txt --images lfw/images --mirror',
       'mobileid eval-pairs --pairs my-pairs.tsv --images photos/ --model teacher --verifier euclidean --json',
+      'mobileid eval-pairs --pairs my-pairs.tsv --images photos/ --worst 10',
     ],
   },
   async ({ values }) => {
@@ -139,6 +174,13 @@ export const evalPairsCommand = defineCommand(
     }
     say(`ROC area ${auc.toFixed(4)}; true accepts ${percent(tarAtFar(roc, 0.01))} at 1% false accepts, ${percent(tarAtFar(roc, 0.001))} at 0.1%`);
     say(`threshold (best accuracy on all pairs): ${threshold === null ? 'n/a' : threshold.toFixed(4)} (same person when score > threshold)`);
+    const worst = values.worst > 0 ? worstPairs(list, scores, values.worst) : null;
+    if (worst) {
+      const show = (p: WorstPair) => `  ${p.score.toFixed(4)}  ${p.a}  ${p.b}  (line ${p.line})`;
+      say(`lowest-scored same-person pairs:\n${worst.same.map(show).join('\n') || '  none'}`);
+      say(`highest-scored different-person pairs:\n${worst.different.map(show).join('\n') || '  none'}`);
+      say(`photos without a face: ${scored.noFacePhotos.length ? `\n  ${scored.noFacePhotos.slice(0, values.worst).join('\n  ')}` : 'none'}`);
+    }
     if (values.json) {
       console.log(JSON.stringify({
         model: values.model, verifier: scored.verifier, mirror: scored.mirror, images: scored.images, no_face: scored.noFace,
@@ -146,6 +188,13 @@ export const evalPairsCommand = defineCommand(
         folds: cv.folds.map((f) => ({ accuracy: round(f.accuracy, 6), threshold: round(f.threshold, 6) })), auc: round(auc, 6),
         tar_at_far: { '0.01': round(tarAtFar(roc, 0.01), 6), '0.001': round(tarAtFar(roc, 0.001), 6) },
         threshold: threshold === null ? null : round(threshold, 6),
+        ...(worst && {
+          worst_pairs: {
+            same: worst.same.map((p) => ({ ...p, score: round(p.score, 6) })),
+            different: worst.different.map((p) => ({ ...p, score: round(p.score, 6) })),
+          },
+          no_face_photos: scored.noFacePhotos.slice(0, values.worst),
+        }),
       }));
     }
   },
