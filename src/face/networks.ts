@@ -174,7 +174,7 @@ export class LandmarkNet {
 
 /**
  * Points that move less than this (mean, in eye-corner distances) in a further pass have settled:
- * on ordinary LFW photos the largest box's points move 0.012 (median) and at most 0.047 of 150.
+ * in a sample of 150 LFW photos the largest box's points moved 0.012 (median), at most 0.047.
  */
 export const SETTLED_UNREST = 0.05;
 

@@ -412,9 +412,7 @@ export class FaceRecognizer {
     sides.forEach((side, i) => {
       const name = i === 0 ? 'A' : 'B';
       if (side.found === 0) notes.push(`no face in image ${name}`);
-      else if (side.face && side.face.score < this.detector.defaults.scoreThreshold && (options.detector?.scoreThreshold ?? this.detectorDefaults.scoreThreshold) === undefined) {
-        notes.push(`image ${name}: no face passed the detector's score threshold; compared a fainter one (score ${side.face.score.toFixed(2)})`);
-      }
+      else if (side.faint) notes.push(`image ${name}: no face passed the detector's score threshold; compared a fainter one (score ${side.face!.score.toFixed(2)})`);
       if (side.found > 1) notes.push(`image ${name} has ${side.found} faces: compared the largest`);
     });
     const score = a.embedding && b.embedding ? verifier.score(a.embedding, b.embedding) : null;
@@ -513,20 +511,19 @@ export class FaceRecognizer {
     const options = { ...this.detectorDefaults, ...detector };
     let { faces, candidates } = this.detector.detectWithCandidates(image, options);
     // the caller expects a face here: a faint one beats none, unless they chose the threshold
-    if (!faces.length && options.scoreThreshold === undefined) {
-      ({ faces, candidates } = this.detector.detectWithCandidates(image, { ...options, scoreThreshold: FAINT_FACE_THRESHOLD }));
-    }
+    const faint = !faces.length && options.scoreThreshold === undefined;
+    if (faint) ({ faces, candidates } = this.detector.detectWithCandidates(image, { ...options, scoreThreshold: FAINT_FACE_THRESHOLD }));
     timings.detectMs += now() - start;
     const largest = faces.reduce<Detection | null>((best, d) => (!best || area(d.box) > area(best.box) ? d : best), null);
     const fallback = fallbackBox ? [{ box: fallbackBox, score: 0 }] : [];
     const boxes = largest ? [largest, ...candidates.filter((d) => d !== largest && boxIou(d.box, largest.box) > SAME_FACE_IOU)] : fallback;
-    if (!boxes.length) return { face: null, found: 0, embedding: null };
+    if (!boxes.length) return { face: null, found: 0, embedding: null, faint: false };
     const landmarksStart = now();
     const { points, index } = this.landmarks.fitBest(image, boxes.map((d) => d.box), LANDMARK_PASSES, { upright: this.uprightLandmarks });
     timings.landmarksMs += now() - landmarksStart;
     const face = locatedFace(boxes[index], points);
     const [embedding] = this.embed(embedder, image, [face], mirror, timings);
-    return { face, found: faces.length, embedding };
+    return { face, found: faces.length, embedding, faint: faint && largest !== null };
   }
 
   private embed(embedder: Embedder, image: RgbImage, faces: DetectedFace[], mirror: boolean, timings: Timings): Float32Array[] {
@@ -554,8 +551,9 @@ function locatedFace(detection: Detection, landmarks68: Point[]): DetectedFace {
 
 /**
  * The detector's score threshold for the one face verify() and embedLargestFace() look for when
- * none passes the model's own (0.5): a pair scored on a faint face beats a failed pair (face-api's
- * examples use 0.3 too). eval-pairs counts the photos still left without a face.
+ * none passes the model's own (0.5): a pair scored on a faint face beats a failed pair. 0.3 is
+ * the lower setting the detector options suggest for missed faces; eval-pairs counts the photos
+ * still left without a face.
  */
 export const FAINT_FACE_THRESHOLD = 0.3;
 
