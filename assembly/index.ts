@@ -15,3 +15,5 @@ export { conv2dBackwardWeights, conv2dBackwardInput, biasBackward } from './conv
 export { maxPoolBackward } from './pool_backward';
 export { denseBackwardWeights, denseBackwardInput } from './dense_backward';
 export { reluBackward } from './activations_backward';
+export { batchNormStatistics } from './batch_norm';
+export { batchNormGradientSums, batchNormInputGradient } from './batch_norm_backward';

@@ -16,7 +16,7 @@ import { seededRandom } from '../src/math/random.js';
 import { inferShapes } from '../src/engine/plan.js';
 import { BATCH_NORM_EPSILON, batchNormNames, foldBatchNorm, normalizedLayers, withBatchNorm } from '../src/tools/train/batch-norm.js';
 import { UnsupportedLayerError } from '../src/tools/train/errors.js';
-import { TrainingNetwork } from '../src/tools/train/network.js';
+import { TrainingNetwork, type TrainingKernels } from '../src/tools/train/network.js';
 import { maxRelativeError, referenceRun } from './reference.js';
 
 let engine: Engine;
@@ -297,6 +297,53 @@ function randomBatchNorm(graph: GraphSpec, tensors: Map<string, Tensor>): Map<st
   }
   return out;
 }
+
+describe('batch-norm kernels vs plain loops', () => {
+  it('statistics, gradient sums and input gradient, on a SIMD width and a ragged channel count', () => {
+    const kernels = engine.kernels as unknown as TrainingKernels;
+    for (const [rows, channels] of [[7, 8], [9, 5]]) {
+      const values = rows * channels;
+      const x = uniform(values, 2);
+      const g = uniform(values, 1);
+      const coefficients = [uniform(channels, 1), uniform(channels, 1), uniform(channels, 1)];
+      const arena = engine.arena;
+      const bytes = 4 * (2 * values + 3 * channels) + 8 * 4 * channels + 64;
+      const at = arena.alloc(bytes);
+      const f64At = Math.ceil((at + 4 * (2 * values + 3 * channels)) / 8) * 8;
+      const [xAt, gAt, aAt, bAt, dAt] = [at, at + 4 * values, at + 8 * values, at + 8 * values + 4 * channels, at + 8 * values + 8 * channels];
+      const [meanAt, inverseStdAt, sumGAt, sumGzAt] = [0, 1, 2, 3].map((k) => f64At + 8 * channels * k);
+      arena.f32.set(x, xAt >> 2);
+      arena.f32.set(g, gAt >> 2);
+      coefficients.forEach((c, k) => arena.f32.set(c, [aAt, bAt, dAt][k] >> 2));
+      kernels.batchNormStatistics(xAt, rows, channels, meanAt, inverseStdAt, 1e-5);
+      kernels.batchNormGradientSums(gAt, xAt, rows, channels, sumGAt, sumGzAt);
+      kernels.batchNormInputGradient(gAt, xAt, rows, channels, aAt, bAt, dAt);
+      const f64 = new Float64Array(arena.f32.buffer);
+      const read = (ptr: number) => Array.from(f64.subarray(ptr >> 3, (ptr >> 3) + channels));
+      for (let c = 0; c < channels; c++) {
+        let sum = 0, squares = 0, sumG = 0, sumGz = 0;
+        for (let r = 0; r < rows; r++) sum += x[r * channels + c];
+        const mean = sum / rows;
+        for (let r = 0; r < rows; r++) {
+          const k = r * channels + c;
+          squares += (x[k] - mean) ** 2;
+          sumG += g[k];
+          sumGz += g[k] * x[k];
+        }
+        expect(read(meanAt)[c]).toBeCloseTo(mean, 12);
+        expect(read(inverseStdAt)[c]).toBeCloseTo(1 / Math.sqrt(squares / rows + 1e-5), 10);
+        expect(read(sumGAt)[c]).toBeCloseTo(sumG, 12);
+        expect(read(sumGzAt)[c]).toBeCloseTo(sumGz, 12);
+        for (let r = 0; r < rows; r++) {
+          const k = r * channels + c;
+          const [a, b, d] = coefficients.map((v) => v[c]);
+          expect(arena.f32[(gAt >> 2) + k]).toBeCloseTo(Math.fround(a * g[k] + b * x[k] + d), 5);
+        }
+      }
+      arena.release(at, bytes);
+    }
+  });
+});
 
 describe('batch norm in training', () => {
   const shape: [number, number, number] = [7, 6, 3];

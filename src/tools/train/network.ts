@@ -49,6 +49,9 @@ export type TrainingKernels = Kernels & {
   denseBackwardWeights(input: number, batch: number, inputs: number, gradOut: number, units: number, gradWeights: number): void;
   denseBackwardInput(gradOut: number, batch: number, units: number, gradIn: number, inputs: number, packedT: number, zeroBias: number): void;
   reluBackward(grad: number, output: number, count: number): void;
+  batchNormStatistics(x: number, rows: number, channels: number, mean: number, inverseStd: number, epsilon: number): void;
+  batchNormGradientSums(g: number, z: number, rows: number, channels: number, sumG: number, sumGz: number): void;
+  batchNormInputGradient(g: number, z: number, rows: number, channels: number, a: number, b: number, d: number): void;
 };
 
 /** Every layer but add: one input, the previous layer's output. */
@@ -140,6 +143,8 @@ export class TrainingNetwork {
   private readonly padScratch: number;
   private readonly gridScratch: number;
   private readonly zeroBias: number;
+  /** Per-channel vectors of the batch-norm kernels: two f64 and three f32 arrays of the widest normalised layer. */
+  private readonly normScratch: { f64: [number, number]; f32: [number, number, number] };
   private readonly withInputGradient: boolean;
   private readonly cosineWeight: number;
   /** Per layer index: its normalisation, if any. */
@@ -223,6 +228,8 @@ export class TrainingNetwork {
     const padOffset = plan.take(padFloats);
     const gridOffset = plan.take(gridFloats);
     const zeroOffset = plan.take(zeroFloats);
+    const normChannels = Math.max(0, ...[...normalized].map((layer) => this.shapes.get(layer.output)![2]));
+    const normOffsets = [plan.take(2 * normChannels), plan.take(2 * normChannels), plan.take(normChannels), plan.take(normChannels), plan.take(normChannels)];
 
     const ptr = engine.arena.alloc(plan.bytes);
     this.block = { ptr, bytes: plan.bytes };
@@ -258,6 +265,8 @@ export class TrainingNetwork {
     this.padScratch = ptr + padOffset;
     this.gridScratch = ptr + gridOffset;
     this.zeroBias = ptr + zeroOffset;
+    const [v0, v1, v2, v3, v4] = normOffsets.map((offset) => ptr + offset);
+    this.normScratch = { f64: [v0, v1], f32: [v2, v3, v4] };
     this.setWeights(this.layout.flatten(tensors));
   }
 
@@ -405,29 +414,26 @@ export class TrainingNetwork {
     const values = count * elements(this.shapes.get(layer.output)!);
     const rows = values / channels;
     f32.copyWithin(pre, out, out + values);
+    const [meanAt, inverseStdAt] = this.normScratch.f64;
+    const [scaleAt, shiftAt] = this.normScratch.f32;
     if (batchStatistics) {
-      const sum = new Float64Array(channels);
-      const squares = new Float64Array(channels);
-      for (let r = 0, k = pre; r < rows; r++) for (let c = 0; c < channels; c++, k++) sum[c] += f32[k];
-      for (let c = 0; c < channels; c++) n.mean[c] = sum[c] / rows;
-      for (let r = 0, k = pre; r < rows; r++) for (let c = 0; c < channels; c++, k++) squares[c] += (f32[k] - n.mean[c]) ** 2;
-      for (let c = 0; c < channels; c++) n.inverseStd[c] = 1 / Math.sqrt(squares[c] / rows + BATCH_NORM_EPSILON);
+      this.kernels.batchNormStatistics(n.pre, rows, channels, meanAt, inverseStdAt, BATCH_NORM_EPSILON);
+      const f64 = new Float64Array(this.engine.arena.f32.buffer);
+      n.mean.set(f64.subarray(meanAt >> 3, (meanAt >> 3) + channels));
+      n.inverseStd.set(f64.subarray(inverseStdAt >> 3, (inverseStdAt >> 3) + channels));
     } else {
       for (let c = 0; c < channels; c++) {
         n.mean[c] = n.runningMean[c];
         n.inverseStd[c] = 1 / Math.sqrt(n.runningVariance[c] + BATCH_NORM_EPSILON);
       }
     }
-    const relu = layer.activation.kind === 'relu';
-    // y = scale * z + shift per channel
-    const scale = Float64Array.from(n.gamma, (g, c) => g * n.inverseStd[c]);
-    const shift = Float64Array.from(n.beta, (b, c) => b - scale[c] * n.mean[c]);
-    for (let r = 0, k = 0; r < rows; r++) {
-      for (let c = 0; c < channels; c++, k++) {
-        const y = scale[c] * f32[pre + k] + shift[c];
-        f32[out + k] = relu && y < 0 ? 0 : y;
-      }
+    // y = act(scale * z + shift) per channel
+    for (let c = 0; c < channels; c++) {
+      const scale = n.gamma[c] * n.inverseStd[c];
+      f32[(scaleAt >> 2) + c] = scale;
+      f32[(shiftAt >> 2) + c] = n.beta[c] - scale * n.mean[c];
     }
+    this.kernels.affine(n.pre, out << 2, rows, channels, scaleAt, shiftAt, layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE, 0, 0);
   }
 
   /**
@@ -463,18 +469,13 @@ export class TrainingNetwork {
     const grad = this.gradients.get(layer.output)!.base;
     const values = count * elements(this.shapes.get(layer.output)!);
     if (layer.activation.kind === 'relu') this.kernels.reluBackward(grad, out, values);
-    const g = grad >> 2;
-    const pre = n.pre >> 2;
     const channels = n.gamma.length;
     const rows = values / channels;
-    const sumG = new Float64Array(channels);
-    const sumGz = new Float64Array(channels);
-    for (let r = 0, k = 0; r < rows; r++) {
-      for (let c = 0; c < channels; c++, k++) {
-        sumG[c] += f32[g + k];
-        sumGz[c] += f32[g + k] * f32[pre + k];
-      }
-    }
+    const [sumGAt, sumGzAt] = this.normScratch.f64;
+    this.kernels.batchNormGradientSums(grad, n.pre, rows, channels, sumGAt, sumGzAt);
+    const f64 = new Float64Array(this.engine.arena.f32.buffer);
+    const sumG = f64.slice(sumGAt >> 3, (sumGAt >> 3) + channels);
+    const sumGz = f64.slice(sumGzAt >> 3, (sumGzAt >> 3) + channels);
     // sum(g x^) = inverseStd * (sum(g z) - mean * sum(g))
     const sumGx = sumGz.map((s, c) => n.inverseStd[c] * (s - n.mean[c] * sumG[c]));
     const gradients = this.gradientBlock >> 2;
@@ -485,12 +486,15 @@ export class TrainingNetwork {
       f32[dBeta + c] += sumG[c];
     }
     // dz = a g + b z + d per channel
-    const a = Float64Array.from(n.gamma, (gamma, c) => gamma * n.inverseStd[c]);
-    const b = sumGx.map((s, c) => (-a[c] * s * n.inverseStd[c]) / rows);
-    const d = sumG.map((s, c) => (-a[c] * s) / rows - b[c] * n.mean[c]);
-    for (let r = 0, k = 0; r < rows; r++) {
-      for (let c = 0; c < channels; c++, k++) f32[g + k] = a[c] * f32[g + k] + b[c] * f32[pre + k] + d[c];
+    const [aAt, bAt, dAt] = this.normScratch.f32;
+    for (let c = 0; c < channels; c++) {
+      const a = n.gamma[c] * n.inverseStd[c];
+      const b = (-a * sumGx[c] * n.inverseStd[c]) / rows;
+      f32[(aAt >> 2) + c] = a;
+      f32[(bAt >> 2) + c] = b;
+      f32[(dAt >> 2) + c] = (-a * sumG[c]) / rows - b * n.mean[c];
     }
+    this.kernels.batchNormInputGradient(grad, n.pre, rows, channels, aAt, bAt, dAt);
   }
 
   /**
