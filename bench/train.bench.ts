@@ -5,7 +5,9 @@
  * round so that load from other processes hits them alike; medians over rounds are reported.
  * Besides wall-clock images/s, images per CPU-second of this process (all its threads) show the
  * efficiency of each configuration independently of how much CPU other processes leave us.
- * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128]
+ * --arch deep trains the deeper trunk instead of the paper's; --batch-norm adds a fourth
+ * configuration to the alternation, 2 workers with batch norm (its cost over plain 2 workers).
+ * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128] [--arch paper|deep] [--batch-norm]
  * The last line of output is JSON.
  */
 import os from 'node:os';
@@ -13,6 +15,7 @@ import { initWeights, STUDENT_INPUT } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { Optimizer } from '../src/tools/train/optimizer.js';
 import { BatchComputer, type BatchSlot } from '../src/tools/train/parallel.js';
+import { withBatchNorm } from '../src/tools/train/batch-norm.js';
 import { trainingGraph } from '../src/tools/train/targets.js';
 import { Trainer } from '../src/tools/train/trainer.js';
 
@@ -25,12 +28,14 @@ const rounds = option('rounds', 5);
 const steps = option('steps', 3);
 const batch = option('batch', 128);
 const outputs = 256;
+const arch = args.includes('--arch') && args[args.indexOf('--arch') + 1] === 'deep' ? 'deep' : 'paper';
+const withBatchNormConfig = args.includes('--batch-norm');
 const IMAGE = STUDENT_INPUT[0] * STUDENT_INPUT[1] * STUDENT_INPUT[2];
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 async function main() {
-  const graph = trainingGraph(outputs, { kind: 'hidden' }, true);
+  const graph = trainingGraph(outputs, { kind: 'hidden' }, true, arch);
   const tensors = initWeights(graph, 1);
   // a pool of synthetic batches, copied into the slots like the real loader does
   const random = seededRandom(9);
@@ -43,9 +48,12 @@ async function main() {
     return batch;
   };
 
-  const configs = [0, 1, 2];
-  const trainers = await Promise.all(configs.map(async (workers) => {
-    const computer = await BatchComputer.create({ graph, tensors, maxBatch: batch, workers });
+  const configs = [{ workers: 0, batchNorm: false }, { workers: 1, batchNorm: false }, { workers: 2, batchNorm: false }];
+  if (withBatchNormConfig) configs.push({ workers: 2, batchNorm: true });
+  const label = ({ workers, batchNorm }: (typeof configs)[number]) =>
+    `${workers === 0 ? 'main thread' : workers === 1 ? '1 worker' : `${workers} workers`}${batchNorm ? ' + batch norm' : ''}`;
+  const trainers = await Promise.all(configs.map(async ({ workers, batchNorm }) => {
+    const computer = await BatchComputer.create({ graph, tensors: batchNorm ? withBatchNorm(graph, tensors) : tensors, maxBatch: batch, workers, batchNorm });
     const optimizer = new Optimizer(computer.layout.size, { kind: 'adam', weightDecay: 5e-4, decayMask: computer.layout.decayMask() });
     return new Trainer(computer, optimizer, { kind: 'cosine', baseRate: 1e-4, totalSteps: 1000, warmupSteps: 0 });
   }));
@@ -63,24 +71,24 @@ async function main() {
       rates[c].push((steps * batch) / ((performance.now() - started) / 1000));
       perCpuSecond[c].push((steps * batch) / ((used.user + used.system) / 1e6));
     }
-    console.error(`round ${round + 1}/${rounds}: ${configs.map((w, c) => `${w} workers ${rates[c][round].toFixed(1)} img/s`).join(', ')}`);
+    console.error(`round ${round + 1}/${rounds}: ${configs.map((config, c) => `${label(config)} ${rates[c][round].toFixed(1)} img/s`).join(', ')}`);
   }
   for (const trainer of trainers) await trainer.computer.close();
 
-  const results = configs.map((workers, c) => ({
-    workers,
+  const results = configs.map(({ workers, batchNorm }, c) => ({
+    workers, batch_norm: batchNorm,
     images_per_s: Number(median(rates[c]).toFixed(1)),
     images_per_cpu_s: Number(median(perCpuSecond[c]).toFixed(1)),
     rounds: rates[c].map((r) => Number(r.toFixed(1))),
   }));
   console.log('');
-  console.log('| workers | training images/s (median) | images per CPU-second (median) |');
+  console.log('| configuration | training images/s (median) | images per CPU-second (median) |');
   console.log('|---|---|---|');
-  for (const r of results) console.log(`| ${r.workers === 0 ? '0 (main thread)' : r.workers} | ${r.images_per_s} | ${r.images_per_cpu_s} |`);
+  results.forEach((r, c) => console.log(`| ${label(configs[c])} | ${r.images_per_s} | ${r.images_per_cpu_s} |`));
   console.log('');
   const speedup = results[2].images_per_s / results[1].images_per_s;
   console.log(JSON.stringify({
-    bench: 'train', network: `student 55x47x3 -> ${outputs}`, batch, steps_per_round: steps, rounds,
+    bench: 'train', network: `student (${arch}) 55x47x3 -> ${outputs}`, batch, steps_per_round: steps, rounds,
     cpus: os.cpus().length, load_average: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0].toFixed(2))],
     results, speedup_2_vs_1_workers: Number(speedup.toFixed(2)),
   }));
