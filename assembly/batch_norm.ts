@@ -7,13 +7,13 @@
 /** The f32 lanes c..c+3 of a row as two f64x2: [c, c+1] and [c+2, c+3]. */
 // @ts-ignore: decorator
 @inline
-function low2(v: v128): v128 {
+export function low2(v: v128): v128 {
   return f64x2.promote_low_f32x4(v);
 }
 
 // @ts-ignore: decorator
 @inline
-function high2(v: v128): v128 {
+export function high2(v: v128): v128 {
   return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
 }
 

@@ -1,5 +1,6 @@
 // Backward pass of batch normalisation in training (rows x channels, per-channel vectors f64):
 // the sums its gradients need, and the gradient of its input.
+import { high2, low2 } from './batch_norm';
 
 /** sumG[c] = sum over rows of g[r][c]; sumGz[c] = sum of g[r][c] * z[r][c] (both f64, overwritten). */
 export function batchNormGradientSums(g: usize, z: usize, rows: i32, channels: i32, sumG: usize, sumGz: usize): void {
@@ -11,10 +12,10 @@ export function batchNormGradientSums(g: usize, z: usize, rows: i32, channels: i
     for (; c + 4 <= channels; c += 4) {
       const gv = v128.load(g + offset + (<usize>c << 2));
       const zv = v128.load(z + offset + (<usize>c << 2));
-      const g0 = f64x2.promote_low_f32x4(gv);
-      const g1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(gv, gv, 2, 3, 0, 1));
-      const z0 = f64x2.promote_low_f32x4(zv);
-      const z1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(zv, zv, 2, 3, 0, 1));
+      const g0 = low2(gv);
+      const g1 = high2(gv);
+      const z0 = low2(zv);
+      const z1 = high2(zv);
       const s = sumG + (<usize>c << 3);
       const t = sumGz + (<usize>c << 3);
       v128.store(s, f64x2.add(v128.load(s), g0));

@@ -110,56 +110,49 @@ async function main() {
 
   await faceapi.nets.ssdMobilenetv1.loadFromDisk(path.join(faceApiDir, 'model'));
   const detector = new TinyFaceDetector(engine, await loadBundledModel('detector'));
-  const detection: Record<string, unknown> = {};
-  for (const [set, images] of [['demo', photos], ['lfw', lfwSample()]] as const) {
-    if (!images.length) continue;
-    const imageTensors = images.map((p) => tf.tensor3d(Int32Array.from(p.data), [p.height, p.width, 3], 'int32') as Tensor3D);
-    const found: Record<string, number> = {};
-    const faceApiRunner = (name: string, options: Parameters<typeof faceapi.detectAllFaces>[1]): Runner => async () => {
-      found[name] = 0;
-      for (const tensor of imageTensors) found[name] += (await faceapi.detectAllFaces(faceApiInput(tensor), options)).length ? 1 : 0;
-      return imageTensors.length;
-    };
-    const { median: msPerPhoto } = await alternate({
-      'detect-ours': async () => {
-        found['detect-ours'] = images.filter((image) => detector.detect(image).length > 0).length;
+  const sets: [string, RgbImage[]][] = [['demo', photos], ['lfw', lfwSample()]];
+  /** Per photo set: ms per photo of each runner (alternating) and in how many photos it found a face. */
+  const perPhoto = async (kind: string, runners: Record<string, (image: RgbImage, tensor: Tensor3D) => boolean | Promise<boolean>>) => {
+    const out: Record<string, { photos: number; ms_per_photo: Record<string, number>; photos_with_a_face: Record<string, number> }> = {};
+    const pad = Math.max(...Object.keys(runners).map((name) => name.length)) + 1;
+    for (const [set, images] of sets) {
+      if (!images.length) continue;
+      const imageTensors = images.map((p) => tf.tensor3d(Int32Array.from(p.data), [p.height, p.width, 3], 'int32') as Tensor3D);
+      const found: Record<string, number> = {};
+      const timed = Object.fromEntries(Object.entries(runners).map(([name, run]): [string, Runner] => [name, async () => {
+        found[name] = 0;
+        for (let i = 0; i < images.length; i++) {
+          const hit = run(images[i], imageTensors[i]);
+          if (hit instanceof Promise ? await hit : hit) found[name]++;
+        }
         return images.length;
-      },
-      'detect-ssd': faceApiRunner('detect-ssd', new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 })),
-      'detect-tiny': faceApiRunner('detect-tiny', new faceapi.TinyFaceDetectorOptions({ inputSize: 416 })),
-    }, `photo (${set})`);
-    tf.dispose(imageTensors);
-    for (const [name, ms] of Object.entries(msPerPhoto)) console.log(`${set}: ${name.padEnd(12)} ${ms.toFixed(1)} ms/photo (median of ${rounds}), a face in ${found[name]} of ${images.length} photos`);
-    detection[set] = {
-      photos: images.length, ms_per_photo: msPerPhoto, photos_with_a_face: found,
-      ssd_over_ours: msPerPhoto['detect-ssd'] / msPerPhoto['detect-ours'], tiny_over_ours: msPerPhoto['detect-tiny'] / msPerPhoto['detect-ours'],
-    };
-  }
-  const largest: Record<string, unknown> = {};
-  for (const [set, images] of [['demo', photos], ['lfw', lfwSample()]] as const) {
-    if (!images.length) continue;
-    const imageTensors = images.map((p) => tf.tensor3d(Int32Array.from(p.data), [p.height, p.width, 3], 'int32') as Tensor3D);
-    const found: Record<string, number> = {};
-    const faceApiRunner = (name: string, options: Parameters<typeof faceapi.detectSingleFace>[1]): Runner => async () => {
-      found[name] = 0;
-      for (const tensor of imageTensors) found[name] += (await faceapi.detectSingleFace(faceApiInput(tensor), options).withFaceLandmarks().withFaceDescriptor()) ? 1 : 0;
-      return imageTensors.length;
-    };
-    const { median: msPerPhoto } = await alternate({
-      'largest-ours': async () => {
-        found['largest-ours'] = images.filter((image) => recognizer.embedLargestFace(image) !== null).length;
-        return images.length;
-      },
-      'largest-tiny': faceApiRunner('largest-tiny', new faceapi.TinyFaceDetectorOptions({ inputSize: 416 })),
-      'largest-ssd': faceApiRunner('largest-ssd', new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 })),
-    }, `photo (${set}, one face)`);
-    tf.dispose(imageTensors);
-    for (const [name, ms] of Object.entries(msPerPhoto)) console.log(`${set}: ${name.padEnd(13)} ${ms.toFixed(1)} ms/photo (median of ${rounds}), a face in ${found[name]} of ${images.length} photos`);
-    largest[set] = {
-      photos: images.length, ms_per_photo: msPerPhoto, photos_with_a_face: found,
-      tiny_over_ours: msPerPhoto['largest-tiny'] / msPerPhoto['largest-ours'], ssd_over_ours: msPerPhoto['largest-ssd'] / msPerPhoto['largest-ours'],
-    };
-  }
+      }]));
+      const { median: msPerPhoto } = await alternate(timed, `photo (${set}${kind})`);
+      tf.dispose(imageTensors);
+      for (const [name, ms] of Object.entries(msPerPhoto)) console.log(`${set}: ${name.padEnd(pad)} ${ms.toFixed(1)} ms/photo (median of ${rounds}), a face in ${found[name]} of ${images.length} photos`);
+      out[set] = { photos: images.length, ms_per_photo: msPerPhoto, photos_with_a_face: found };
+    }
+    return out;
+  };
+  const tiny = new faceapi.TinyFaceDetectorOptions({ inputSize: 416 });
+  const ssd = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
+  const detectAll = (options: typeof tiny | typeof ssd) => async (_: RgbImage, tensor: Tensor3D) => (await faceapi.detectAllFaces(faceApiInput(tensor), options)).length > 0;
+  const single = (options: typeof tiny | typeof ssd) => async (_: RgbImage, tensor: Tensor3D) =>
+    (await faceapi.detectSingleFace(faceApiInput(tensor), options).withFaceLandmarks().withFaceDescriptor()) !== undefined;
+  const detection = Object.fromEntries(Object.entries(await perPhoto('', {
+    'detect-ours': (image) => detector.detect(image).length > 0,
+    'detect-ssd': detectAll(ssd),
+    'detect-tiny': detectAll(tiny),
+  })).map(([set, r]) => [set, {
+    ...r, ssd_over_ours: r.ms_per_photo['detect-ssd'] / r.ms_per_photo['detect-ours'], tiny_over_ours: r.ms_per_photo['detect-tiny'] / r.ms_per_photo['detect-ours'],
+  }]));
+  const largest = Object.fromEntries(Object.entries(await perPhoto(', one face', {
+    'largest-ours': (image) => recognizer.embedLargestFace(image) !== null,
+    'largest-tiny': single(tiny),
+    'largest-ssd': single(ssd),
+  })).map(([set, r]) => [set, {
+    ...r, tiny_over_ours: r.ms_per_photo['largest-tiny'] / r.ms_per_photo['largest-ours'], ssd_over_ours: r.ms_per_photo['largest-ssd'] / r.ms_per_photo['largest-ours'],
+  }]));
   tf.dispose(tensors);
   detector.dispose();
   recognizer.dispose();

@@ -70,9 +70,8 @@ export interface ScoredPairs {
   model: Uint8Array;
   verifier: 'cosine' | 'euclidean';
   mirror: boolean;
-  /** Distinct photos, and those that gave no embedding. */
+  /** Distinct photos. */
   images: number;
-  noFace: number;
   /** The photos that gave no embedding, as the pair list names them. */
   noFacePhotos: string[];
 }
@@ -117,7 +116,7 @@ export async function scorePairs(values: PairValues): Promise<ScoredPairs> {
   });
   return {
     list, scores, same: list.pairs.map((p) => p.same), model, verifier: verifierName, mirror,
-    images: files.length, noFace: embedded.embeddings.filter((e) => e === null).length,
+    images: files.length,
     noFacePhotos: photos.filter((_, i) => embedded.embeddings[i] === null),
   };
 }
@@ -128,7 +127,7 @@ const round = (x: number, digits: number) => Number(x.toFixed(digits));
 function describeInput(scored: ScoredPairs, modelName: string): string {
   const failed = scored.scores.filter(Number.isNaN).length;
   return `${scored.list.pairs.length} pairs (${scored.list.folds} fold${scored.list.folds > 1 ? 's' : ''}) of ${scored.images} photos; ` +
-    `no face in ${scored.noFace} (${percent(scored.noFace / scored.images)}), ${failed} failed pairs; model ${modelName}, ${scored.verifier}${scored.mirror ? ', mirror-averaged' : ''}`;
+    `no face in ${scored.noFacePhotos.length} (${percent(scored.noFacePhotos.length / scored.images)}), ${failed} failed pairs; model ${modelName}, ${scored.verifier}${scored.mirror ? ', mirror-averaged' : ''}`;
 }
 
 export const evalPairsCommand = defineCommand(
@@ -183,7 +182,7 @@ export const evalPairsCommand = defineCommand(
     }
     if (values.json) {
       console.log(JSON.stringify({
-        model: values.model, verifier: scored.verifier, mirror: scored.mirror, images: scored.images, no_face: scored.noFace,
+        model: values.model, verifier: scored.verifier, mirror: scored.mirror, images: scored.images, no_face: scored.noFacePhotos.length,
         pairs: list.pairs.length, accuracy_mean: round(cv.accuracyMean, 6), accuracy_se: cv.accuracySe === null ? null : round(cv.accuracySe, 6),
         folds: cv.folds.map((f) => ({ accuracy: round(f.accuracy, 6), threshold: round(f.threshold, 6) })), auc: round(auc, 6),
         tar_at_far: { '0.01': round(tarAtFar(roc, 0.01), 6), '0.001': round(tarAtFar(roc, 0.001), 6) },
@@ -277,7 +276,7 @@ export const calibrateCommand = defineCommand(
     }
     if (values.json) {
       console.log(JSON.stringify({
-        model: values.model, verifier: scored.verifier, mirror: scored.mirror, images: scored.images, no_face: scored.noFace, pairs: list.pairs.length,
+        model: values.model, verifier: scored.verifier, mirror: scored.mirror, images: scored.images, no_face: scored.noFacePhotos.length, pairs: list.pairs.length,
         far_target: values.far, threshold: result.threshold, tar: round(result.tarMean, 6), far: round(result.farMean, 6),
         folds: result.folds.map((f) => ({ threshold: round(f.threshold, 6), tar: round(f.tar, 6), far: round(f.far, 6) })), out: values.out ?? null,
       }));

@@ -11,7 +11,6 @@ import { loadDefaultWasm } from './assets.js';
 import { decodeModel, type DecodedModel } from './model-format.js';
 import { Model, type LoadOptions } from './model.js';
 
-/** The kernels exported by assembly/index.ts (raw bindings: plain numbers, byte pointers). */
 /** The integer conv kernels (assembly/quantized.ts): i16 code tensors in and out (f32 with floatOut 1). */
 type IntegerConv = (
   input: number, inWidth: number, cin: number,
@@ -26,6 +25,7 @@ type IntegerDense = (
   packed: number, bias: number, multiplier: number, act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
 ) => void;
 
+/** The kernels exported by assembly/index.ts (raw bindings: plain numbers, byte pointers). */
 export interface Kernels {
   memory: WasmMemory;
   heapBase(): number;

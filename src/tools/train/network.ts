@@ -418,9 +418,8 @@ export class TrainingNetwork {
     const [scaleAt, shiftAt] = this.normScratch.f32;
     if (batchStatistics) {
       this.kernels.batchNormStatistics(n.pre, rows, channels, meanAt, inverseStdAt, BATCH_NORM_EPSILON);
-      const f64 = new Float64Array(this.engine.arena.f32.buffer);
-      n.mean.set(f64.subarray(meanAt >> 3, (meanAt >> 3) + channels));
-      n.inverseStd.set(f64.subarray(inverseStdAt >> 3, (inverseStdAt >> 3) + channels));
+      n.mean.set(this.f64Scratch(meanAt, channels));
+      n.inverseStd.set(this.f64Scratch(inverseStdAt, channels));
     } else {
       for (let c = 0; c < channels; c++) {
         n.mean[c] = n.runningMean[c];
@@ -434,6 +433,11 @@ export class TrainingNetwork {
       f32[(shiftAt >> 2) + c] = n.beta[c] - scale * n.mean[c];
     }
     this.kernels.affine(n.pre, out << 2, rows, channels, scaleAt, shiftAt, layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE, 0, 0);
+  }
+
+  /** `channels` f64 values of the batch-norm scratch at byte `at`, as a view into the arena. */
+  private f64Scratch(at: number, channels: number): Float64Array {
+    return new Float64Array(this.engine.arena.f32.buffer, at, channels);
   }
 
   /**
@@ -473,9 +477,8 @@ export class TrainingNetwork {
     const rows = values / channels;
     const [sumGAt, sumGzAt] = this.normScratch.f64;
     this.kernels.batchNormGradientSums(grad, n.pre, rows, channels, sumGAt, sumGzAt);
-    const f64 = new Float64Array(this.engine.arena.f32.buffer);
-    const sumG = f64.slice(sumGAt >> 3, (sumGAt >> 3) + channels);
-    const sumGz = f64.slice(sumGzAt >> 3, (sumGzAt >> 3) + channels);
+    const sumG = this.f64Scratch(sumGAt, channels);
+    const sumGz = this.f64Scratch(sumGzAt, channels);
     // sum(g x^) = inverseStd * (sum(g z) - mean * sum(g))
     const sumGx = sumGz.map((s, c) => n.inverseStd[c] * (s - n.mean[c] * sumG[c]));
     const gradients = this.gradientBlock >> 2;
