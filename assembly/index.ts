@@ -14,6 +14,6 @@ export function heapBase(): usize {
 export { conv2dBackwardWeights, conv2dBackwardInput, biasBackward } from './conv_backward';
 export { maxPoolBackward } from './pool_backward';
 export { denseBackwardWeights, denseBackwardInput } from './dense_backward';
-export { reluBackward } from './activations_backward';
+export { reluBackward, preluBackward } from './activations_backward';
 export { batchNormStatistics } from './batch_norm';
 export { batchNormGradientSums, batchNormInputGradient } from './batch_norm_backward';

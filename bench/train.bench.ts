@@ -5,9 +5,10 @@
  * round so that load from other processes hits them alike; medians over rounds are reported.
  * Besides wall-clock images/s, images per CPU-second of this process (all its threads) show the
  * efficiency of each configuration independently of how much CPU other processes leave us.
- * --arch deep trains the deeper trunk instead of the paper's; --batch-norm adds a fourth
- * configuration to the alternation, 2 workers with batch norm (its cost over plain 2 workers).
- * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128] [--arch paper|deep] [--batch-norm]
+ * --arch deep trains the deeper trunk instead of the paper's; --batch-norm adds a configuration to
+ * the alternation, 2 workers with batch norm (its cost over plain 2 workers), and --prelu one with
+ * PReLU instead of ReLU (with --batch-norm: batch norm and PReLU).
+ * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128] [--arch paper|deep] [--batch-norm] [--prelu]
  * The last line of output is JSON.
  */
 import os from 'node:os';
@@ -30,13 +31,16 @@ const batch = option('batch', 128);
 const outputs = 256;
 const arch = args.includes('--arch') && args[args.indexOf('--arch') + 1] === 'deep' ? 'deep' : 'paper';
 const withBatchNormConfig = args.includes('--batch-norm');
+const withPreluConfig = args.includes('--prelu');
 const IMAGE = STUDENT_INPUT[0] * STUDENT_INPUT[1] * STUDENT_INPUT[2];
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 async function main() {
-  const graph = trainingGraph(outputs, { kind: 'hidden' }, true, arch);
-  const tensors = initWeights(graph, 1);
+  const graphs = {
+    relu: trainingGraph(outputs, { kind: 'hidden' }, true, { arch }),
+    prelu: trainingGraph(outputs, { kind: 'hidden' }, true, { arch, activation: 'prelu' }),
+  };
   // a pool of synthetic batches, copied into the slots like the real loader does
   const random = seededRandom(9);
   const pool = Float32Array.from({ length: 4 * batch * IMAGE }, () => random() * 3.2 - 1.6);
@@ -48,11 +52,14 @@ async function main() {
     return batch;
   };
 
-  const configs = [{ workers: 0, batchNorm: false }, { workers: 1, batchNorm: false }, { workers: 2, batchNorm: false }];
-  if (withBatchNormConfig) configs.push({ workers: 2, batchNorm: true });
-  const label = ({ workers, batchNorm }: (typeof configs)[number]) =>
-    `${workers === 0 ? 'main thread' : workers === 1 ? '1 worker' : `${workers} workers`}${batchNorm ? ' + batch norm' : ''}`;
-  const trainers = await Promise.all(configs.map(async ({ workers, batchNorm }) => {
+  const configs = [0, 1, 2].map((workers) => ({ workers, batchNorm: false, prelu: false }));
+  if (withBatchNormConfig) configs.push({ workers: 2, batchNorm: true, prelu: false });
+  if (withPreluConfig) configs.push({ workers: 2, batchNorm: withBatchNormConfig, prelu: true });
+  const label = ({ workers, batchNorm, prelu }: (typeof configs)[number]) =>
+    `${workers === 0 ? 'main thread' : workers === 1 ? '1 worker' : `${workers} workers`}${batchNorm ? ' + batch norm' : ''}${prelu ? ' + PReLU' : ''}`;
+  const trainers = await Promise.all(configs.map(async ({ workers, batchNorm, prelu }) => {
+    const graph = prelu ? graphs.prelu : graphs.relu;
+    const tensors = initWeights(graph, 1);
     const computer = await BatchComputer.create({ graph, tensors: batchNorm ? withBatchNorm(graph, tensors) : tensors, maxBatch: batch, workers, batchNorm });
     const optimizer = new Optimizer(computer.layout.size, { kind: 'adam', weightDecay: 5e-4, decayMask: computer.layout.decayMask() });
     return new Trainer(computer, optimizer, { kind: 'cosine', baseRate: 1e-4, totalSteps: 1000, warmupSteps: 0 });
@@ -75,8 +82,8 @@ async function main() {
   }
   for (const trainer of trainers) await trainer.computer.close();
 
-  const results = configs.map(({ workers, batchNorm }, c) => ({
-    workers, batch_norm: batchNorm,
+  const results = configs.map(({ workers, batchNorm, prelu }, c) => ({
+    workers, batch_norm: batchNorm, prelu,
     images_per_s: Number(median(rates[c]).toFixed(1)),
     images_per_cpu_s: Number(median(perCpuSecond[c]).toFixed(1)),
     rounds: rates[c].map((r) => Number(r.toFixed(1))),

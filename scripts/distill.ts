@@ -12,6 +12,8 @@
  *   --arch paper|deep       student layer widths (default paper: the MobileID prototxt; deep: a
  *                           128-channel conv3 + conv4 trunk within the same budget, see
  *                           src/face/student-graph.ts)
+ *   --activation relu|prelu hidden-layer activation (default relu; prelu: one learnt slope per
+ *                           channel, no extra multiply-adds)
  *   --batch-norm            batch normalisation after every conv and hidden dense layer, in
  *                           training only: folded into the weights of the model file
  *   --k N                   neurons kept with --targets selected (default 192)
@@ -30,7 +32,7 @@
  *   --checkpoint-dir DIR    default .cache/distill/<name>
  *   --resume                continue from the checkpoint in --checkpoint-dir
  *   --init-from FILE        warm start: weights and target standardisation of an earlier run's
- *                           checkpoint.bin (same arch, targets, batch norm), fresh optimiser and
+ *                           checkpoint.bin (same arch, activation, targets, batch norm), fresh optimiser and
  *                           schedule (e.g. fine-tune the student on crops of another window)
  *   --dtype f16|q8|f32      weight storage (default f16)
  *   --val FRACTION          held-out share of images, by key (default 0.05)
@@ -48,6 +50,7 @@ const { values } = parseArgs({
     data: { type: 'string', default: ['fairface', 'celeba'].map((d) => `.cache/prepared/${d}`).join(',') },
     targets: { type: 'string' },
     arch: { type: 'string' },
+    activation: { type: 'string' },
     'batch-norm': { type: 'boolean', default: false },
     k: { type: 'string' },
     'nuisance-weight': { type: 'string' },
@@ -95,6 +98,7 @@ const options: DistillOptions = {
   data: values.data!.split(',').filter(Boolean),
   targets: (values.targets ?? d.targets) as DistillOptions['targets'],
   arch: (values.arch ?? d.arch) as DistillOptions['arch'],
+  activation: (values.activation ?? d.activation) as DistillOptions['activation'],
   batchNorm: values['batch-norm']!,
   k: number('k', values.k, d.k),
   nuisanceWeight: number('nuisance-weight', values['nuisance-weight'], d.nuisanceWeight),

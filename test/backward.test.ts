@@ -9,7 +9,7 @@
 // Error measure: max |analytic - numeric| / max |numeric| over the checked coordinates.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.js';
-import type { GraphSpec, Layer, Padding } from '../src/engine/graph.js';
+import type { ConvLayer, DenseLayer, GraphSpec, Layer, Padding } from '../src/engine/graph.js';
 import { encodeModel, type Tensor } from '../src/engine/model-format.js';
 import { initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
@@ -37,6 +37,17 @@ const conv = (input: string, output: string, cout: number, k: number, stride = 1
 const dense = (input: string, output: string, units: number, relu = false): Layer => ({
   op: 'dense', input, output, weights: `${output}.w`, bias: `${output}.b`, units, activation: { kind: relu ? 'relu' : 'none' },
 });
+/** The layer with a PReLU instead of its activation. */
+const withPrelu = (layer: Layer): Layer => ({ ...layer, activation: { kind: 'prelu', slope: `${layer.output}.slope` } }) as Layer;
+/** initWeights' tensors with every PReLU slope drawn from -0.3..0.7 (negative slopes included). */
+function randomSlopes(graph: GraphSpec, tensors: Map<string, Tensor>): Map<string, Tensor> {
+  for (const layer of graph.layers) {
+    if ((layer.op === 'conv' || layer.op === 'dense') && layer.activation.kind === 'prelu') {
+      tensors.get(layer.activation.slope)!.data.forEach((_, i, a) => (a[i] = 0.2 + (random() * 2 - 1) * 0.5));
+    }
+  }
+  return tensors;
+}
 const maxpool = (input: string, output: string, k: number, stride: number, pad: Padding = [0, 0, 0, 0]): Layer => ({
   op: 'maxpool', input, output, kernel: [k, k], stride: [stride, stride], pad,
 });
@@ -264,17 +275,31 @@ describe('whole networks vs f64 finite differences', () => {
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 
-  it.each(['paper', 'deep'] as const)('the %s student (55x47x3 -> 256) at its real shapes', (arch) => {
-    const graph = studentGraph({ outputs: 256, arch });
+  it('PReLUs (slopes of either sign) after a conv and a dense layer', () => {
+    const layers = [
+      withPrelu(conv('x', 'c1', 9, 3, 1, [1, 1, 1, 1])), maxpool('c1', 'p1', 2, 2),
+      withPrelu(dense('p1', 'f1', 13)), dense('f1', 'f2', 6),
+    ];
+    const shape: [number, number, number] = [8, 7, 3];
+    const graph = graphOf(shape, layers);
+    const tensors = randomSlopes(graph, randomTensors(layers, shape));
+    const errors = networkCheck(graph, tensors, 3, 12);
+    expect(Object.keys(errors)).toContain('c1.slope');
+    expect(Object.keys(errors)).toContain('f1.slope');
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu']] as const)('the %s student with %s (55x47x3 -> 256) at its real shapes', (arch, activation) => {
+    const graph = studentGraph({ outputs: 256, arch, activation });
     const errors = networkCheck(graph, initWeights(graph, 11), 1, 2);
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 });
 
 describe('training forward pass', () => {
-  it.each(['paper', 'deep'] as const)('equals engine.loadModel(...).run on the %s student', (arch) => {
-    const graph = studentGraph({ outputs: 100, arch });
-    const tensors = initWeights(graph, 3);
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu']] as const)('equals engine.loadModel(...).run on the %s student with %s', (arch, activation) => {
+    const graph = studentGraph({ outputs: 100, arch, activation });
+    const tensors = randomSlopes(graph, initWeights(graph, 3));
     const input = uniform(5 * 55 * 47 * 3, 1.6);
     const model = engine.loadModel(encodeModel(graph, tensors), { batch: 5 });
     const expected = model.run(input, 5);
@@ -345,6 +370,39 @@ describe('batch-norm kernels vs plain loops', () => {
   });
 });
 
+describe('PReLU backward kernel vs a plain loop', () => {
+  it('input gradient and slope gradient (added to what is there), on a SIMD width and a ragged channel count', () => {
+    const kernels = engine.kernels as unknown as TrainingKernels;
+    for (const [rows, channels] of [[6, 8], [5, 7]]) {
+      const values = rows * channels;
+      const padded = Math.ceil(channels / 8) * 8;
+      const x = uniform(values, 2);
+      const g = uniform(values, 1);
+      const slope = uniform(padded, 0.5);
+      const before = uniform(channels, 1);
+      const arena = engine.arena;
+      const bytes = 4 * (2 * values + padded + channels);
+      const at = arena.alloc(bytes);
+      const [xAt, gAt, slopeAt, gradSlopeAt] = [at, at + 4 * values, at + 8 * values, at + 8 * values + 4 * padded];
+      arena.f32.set(x, xAt >> 2);
+      arena.f32.set(g, gAt >> 2);
+      arena.f32.set(slope, slopeAt >> 2);
+      arena.f32.set(before, gradSlopeAt >> 2);
+      kernels.preluBackward(gAt, xAt, rows, channels, slopeAt, gradSlopeAt);
+      for (let c = 0; c < channels; c++) {
+        let sum = before[c];
+        for (let r = 0; r < rows; r++) {
+          const k = r * channels + c;
+          if (x[k] < 0) sum += g[k] * x[k];
+          expect(arena.f32[(gAt >> 2) + k]).toBe(x[k] < 0 ? Math.fround(g[k] * slope[c]) : g[k]);
+        }
+        expect(arena.f32[(gradSlopeAt >> 2) + c]).toBeCloseTo(sum, 5);
+      }
+      arena.release(at, bytes);
+    }
+  });
+});
+
 describe('batch norm in training', () => {
   const shape: [number, number, number] = [7, 6, 3];
   const batch = 4;
@@ -367,11 +425,13 @@ describe('batch norm in training', () => {
       const variance = new Float64Array(channels);
       for (const v of values) v.forEach((z, k) => (mean[k % channels] += z / rows));
       for (const v of values) v.forEach((z, k) => (variance[k % channels] += (z - mean[k % channels]) ** 2 / rows));
-      const relu = (layer as { activation: { kind: string } }).activation.kind === 'relu';
+      const activation = (layer as ConvLayer | DenseLayer).activation;
+      const slope = activation.kind === 'prelu' ? tensors.get(activation.slope)!.data : null;
       values = values.map((v) => v.map((z, k) => {
         const c = k % channels;
         const y = gamma[c] * (z - mean[c]) / Math.sqrt(variance[c] + BATCH_NORM_EPSILON) + beta[c];
-        return relu && y < 0 ? 0 : y;
+        if (y >= 0 || activation.kind === 'none') return y;
+        return slope ? slope[c] * y : 0;
       }));
     }
     let loss = 0;
@@ -379,13 +439,14 @@ describe('batch norm in training', () => {
     return loss;
   }
 
-  it('gradients of weights, gamma, beta and input vs f64 finite differences through the batch statistics', () => {
-    // (without the ReLUs the next normalisation would cancel c1's beta too)
+  it.each(['relu', 'prelu'])('gradients of weights, gamma, beta, slopes and input vs f64 finite differences through the batch statistics (%s)', (kind) => {
+    // (without the activations the next normalisation would cancel c1's beta too)
+    const activated = (layer: Layer) => (kind === 'prelu' ? withPrelu(layer) : layer);
     const graph = graphOf(shape, [
-      conv('x', 'c1', 6, 3, 1, [1, 1, 1, 1], true), maxpool('c1', 'p1', 2, 2),
-      dense('p1', 'f1', 9, true), dense('f1', 'f2', 5),
+      activated(conv('x', 'c1', 6, 3, 1, [1, 1, 1, 1], true)), maxpool('c1', 'p1', 2, 2),
+      activated(dense('p1', 'f1', 9, true)), dense('f1', 'f2', 5),
     ]);
-    const tensors = randomBatchNorm(graph, initWeights(graph, 5));
+    const tensors = randomBatchNorm(graph, randomSlopes(graph, initWeights(graph, 5)));
     const input = uniform(batch * count(shape), 1.6);
     const net = new TrainingNetwork(engine, graph, tensors, batch, { batchNorm: true, inputGradient: true });
     const targets = uniform(batch * net.outputSize, 0.5);
@@ -456,9 +517,9 @@ describe('batch norm in training', () => {
     net.dispose();
   });
 
-  it.each(['paper', 'deep'] as const)('folded into the %s student, the model file computes the eval-mode training network', (arch) => {
-    const graph = studentGraph({ outputs: 64, arch });
-    const tensors = randomBatchNorm(graph, initWeights(graph, 4));
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu']] as const)('folded into the %s student with %s, the model file computes the eval-mode training network', (arch, activation) => {
+    const graph = studentGraph({ outputs: 64, arch, activation });
+    const tensors = randomBatchNorm(graph, randomSlopes(graph, initWeights(graph, 4)));
     const input = uniform(3 * 55 * 47 * 3, 1.6);
     const net = new TrainingNetwork(engine, graph, tensors, 3, { batchNorm: true });
     const expected = net.forward(input, 3);
@@ -477,7 +538,8 @@ describe('batch norm in training', () => {
 describe('unsupported graphs', () => {
   const shape: [number, number, number] = [4, 4, 2];
   it.each([
-    ['a PReLU activation', [{ ...conv('x', 'y', 4, 3), activation: { kind: 'prelu', slope: 's' } }] as Layer[]],
+    ['a separate PReLU layer', [{ op: 'activation', input: 'x', output: 'y', activation: { kind: 'prelu', slope: 's' } }] as Layer[]],
+    ['a leaky ReLU', [{ ...conv('x', 'y', 4, 3), activation: { kind: 'leaky', alpha: 0.1 } }] as Layer[]],
     ['a grouped convolution', [{ ...conv('x', 'y', 4, 3), groups: 2 }] as Layer[]],
     ['an average pool', [{ op: 'avgpool', input: 'x', output: 'y', kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0] }] as Layer[]],
     ['a branch', [conv('x', 'a', 2, 1), conv('x', 'y', 2, 1)]],

@@ -489,25 +489,38 @@ describe('distillation run', () => {
     await expect(runDistillation({ ...other, initFrom: path.join(workDir, 'none.bin') })).rejects.toThrow(TrainingError);
   });
 
-  it('with batch norm: trains and exports a model file with the normalisation folded in', async () => {
-    const data = path.join(workDir, 'prepared-bn');
+  it.each(['relu', 'prelu'] as const)('with batch norm and %s: trains and exports a model file with the normalisation folded in', async (activation) => {
+    const data = path.join(workDir, `prepared-bn-${activation}`);
     writeSyntheticCache(data, 36, 2, 16);
-    const out = path.join(workDir, 'models', 'tiny-bn.mobileid');
-    const options = { ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, 'ckpt-bn'), batch: 12, workers: 0, validationFraction: 0.2, batchNorm: true, epochs: 2, log: () => {} };
+    const out = path.join(workDir, 'models', `tiny-bn-${activation}.mobileid`);
+    const options = {
+      ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, `ckpt-bn-${activation}`), batch: 12, workers: 0, validationFraction: 0.2,
+      batchNorm: true, activation, epochs: 2, log: () => {},
+    };
     const result = await runDistillation(options);
     expect(result.history[1].trainLoss).toBeLessThan(result.history[0].trainLoss);
     expect(result.exportError).toBeLessThan(5e-3); // f16 storage
     const decoded = decodeModel(new Uint8Array(readFileSync(out)));
     expect([...decoded.tensors.keys()].filter((name) => name.includes('.bn.'))).toEqual([]);
     expect(decoded.graph.meta).toMatchObject({ distilled: { windowScale: 1 } }); // the crops' student window
+    // every hidden layer keeps its activation, PReLU with its trained slopes
+    const hidden = decoded.graph.layers.filter((l) => (l.op === 'conv' || l.op === 'dense') && l.output !== decoded.graph.outputs[0]);
+    expect(hidden.map((l) => (l as { activation: { kind: string } }).activation.kind)).toEqual(hidden.map(() => activation));
+    const slopes = [...decoded.tensors.keys()].filter((name) => name.endsWith('.slope'));
+    expect(slopes).toHaveLength(activation === 'prelu' ? hidden.length : 0);
+    if (activation === 'prelu') expect(slopes.some((name) => decoded.tensors.get(name)!.data.some((v) => v !== 0.25))).toBe(true);
     const log = JSON.parse(readFileSync(result.logPath, 'utf8')) as RunRecord;
-    expect(log.options.batchNorm).toBe(true);
+    expect(log.options).toMatchObject({ batchNorm: true, activation });
+    // a resume with the other activation is refused
+    const other = activation === 'relu' ? 'prelu' : 'relu';
+    await expect(runDistillation({ ...options, epochs: 3, resume: true, activation: other })).rejects.toThrow(/activation = /);
   });
 
   it('rejects bad options before loading anything', async () => {
     const base = { ...DISTILL_DEFAULTS, data: [workDir], out: path.join(workDir, 'x.mobileid'), checkpointDir: workDir, log: () => {} };
     await expect(runDistillation({ ...base, out: 'x.bin' })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, batch: 0 })).rejects.toThrow(TrainingError);
+    await expect(runDistillation({ ...base, activation: 'tanh' as never })).rejects.toThrow(/activation must be relu or prelu/);
     await expect(runDistillation({ ...base, targets: 'selected', k: 300 })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, data: [path.join(workDir, 'nothing')] })).rejects.toThrow(TrainingError);
     expect(existsSync(path.join(workDir, 'x.mobileid'))).toBe(false);
@@ -516,12 +529,17 @@ describe('distillation run', () => {
 
 describe('student architectures', () => {
   it("stay within MobileID's budget (1.5 M parameters, 90 MFLOP per face) at 128 outputs", () => {
-    const cost = (arch: 'paper' | 'deep') => {
-      const graph = studentGraph({ outputs: 128, arch });
+    const cost = (arch: 'paper' | 'deep', activation: 'relu' | 'prelu' = 'relu') => {
+      const graph = studentGraph({ outputs: 128, arch, activation });
       return graphCost(graph, initWeights(graph));
     };
     const paper = cost('paper');
     const deep = cost('deep');
+    const deepPrelu = cost('deep', 'prelu');
+    // one slope per channel of conv1-4 (64, 64, 128, 128) and fc1-2 (384, 384); no more multiply-adds
+    expect(deepPrelu.parameters - deep.parameters).toBe(1_152);
+    expect(deepPrelu.parameters).toBeLessThanOrEqual(1_500_000);
+    expect(deepPrelu.flops).toBe(deep.flops);
     // the paper's layout by hand: conv 3,136 + 36,928 + 36,928, fc 640,500 + 250,500 + 64,128
     expect(paper.parameters).toBe(1_032_120);
     expect(deep.parameters).toBeLessThanOrEqual(1_500_000);

@@ -9,6 +9,10 @@
  * convolutional trunk, where the paper's student is thinnest: conv3 gets 128 channels and a
  * conv4 128@3x3 (padding 1) runs on the 5x4 map; fc1/fc2 shrink to 384 so the parameters fit
  * (1.44 M parameters, 69.5 MFLOP against the paper layout's 1.03 M and 57 MFLOP at 128 outputs).
+ *
+ * `activation: 'prelu'` puts a PReLU with one learnt slope per channel (He et al., ICCV 2015;
+ * initial slope 0.25) where the ReLUs are: 1,152 more parameters in the deep layout, no more
+ * multiply-adds.
  */
 import type { GraphSpec, Layer } from '../engine/graph.js';
 import type { Tensor } from '../engine/model-format.js';
@@ -22,53 +26,61 @@ export const STUDENT_INPUT: [number, number, number] = [STUDENT_CROP_HEIGHT, STU
 
 export const STUDENT_ARCHITECTURES = ['paper', 'deep'] as const;
 export type StudentArchitecture = (typeof STUDENT_ARCHITECTURES)[number];
+export const STUDENT_ACTIVATIONS = ['relu', 'prelu'] as const;
+export type StudentActivation = (typeof STUDENT_ACTIVATIONS)[number];
+const OUTPUT_LAYER = 'fc3';
+/** A PReLU slope before training (He et al.'s). */
+const INITIAL_PRELU_SLOPE = 0.25;
 
 export interface StudentOptions {
   /** Width of the regressed representation (the last fc). Default 422 as in the paper. */
   outputs?: number;
   /** Layer widths: the paper's (default) or the deeper trunk described above. */
   arch?: StudentArchitecture;
+  /** The activation of every layer but the last: ReLU (the paper's, default) or PReLU. */
+  activation?: StudentActivation;
   name?: string;
 }
-
-const relu = { kind: 'relu' } as const;
 
 export function studentGraph(options: StudentOptions = {}): GraphSpec {
   const outputs = options.outputs ?? 422;
   const deep = options.arch === 'deep';
+  const prelu = options.activation === 'prelu';
+  // the last layer keeps the paper's ReLU here; training and export set its own (targets.ts)
+  const activation = (output: string) => (prelu && output !== OUTPUT_LAYER ? { kind: 'prelu', slope: `${output}.slope` } as const : { kind: 'relu' } as const);
   const conv = (input: string, output: string, k: number, cout = 64, pad = 0): Layer => ({
     op: 'conv', input, output, weights: `${output}.w`, bias: `${output}.b`, cout,
-    kernel: [k, k], stride: [1, 1], pad: [pad, pad, pad, pad], groups: 1, activation: relu,
+    kernel: [k, k], stride: [1, 1], pad: [pad, pad, pad, pad], groups: 1, activation: activation(output),
   });
   const pool = (input: string, output: string): Layer => ({
     op: 'maxpool', input, output, kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0],
   });
   const fc = (input: string, output: string, units: number): Layer => ({
-    op: 'dense', input, output, weights: `${output}.w`, bias: `${output}.b`, units, activation: relu,
+    op: 'dense', input, output, weights: `${output}.w`, bias: `${output}.b`, units, activation: activation(output),
   });
   return {
     name: options.name ?? 'mobileid-student',
     input: { name: 'image', shape: STUDENT_INPUT },
-    outputs: ['fc3'],
+    outputs: [OUTPUT_LAYER],
     layers: deep
       ? [
         conv('image', 'conv1', 4), pool('conv1', 'pool1'),
         conv('pool1', 'conv2', 3), pool('conv2', 'pool2'),
         conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
         conv('pool3', 'conv4', 3, 128, 1),
-        fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384), fc('fc2', 'fc3', outputs),
+        fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384), fc('fc2', OUTPUT_LAYER, outputs),
       ]
       : [
         conv('image', 'conv1', 4), pool('conv1', 'pool1'),
         conv('pool1', 'conv2', 3), pool('conv2', 'pool2'),
         conv('pool2', 'conv3', 3), pool('conv3', 'pool3'),
-        fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500), fc('fc2', 'fc3', outputs),
+        fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500), fc('fc2', OUTPUT_LAYER, outputs),
       ],
     preprocess: { channelOrder: 'bgr', mean: [127.5, 127.5, 127.5], scale: [3.2 / 255, 3.2 / 255, 3.2 / 255] },
   };
 }
 
-/** He-uniform weights and small biases for every conv and dense layer of `graph`. */
+/** He-uniform weights, small biases and PReLU's initial slopes for every conv and dense layer of `graph`. */
 export function initWeights(graph: GraphSpec, seed = 1): Map<string, Tensor> {
   const random = seededRandom(seed);
   const tensors = new Map<string, Tensor>();
@@ -85,6 +97,7 @@ export function initWeights(graph: GraphSpec, seed = 1): Map<string, Tensor> {
     const units = shape[shape.length - 1];
     tensors.set(layer.weights, { shape, data: uniform(fanIn * units, Math.sqrt(6 / fanIn)) });
     if (layer.bias) tensors.set(layer.bias, { shape: [units], data: uniform(units, 0.02) });
+    if (layer.activation.kind === 'prelu') tensors.set(layer.activation.slope, { shape: [units], data: new Float32Array(units).fill(INITIAL_PRELU_SLOPE) });
   });
   return tensors;
 }
@@ -98,6 +111,7 @@ export function graphCost(graph: GraphSpec, tensors: Map<string, Tensor>): { par
     if (layer.op !== 'conv' && layer.op !== 'dense') continue;
     const weights = tensors.get(layer.weights)!.data.length;
     parameters += weights + (layer.bias ? tensors.get(layer.bias)!.data.length : 0);
+    if (layer.activation.kind === 'prelu') parameters += tensors.get(layer.activation.slope)!.data.length;
     const [h, w] = shapes.get(layer.output)!;
     flops += 2 * weights * (layer.op === 'conv' ? h * w : 1);
   }

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { Engine } from '../../engine/engine.js';
 import type { GraphSpec } from '../../engine/graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../../engine/model-format.js';
-import { initWeights, STUDENT_ARCHITECTURES, STUDENT_INPUT, studentGraph, type StudentArchitecture } from '../../face/student-graph.js';
+import {
+  initWeights, STUDENT_ACTIVATIONS, STUDENT_ARCHITECTURES, STUDENT_INPUT, studentGraph, type StudentActivation, type StudentArchitecture,
+} from '../../face/student-graph.js';
 import { HIDDEN_SIZE } from '../data/cache.js';
 import { seededRandom } from '../../math/random.js';
 import { DEFAULT_JITTER, preprocessCrop, sampleJitter, type JitterOptions } from './augment.js';
@@ -35,6 +37,8 @@ export interface DistillOptions {
   targets: TargetKind;
   /** Student layer widths (student-graph.ts): the paper's or the deeper trunk. */
   arch: StudentArchitecture;
+  /** Activation of the hidden layers (student-graph.ts): ReLU or PReLU. */
+  activation: StudentActivation;
   /** Batch norm after every conv and hidden dense layer, folded into the weights at export (batch-norm.ts). */
   batchNorm: boolean;
   /** Neurons kept with targets 'selected'. */
@@ -62,8 +66,8 @@ export interface DistillOptions {
   checkpointDir: string;
   resume: boolean;
   /**
-   * Warm start: a checkpoint file of an earlier run of the same network (arch, targets, batch
-   * norm) whose weights and target standardisation this run starts from, with a fresh optimiser
+   * Warm start: a checkpoint file of an earlier run of the same network (arch, activation,
+   * targets, batch norm) whose weights and target standardisation this run starts from, with a fresh optimiser
    * and schedule (e.g. the same student fine-tuned on crops with another window).
    */
   initFrom?: string;
@@ -78,7 +82,7 @@ export interface DistillOptions {
 }
 
 export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
-  targets: 'desc', arch: 'paper', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
+  targets: 'desc', arch: 'paper', activation: 'relu', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
   optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
   resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
 };
@@ -126,7 +130,7 @@ export interface DistillResult {
 }
 
 /** The options that fix the model's outputs: a resumed run must keep them. */
-const MODEL_DEFINING = ['targets', 'arch', 'batchNorm', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
+const MODEL_DEFINING = ['targets', 'arch', 'activation', 'batchNorm', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
 
 export async function runDistillation(options: DistillOptions): Promise<DistillResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -165,7 +169,8 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   const reader = new TargetReader(dataset, spec, standardization);
   const outputs = reader.size;
 
-  const graph = trainingGraph(outputs, spec, options.standardize !== 'none', options.arch);
+  const layers = { arch: options.arch, activation: options.activation };
+  const graph = trainingGraph(outputs, spec, options.standardize !== 'none', layers);
   const computer = await BatchComputer.create({
     graph, tensors: initialWeights(graph, options.seed, options.batchNorm), maxBatch: options.batch, workers: options.workers,
     cosineWeight: options.cosineWeight, batchNorm: options.batchNorm,
@@ -211,7 +216,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         sources: countSources(keys, options.data), windowScale: dataset.windowScale,
       },
     });
-    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.batchNorm ? ', batch norm' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
+    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.batchNorm ? ', batch norm' : ''}${options.activation === 'prelu' ? ', PReLU' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
 
     // validation batches: every (image, view) pair, plain crops
     const validationPairs = split.validation.length * dataset.views;
@@ -290,7 +295,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     if (options.batchNorm) tensors = foldBatchNorm(graph, tensors);
     if (standardization) tensors = foldStandardization(graph, tensors, standardization);
     const finalGraph = {
-      ...exportGraph(outputs, spec, options.arch),
+      ...exportGraph(outputs, spec, layers),
       name: path.basename(options.out).replace(/\.mobileid$/, ''),
       meta: {
         distilled: {
@@ -324,6 +329,7 @@ function checkOptions(o: DistillOptions): void {
   positiveInt('epochs', o.epochs);
   positiveInt('batch', o.batch);
   if (!STUDENT_ARCHITECTURES.includes(o.arch)) throw new TrainingError(`arch must be ${STUDENT_ARCHITECTURES.join(' or ')}, got ${o.arch}`);
+  if (!STUDENT_ACTIVATIONS.includes(o.activation)) throw new TrainingError(`activation must be ${STUDENT_ACTIVATIONS.join(' or ')}, got ${o.activation}`);
   if (!['hidden', 'desc', 'selected'].includes(o.targets)) throw new TrainingError(`targets must be hidden, desc or selected, got ${o.targets}`);
   if (o.targets === 'selected') positiveInt('k', o.k);
   if (o.targets === 'selected' && o.k > HIDDEN_SIZE) throw new TrainingError(`k must be at most ${HIDDEN_SIZE}, got ${o.k}`);
@@ -360,7 +366,7 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
   const start = loadCheckpoint<RunRecord>(file, log);
   if (!start) throw new TrainingError(`--init-from: ${file} is damaged (see above)`);
   if (start.meta.format !== 1) throw new TrainingError(`--init-from: checkpoint format ${start.meta.format} is not supported`);
-  const changed = changedOption(start.meta, options, ['targets', 'arch', 'batchNorm', 'k', 'standardize']);
+  const changed = changedOption(start.meta, options, ['targets', 'arch', 'activation', 'batchNorm', 'k', 'standardize']);
   if (changed) throw new TrainingError(`--init-from: ${file} was trained with ${changed}`);
   log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): weights and target standardisation; fresh optimiser and schedule`);
   return start;

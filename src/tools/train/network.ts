@@ -1,5 +1,5 @@
 /**
- * A sequential conv / maxpool / dense / ReLU graph, differentiable: forward pass keeping every
+ * A sequential conv / maxpool / dense / ReLU / PReLU graph, differentiable: forward pass keeping every
  * activation of the batch, L2 loss, backward pass accumulating the gradient of the weights.
  * Runs on the engine's wasm kernels (forward: the inference kernels themselves; backward:
  * assembly/*_backward.ts), in the engine's arena, in one block laid out at construction.
@@ -20,6 +20,10 @@
  * given, loss() and forward() with the running averages unless asked for batch statistics. The
  * statistics couple the images of a batch, so every layer then runs layer by layer over the whole
  * batch, with gradient buffers for all images.
+ *
+ * A conv or dense layer may end in a PReLU (He et al., ICCV 2015): y = x < 0 ? slope[c] * x : x,
+ * with one learnt slope per channel (in the parameter vector after the layer's bias, no decay).
+ * Its input x is kept for the backward pass (the output cannot give it back where a slope is 0).
  */
 import type { Engine, Kernels } from '../../engine/engine.js';
 import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../../engine/graph.js';
@@ -49,6 +53,7 @@ export type TrainingKernels = Kernels & {
   denseBackwardWeights(input: number, batch: number, inputs: number, gradOut: number, units: number, gradWeights: number): void;
   denseBackwardInput(gradOut: number, batch: number, units: number, gradIn: number, inputs: number, packedT: number, zeroBias: number): void;
   reluBackward(grad: number, output: number, count: number): void;
+  preluBackward(grad: number, x: number, rows: number, channels: number, slope: number, gradSlope: number): void;
   batchNormStatistics(x: number, rows: number, channels: number, mean: number, inverseStd: number, epsilon: number): void;
   batchNormGradientSums(g: number, z: number, rows: number, channels: number, sumG: number, sumGz: number): void;
   batchNormInputGradient(g: number, z: number, rows: number, channels: number, a: number, b: number, d: number): void;
@@ -59,6 +64,7 @@ type SequentialLayer = Exclude<Layer, AddLayer>;
 
 const ACT_NONE = 0;
 const ACT_RELU = 1;
+const ACT_PRELU = 3;
 const ceil8 = (n: number) => Math.ceil(n / 8) * 8;
 
 /** Byte address of one image's slice of a tensor buffer (stride 0: a one-image buffer). */
@@ -68,13 +74,16 @@ interface Buffer {
 }
 const at = (buffer: Buffer, image: number) => buffer.base + image * buffer.stride;
 
-/** What a layer needs from the arena besides activations: packed weights and gradient slots. */
+/** What a layer needs from the arena besides activations: packed weights and gradient slots (0: none). */
 interface LayerWeights {
   packed: number;
   bias: number;
   packedT: number;
   gradWeights: number;
   gradBias: number;
+  /** PReLU slopes (padded to 8 channels for the kernels' epilogues) and their gradient slot. */
+  slope: number;
+  gradSlope: number;
 }
 
 /** A normalised layer: its pre-normalisation output, tensor names, current parameters and batch statistics. */
@@ -107,8 +116,11 @@ function checkTrainable(graph: GraphSpec): void {
     if (layer.op === 'add') throw new UnsupportedLayerError(`${where}: only sequential graphs can be trained`);
     if (layer.input !== previous) throw new UnsupportedLayerError(`${where}: reads "${layer.input}", not the previous layer's output; only sequential graphs can be trained`);
     if (!['conv', 'maxpool', 'dense', 'activation'].includes(layer.op)) throw new UnsupportedLayerError(`${where}: no backward pass for this op`);
-    if ((layer.op === 'conv' || layer.op === 'dense' || layer.op === 'activation') && !['none', 'relu'].includes(layer.activation.kind)) {
-      throw new UnsupportedLayerError(`${where}: activation ${layer.activation.kind} is not supported in training (none or relu)`);
+    if ((layer.op === 'conv' || layer.op === 'dense') && !['none', 'relu', 'prelu'].includes(layer.activation.kind)) {
+      throw new UnsupportedLayerError(`${where}: activation ${layer.activation.kind} is not supported in training (none, relu or prelu)`);
+    }
+    if (layer.op === 'activation' && !['none', 'relu'].includes(layer.activation.kind)) {
+      throw new UnsupportedLayerError(`${where}: a separate ${layer.activation.kind} layer is not supported in training (none or relu)`);
     }
     if (layer.op === 'conv' && layer.groups !== 1) throw new UnsupportedLayerError(`${where}: grouped convolutions are not supported in training`);
     previous = layer.output;
@@ -138,6 +150,8 @@ export class TrainingNetwork {
   private readonly block: { ptr: number; bytes: number };
   private readonly activations = new Map<string, Buffer>();
   private readonly gradients = new Map<string, Buffer>();
+  /** Per PReLU layer index: its input, for every image of the batch. */
+  private readonly preluInputs = new Map<number, Buffer>();
   private readonly weights: LayerWeights[] = [];
   private readonly gradientBlock: number;
   private readonly padScratch: number;
@@ -191,12 +205,15 @@ export class TrainingNetwork {
       if (layer.op !== 'conv' && layer.op !== 'dense') return null;
       const [k, cin, cout] = this.gemmShape(layer);
       const transposedK = layer.op === 'conv' ? layer.kernel[0] * layer.kernel[1] * cout : cout;
+      const slope = layer.activation.kind === 'prelu' ? layer.activation.slope : undefined;
       return {
         packed: plan.take(panelsLength(k, cout)),
         bias: plan.take(ceil8(cout)),
         packedT: plan.take(panelsLength(transposedK, cin)),
+        slope: slope === undefined ? -1 : plan.take(ceil8(cout)),
         gradWeights: this.layout.entry(layer.weights).offset,
         gradBias: layer.bias === undefined ? -1 : this.layout.entry(layer.bias).offset,
+        gradSlope: slope === undefined ? -1 : this.layout.entry(slope).offset,
       };
     });
     const gradientOffset = plan.take(this.layout.size);
@@ -209,9 +226,11 @@ export class TrainingNetwork {
     let gridFloats = 0;
     let zeroFloats = 8;
     const preOffsets = new Map<number, number>();
+    const preluOffsets = new Map<number, number>();
     this.layers.forEach((layer, i) => {
       activationOffsets.set(layer.output, plan.take(maxBatch * size(layer.output)));
       if (normalized.has(layer as ConvLayer | DenseLayer)) preOffsets.set(i, plan.take(maxBatch * size(layer.output)));
+      if ((weightPlan[i]?.slope ?? -1) >= 0) preluOffsets.set(i, plan.take(maxBatch * size(layer.output)));
       const batched = batchedGradient(layer.output, i);
       gradientOffsets.set(layer.output, [plan.take((batched ? maxBatch : 1) * size(layer.output)), batched]);
       if (layer.op === 'conv') {
@@ -237,7 +256,7 @@ export class TrainingNetwork {
     this.gradientBlock = ptr + gradientOffset;
     for (const entry of weightPlan) {
       if (!entry) {
-        this.weights.push({ packed: 0, bias: 0, packedT: 0, gradWeights: 0, gradBias: 0 });
+        this.weights.push({ packed: 0, bias: 0, packedT: 0, gradWeights: 0, gradBias: 0, slope: 0, gradSlope: 0 });
         continue;
       }
       this.weights.push({
@@ -246,9 +265,12 @@ export class TrainingNetwork {
         packedT: ptr + entry.packedT,
         gradWeights: this.gradientBlock + entry.gradWeights * 4,
         gradBias: entry.gradBias < 0 ? 0 : this.gradientBlock + entry.gradBias * 4,
+        slope: entry.slope < 0 ? 0 : ptr + entry.slope,
+        gradSlope: entry.gradSlope < 0 ? 0 : this.gradientBlock + entry.gradSlope * 4,
       });
     }
     for (const [name, offset] of activationOffsets) this.activations.set(name, { base: ptr + offset, stride: size(name) * 4 });
+    for (const [i, offset] of preluOffsets) this.preluInputs.set(i, { base: ptr + offset, stride: size(this.layers[i].output) * 4 });
     for (const [name, [offset, batched]] of gradientOffsets) {
       this.gradients.set(name, { base: ptr + offset, stride: batched ? size(name) * 4 : 0 });
     }
@@ -282,6 +304,7 @@ export class TrainingNetwork {
       const w = this.layout.view(vector, layer.weights);
       packPanels(w, k, cout, f32, slots.packed >> 2);
       if (layer.bias !== undefined) f32.set(this.layout.view(vector, layer.bias), slots.bias >> 2);
+      if (layer.activation.kind === 'prelu') f32.set(this.layout.view(vector, layer.activation.slope), slots.slope >> 2);
       const [kh, kw] = layer.op === 'conv' ? layer.kernel : [1, 1];
       packTransposedPanels(w, kh, kw, cin, cout, f32, slots.packedT >> 2);
     });
@@ -393,7 +416,7 @@ export class TrainingNetwork {
     }
   }
 
-  /** The activation fused into layer i's kernel: none when a normalisation comes between. */
+  /** The activation fused into layer i's kernel: ReLU unless a normalisation comes between (PReLU runs after: preluForward). */
   private fusedActivation(i: number): number {
     const layer = this.layers[i] as ConvLayer | DenseLayer;
     return layer.activation.kind === 'relu' && !this.normalizations.has(i) ? ACT_RELU : ACT_NONE;
@@ -433,6 +456,31 @@ export class TrainingNetwork {
       f32[(shiftAt >> 2) + c] = n.beta[c] - scale * n.mean[c];
     }
     this.kernels.affine(n.pre, out << 2, rows, channels, scaleAt, shiftAt, layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE, 0, 0);
+    this.preluForward(i, out << 2, 0, rows);
+  }
+
+  /** Layer i's PReLU, if it has one, in place on `pixels` x channels at `out` (image `image`'s slice), keeping its input. */
+  private preluForward(i: number, out: number, image: number, pixels: number): void {
+    const input = this.preluInputs.get(i);
+    if (!input) return;
+    const channels = this.shapes.get(this.layers[i].output)![2];
+    const keep = at(input, image);
+    this.engine.arena.u8.copyWithin(keep, out, out + pixels * channels * 4);
+    this.kernels.activation(out, pixels, channels, ACT_PRELU, 0, this.weights[i].slope);
+  }
+
+  /**
+   * Turns the gradient of layer i's output (image `image`'s slice of `pixels` x channels) into
+   * that of its activation's input, in place; PReLU also adds its slopes' gradient.
+   */
+  private activationBackward(i: number, grad: number, image: number, pixels: number): void {
+    const layer = this.layers[i] as ConvLayer | DenseLayer;
+    const channels = this.shapes.get(layer.output)![2];
+    if (layer.activation.kind === 'relu') this.kernels.reluBackward(grad, at(this.activations.get(layer.output)!, image), pixels * channels);
+    if (layer.activation.kind === 'prelu') {
+      const slots = this.weights[i];
+      this.kernels.preluBackward(grad, at(this.preluInputs.get(i)!, image), pixels, channels, slots.slope, slots.gradSlope);
+    }
   }
 
   /** `channels` f64 values of the batch-norm scratch at byte `at`, as a view into the arena. */
@@ -469,12 +517,11 @@ export class TrainingNetwork {
     if (!n) return;
     const layer = this.layers[i] as ConvLayer | DenseLayer;
     const f32 = this.engine.arena.f32;
-    const out = this.activations.get(layer.output)!.base;
     const grad = this.gradients.get(layer.output)!.base;
     const values = count * elements(this.shapes.get(layer.output)!);
-    if (layer.activation.kind === 'relu') this.kernels.reluBackward(grad, out, values);
     const channels = n.gamma.length;
     const rows = values / channels;
+    this.activationBackward(i, grad, 0, rows);
     const [sumGAt, sumGzAt] = this.normScratch.f64;
     this.kernels.batchNormGradientSums(grad, n.pre, rows, channels, sumGAt, sumGzAt);
     const sumG = this.f64Scratch(sumGAt, channels);
@@ -563,6 +610,7 @@ export class TrainingNetwork {
         const { packed, bias } = this.weights[i];
         const act = this.fusedActivation(i);
         k.conv2d(src.ptr, src.width, c, c, out, oh, ow, oc, oc, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
+        if (!this.normalizations.has(i)) this.preluForward(i, out, image, oh * ow);
         return;
       }
       case 'maxpool': {
@@ -574,6 +622,7 @@ export class TrainingNetwork {
         const { packed, bias } = this.weights[i];
         const act = this.fusedActivation(i);
         k.dense(this.activations.get(layer.input)!.base, count, h * w * c, out, layer.units, packed, bias, act, 0, 0);
+        if (!this.normalizations.has(i)) this.preluForward(i, out, 0, count);
         return;
       }
       case 'activation': {
@@ -607,7 +656,7 @@ export class TrainingNetwork {
         const [kh, kw] = layer.kernel;
         const [sh, sw] = layer.stride;
         const [pt, pl, pb, pr] = layer.pad;
-        if (this.fusedActivation(i) === ACT_RELU) k.reluBackward(gradOut, out, oh * ow * oc);
+        if (!this.normalizations.has(i)) this.activationBackward(i, gradOut, image, oh * ow);
         if (slots.gradBias) k.biasBackward(gradOut, oh * ow, oc, slots.gradBias);
         const src = this.convSource(layer, image);
         k.conv2dBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, oc, slots.gradWeights, kh, kw, sh, sw);
@@ -627,7 +676,7 @@ export class TrainingNetwork {
       case 'dense': {
         const slots = this.weights[i];
         const n = h * w * c;
-        if (this.fusedActivation(i) === ACT_RELU) k.reluBackward(gradOut, out, count * layer.units);
+        if (!this.normalizations.has(i)) this.activationBackward(i, gradOut, 0, count);
         if (slots.gradBias) k.biasBackward(gradOut, count, layer.units, slots.gradBias);
         k.denseBackwardWeights(this.activations.get(layer.input)!.base, count, n, gradOut, layer.units, slots.gradWeights);
         if (needsInputGradient) k.denseBackwardInput(gradOut, count, layer.units, gradIn, n, slots.packedT, this.zeroBias);

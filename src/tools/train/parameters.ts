@@ -1,8 +1,10 @@
 /**
  * All trainable tensors of a graph as one flat f32 vector (the "master weights"): conv and
  * dense weights in their canonical file layout (conv HWIO, dense [in][out]) followed by their
- * bias (and, with batch norm, its gamma, beta, running mean and variance: batch-norm.ts), layer by layer. Gradients, optimiser moments and the shared buffers between workers
- * use the same layout, so every exchange is one contiguous copy.
+ * bias, PReLU slopes (without decay, as He et al. train them) and, with batch norm, its gamma,
+ * beta, running mean and variance (batch-norm.ts), layer by layer. Gradients, optimiser moments
+ * and the shared buffers between workers use the same layout, so every exchange is one
+ * contiguous copy.
  */
 import type { GraphSpec } from '../../engine/graph.js';
 import type { Tensor } from '../../engine/model-format.js';
@@ -52,9 +54,10 @@ export class ParameterLayout {
       if (layer.op !== 'conv' && layer.op !== 'dense') continue;
       add(layer.weights, true);
       if (layer.bias !== undefined) add(layer.bias, false);
+      const channels = layer.op === 'conv' ? layer.cout : layer.units;
+      if (layer.activation.kind === 'prelu') add(layer.activation.slope, false, false, channels);
       if (!normalized.has(layer)) continue;
       const names = batchNormNames(layer);
-      const channels = layer.op === 'conv' ? layer.cout : layer.units;
       add(names.gamma, false, false, channels);
       add(names.beta, false, false, channels);
       add(names.mean, false, true, channels);

@@ -19,7 +19,7 @@
  */
 import type { DenseLayer, GraphSpec } from '../../engine/graph.js';
 import type { Tensor } from '../../engine/model-format.js';
-import { studentGraph, type StudentArchitecture } from '../../face/student-graph.js';
+import { studentGraph, type StudentOptions } from '../../face/student-graph.js';
 import { TrainingError } from './errors.js';
 import { DESCRIPTOR_SIZE, HIDDEN_SIZE } from '../data/cache.js';
 import type { PreparedDataset, TeacherLayer } from './dataset.js';
@@ -117,14 +117,17 @@ export function computeStandardization(reader: TargetReader, images: Int32Array,
   return { mean, std: std.map((s) => Math.max(s, floor)) };
 }
 
+/** The student's layer choices (layout and activation) that a training run fixes. */
+export type StudentLayers = Pick<StudentOptions, 'arch' | 'activation'>;
+
 /** The student graph trained for these targets: the last layer is linear unless it regresses raw ReLU neurons. */
-export function trainingGraph(outputs: number, spec: TargetSpec, standardized: boolean, arch: StudentArchitecture = 'paper'): GraphSpec {
-  return withLastActivation(studentGraph({ outputs, arch }), standardized || spec.kind === 'desc' ? 'none' : 'relu');
+export function trainingGraph(outputs: number, spec: TargetSpec, standardized: boolean, layers: StudentLayers = {}): GraphSpec {
+  return withLastActivation(studentGraph({ outputs, ...layers }), standardized || spec.kind === 'desc' ? 'none' : 'relu');
 }
 
 /** The student graph written to the model file: the paper's final ReLU, except for the signed descriptor. */
-export function exportGraph(outputs: number, spec: TargetSpec, arch: StudentArchitecture = 'paper'): GraphSpec {
-  return withLastActivation(studentGraph({ outputs, arch }), spec.kind === 'desc' ? 'none' : 'relu');
+export function exportGraph(outputs: number, spec: TargetSpec, layers: StudentLayers = {}): GraphSpec {
+  return withLastActivation(studentGraph({ outputs, ...layers }), spec.kind === 'desc' ? 'none' : 'relu');
 }
 
 function withLastActivation(graph: GraphSpec, kind: 'none' | 'relu'): GraphSpec {
