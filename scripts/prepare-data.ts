@@ -2,7 +2,7 @@
  * npm run prepare-data -- [--dataset lfw|utkface|fairface|celeba|all] [--data ../shared/data]
  *                         [--fairface .cache/data/fairface/fair_face] [--out .cache/prepared]
  *                         [--workers 2] [--limit N] [--passes N] [--chunk-size 256]
- *                         [--window-scale 1] [--pair-folds N]
+ *                         [--window-scale 1] [--pair-folds N] [--views K] [--mixup P]
  *
  * LFW, UTKFace and CelebA come from <data>/<set>/images; FairFace is not in shared data: bring
  * it from its public repository (README, "Training data") into --fairface (train/ and val/).
@@ -18,6 +18,11 @@
  * --pair-folds N (LFW only) prepares only the images named by the pairs of the first N folds of
  * <data>/lfw/pairs.txt (what eval-lfw --folds N --verifier cosine|euclidean needs), e.g. to measure
  * another window without preparing all 13,233 images into another --out.
+ * --views K (training sets; default 3) makes the view bank larger: views 0 and 1 plain and
+ * mirrored, K - 2 jittered and degraded ones, each labelled by the teacher on its own pixels.
+ * --mixup P (default 0) makes each jittered view, with probability P, a mixup of the face with
+ * the previous face of its chunk aligned onto it (src/tools/data/prepare.ts). A cache is resumed
+ * only with the views and mixup it was started with.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,7 +36,7 @@ import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { decodeImage } from '../src/image.js';
 import { startWorker } from '../src/node-worker.js';
 import { chunkExists, PreparedDataError, readChunk, readChunks, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
-import { FacePreparer, PROFILES, type DatasetName } from '../src/tools/data/prepare.js';
+import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../src/tools/data/prepare.js';
 import { parsePairs } from '../src/verify/pairs.js';
 
 type Dataset = DatasetName;
@@ -48,6 +53,8 @@ interface Job {
   chunks: number[];
   chunkSize: number;
   windowScale: number;
+  views: number;
+  mixup: number;
 }
 
 interface DatasetOptions {
@@ -58,6 +65,8 @@ interface DatasetOptions {
   passes: number;
   chunkSize: number;
   windowScale: number;
+  views: number;
+  mixup: number;
   /** Prepare only these keys (--pair-folds). */
   only?: Set<string>;
 }
@@ -95,7 +104,7 @@ async function runWorker(job: Job): Promise<void> {
     new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
     job.windowScale,
   );
-  const profile = { ...PROFILES[job.dataset], passes: job.passes };
+  const profile = { ...PROFILES[job.dataset], passes: job.passes, views: job.views, mixup: job.mixup };
   const files = listImages(job.dataset, job.imagesDir);
   const fileOf = new Map(files.map((f) => [f.key, f.file]));
   for (const index of job.chunks) {
@@ -103,10 +112,14 @@ async function runWorker(job: Job): Promise<void> {
     const done: string[] = [];
     const records: PreparedRecord[][] = [];
     const failures: Failure[] = [];
+    // the mixup partner of a face: the previous prepared face of the chunk (chunks are prepared independently)
+    let partner: LandmarkedImage | undefined;
     keys.forEach((key, i) => {
       try {
         const image = decodeImage(new Uint8Array(readFileSync(fileOf.get(key)!)));
-        records.push(preparer.prepare(image, profile, index * job.chunkSize + i + 1).views);
+        const prepared = preparer.prepare(image, profile, index * job.chunkSize + i + 1, partner);
+        records.push(prepared.views);
+        partner = prepared;
         done.push(key);
         parentPort!.postMessage({ type: 'image', failed: false } satisfies Message);
       } catch (error) {
@@ -114,13 +127,13 @@ async function runWorker(job: Job): Promise<void> {
         parentPort!.postMessage({ type: 'image', failed: true } satisfies Message);
       }
     });
-    writeChunk(job.outDir, index, { keys: done, views: profile.views, failures, records, windowScale: job.windowScale });
+    writeChunk(job.outDir, index, { keys: done, views: profile.views, failures, records, windowScale: job.windowScale, mixup: job.mixup });
   }
   parentPort!.postMessage({ type: 'done' } satisfies Message);
 }
 
 async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promise<void> {
-  const { imagesDir, outRoot, workers, limit, passes, chunkSize, windowScale, only } = options;
+  const { imagesDir, outRoot, workers, limit, passes, chunkSize, windowScale, views, mixup, only } = options;
   if (!existsSync(imagesDir)) {
     const how = dataset === 'fairface' ? 'see the README, "Training data"' : 'see ../shared/data/README.md';
     console.error(`${dataset}: ${imagesDir} not found (${how})`);
@@ -133,7 +146,7 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
   // some; a chunk damaged since it was written (checksum, size, JSON) is prepared again
   for (let index = 0; index < chunkCount; index++) {
     if (!chunkExists(outDir, index)) continue;
-    let chunk: { keys: string[]; failures: Failure[]; windowScale: number };
+    let chunk: { keys: string[]; failures: Failure[]; windowScale: number; views: number; mixup: number };
     try {
       chunk = readChunk(outDir, index);
     } catch (error) {
@@ -152,6 +165,10 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
       console.error(`${outDir}: chunk ${index} was cut with window scale ${chunk.windowScale}, not ${windowScale}; use another --out`);
       process.exit(2);
     }
+    if (chunk.views !== views || chunk.mixup !== mixup) {
+      console.error(`${outDir}: chunk ${index} has ${chunk.views} views with mixup ${chunk.mixup}, not ${views} with ${mixup}; use another --out`);
+      process.exit(2);
+    }
   }
   const todo = Array.from({ length: chunkCount }, (_, i) => i).filter((i) => !chunkExists(outDir, i));
   const remaining = todo.reduce((n, i) => n + Math.min(chunkSize, keys.length - i * chunkSize), 0);
@@ -162,7 +179,7 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
     const count = Math.max(1, Math.min(workers, todo.length));
     await Promise.all(
       Array.from({ length: count }, (_, w) => {
-        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, windowScale, chunks: todo.filter((_, i) => i % count === w) };
+        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, windowScale, views, mixup, chunks: todo.filter((_, i) => i % count === w) };
         const worker = startWorker(new URL(import.meta.url), job);
         return new Promise<void>((resolve, reject) => {
           worker.on('message', (m: Message) => {
@@ -199,6 +216,8 @@ if (isMainThread) {
       'chunk-size': { type: 'string', default: '256' },
       'window-scale': { type: 'string', default: String(STUDENT_WINDOW_SCALE) },
       'pair-folds': { type: 'string' },
+      views: { type: 'string' },
+      mixup: { type: 'string' },
     },
   });
   const datasets: Dataset[] = values.dataset === 'all' ? ALL : (values.dataset!.split(',') as Dataset[]);
@@ -218,6 +237,20 @@ if (isMainThread) {
     console.error(`prepare-data: --window-scale must be a number > 0, got "${values['window-scale']}"`);
     process.exit(2);
   }
+  const views = values.views === undefined ? undefined : Number(values.views);
+  const mixup = values.mixup === undefined ? 0 : Number(values.mixup);
+  if ((views !== undefined || mixup > 0) && datasets.includes('lfw')) {
+    console.error('prepare-data: --views and --mixup are for the training sets (utkface, fairface, celeba); LFW keeps its plain and mirrored views');
+    process.exit(2);
+  }
+  if (views !== undefined && (!Number.isInteger(views) || views < 3)) {
+    console.error(`prepare-data: --views must be an integer >= 3 (plain, mirror and at least one jittered view), got "${values.views}"`);
+    process.exit(2);
+  }
+  if (!(mixup >= 0 && mixup <= 1)) {
+    console.error(`prepare-data: --mixup must be a probability in 0..1, got "${values.mixup}"`);
+    process.exit(2);
+  }
   let only: Set<string> | undefined;
   if (values['pair-folds'] !== undefined) {
     const folds = Number(values['pair-folds']);
@@ -232,7 +265,10 @@ if (isMainThread) {
   for (const d of datasets) {
     const imagesDir = d === 'fairface' ? values.fairface! : path.join(values.data!, SHARED_FOLDER[d], 'images');
     const passes = values.passes ? Number(values.passes) : PROFILES[d].passes;
-    await prepareDataset(d, { imagesDir, outRoot: values.out!, workers: Number(values.workers), limit: Number(values.limit), passes, chunkSize, windowScale, only });
+    await prepareDataset(d, {
+      imagesDir, outRoot: values.out!, workers: Number(values.workers), limit: Number(values.limit), passes, chunkSize, windowScale,
+      views: views ?? PROFILES[d].views, mixup, only,
+    });
   }
 } else {
   await runWorker(workerData as Job);

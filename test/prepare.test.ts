@@ -1,16 +1,17 @@
 // Data preparation: one face through landmarks, alignment and the teacher per view, and the
 // chunked cache written and read back. Uses a face cut from face-api's demo photo (MIT).
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
-import { alignForStudent } from '../src/face/align.js';
+import { alignForStudent, dlibFaceChipTransform } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
 import { CROP_BYTES, PreparedDataError, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
-import { DEGRADATION, FacePreparer, PROFILES, centralBox, degradeImage } from '../src/tools/data/prepare.js';
+import { DEGRADATION, FacePreparer, PROFILES, centralBox, degradeImage, mixFaces } from '../src/tools/data/prepare.js';
 import { seededRandom } from '../src/math/random.js';
 import { faceApiDir } from './faceapi-reference.js';
 
@@ -79,6 +80,64 @@ describe('FacePreparer', () => {
     expect(wide.views[0].crop).toEqual(alignForStudent(face, wide.landmarks, 1.3).chip.data);
     expect(wide.views[0].crop).not.toEqual(plain.views[0].crop);
     expect(wide.views[0].descriptor).toEqual(plain.views[0].descriptor);
+  });
+});
+
+describe('mixup views', () => {
+  it("mixFaces moves the partner's face onto this one's: a shifted copy of the face lands on it", () => {
+    const { landmarks } = preparer.prepare(face, PROFILES.lfw, 1);
+    // the partner: the same photo cut 30 px further right and 20 px lower, its landmarks moved with it
+    const partner = { image: cropImage(face, 30, 20, 370, 380), landmarks: landmarks.map(([x, y]) => [x - 30, y - 20] as [number, number]) };
+    const chip = dlibFaceChipTransform(landmarks);
+    const moved = mixFaces(face, chip, partner, 1);
+    const half = mixFaces(face, chip, partner, 0.5);
+    expect([moved.width, moved.height]).toEqual([face.width, face.height]);
+    // inside the partner's frame the moved face is the face itself (up to rounding)
+    let worst = 0;
+    for (let y = 40; y < 360; y++) {
+      for (let x = 40; x < 340; x++) {
+        for (let c = 0; c < 3; c++) {
+          const at = (y * face.width + x) * 3 + c;
+          worst = Math.max(worst, Math.abs(moved.data[at] - face.data[at]), Math.abs(half.data[at] - face.data[at]));
+        }
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    // a face elsewhere mixed in at weight 0.3 is 0.7 of this one plus 0.3 of that one moved here
+    const other = { image: face, landmarks: landmarks.map(([x, y]) => [x + 9, y] as [number, number]) };
+    const otherMoved = mixFaces(face, chip, other, 1);
+    const blend = mixFaces(face, chip, other, 0.3);
+    expect(otherMoved.data).not.toEqual(face.data);
+    expect(blend.data.every((v, i) => Math.abs(v - (0.7 * face.data[i] + 0.3 * otherMoved.data[i])) <= 1)).toBe(true);
+  });
+
+  it('mixes only jittered views, only with a partner and mixup > 0; the same seed gives the same views', () => {
+    const partnerPhoto = decodeImage(new Uint8Array(readFileSync(path.join(faceApiDir, 'demo', 'sample1.jpg'))));
+    const other = preparer.prepare(cropImage(partnerPhoto, 700, 300, 400, 400), PROFILES.lfw, 1);
+    const profile = { ...PROFILES.fairface, boxFraction: 0.6, boxOffsetY: 0.03, views: 4 };
+    const alone = preparer.prepare(face, profile, 5);
+    // mixup 0 (every existing cache) draws nothing more: the views are those without a partner
+    expect(preparer.prepare(face, profile, 5, other).views.map((v) => v.crop)).toEqual(alone.views.map((v) => v.crop));
+    const mixed = preparer.prepare(face, { ...profile, mixup: 1 }, 5, other);
+    expect(mixed.views.slice(0, 2)).toEqual(alone.views.slice(0, 2));
+    for (const v of [2, 3]) expect(mixed.views[v].crop).not.toEqual(alone.views[v].crop);
+    expect(preparer.prepare(face, { ...profile, mixup: 1 }, 5, other).views[3]).toEqual(mixed.views[3]);
+    // the teacher labels the mixed pixels: its descriptor moves away from the plain face's
+    const distance = (a: Float32Array, b: Float32Array) => Math.hypot(...a.map((x, i) => x - b[i]));
+    const drift = (views: typeof mixed.views) => distance(views[2].descriptor, views[0].descriptor) + distance(views[3].descriptor, views[0].descriptor);
+    expect(drift(mixed.views)).toBeGreaterThan(drift(alone.views));
+  });
+});
+
+describe('prepare-data options', () => {
+  it.each([
+    [['--dataset', 'lfw', '--views', '6'], /for the training sets/],
+    [['--dataset', 'celeba', '--views', '2'], /--views must be an integer >= 3/],
+    [['--dataset', 'celeba', '--mixup', '1.5'], /--mixup must be a probability/],
+  ])('refuses %j before reading any data', (args, message) => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prepare-data.ts', ...args, '--data', path.join(dir, 'none'), '--out', path.join(dir, 'none-out')], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
   });
 });
 
@@ -159,5 +218,19 @@ describe('prepared cache', () => {
     expect(readChunks(mixed).map((c) => c.windowScale)).toEqual([1]);
     writeFileSync(json, JSON.stringify({ ...legacy, windowScale: -2 }));
     expect(() => readChunks(mixed)).toThrow(/windowScale/);
+  });
+
+  it('records the mixup probability; unrecorded means 0; out of 0..1 is refused', () => {
+    const where = path.join(dir, 'mixup');
+    const records = [preparer.prepare(face, PROFILES.lfw, 1).views];
+    writeChunk(where, 0, { keys: ['a/a_0001'], views: 2, failures: [], records, mixup: 0.5 });
+    expect(readChunks(where)[0].mixup).toBe(0.5);
+    const json = path.join(where, 'chunk-00000.json');
+    const { mixup, ...legacy } = JSON.parse(readFileSync(json, 'utf8'));
+    expect(mixup).toBe(0.5);
+    writeFileSync(json, JSON.stringify(legacy));
+    expect(readChunks(where)[0].mixup).toBe(0);
+    writeFileSync(json, JSON.stringify({ ...legacy, mixup: 2 }));
+    expect(() => readChunks(where)).toThrow(/mixup/);
   });
 });

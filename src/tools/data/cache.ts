@@ -3,7 +3,7 @@
  * the teacher's outputs on the same views, in chunk files written atomically so that the
  * preparation resumes where it stopped. Format (see also README):
  *
- *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], crc, windowScale }
+ *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], crc, windowScale, mixup }
  *   <dir>/chunk-NNNNN.bin   per key, per view: crop 55*47*3 u8 RGB | hidden 256 f32 LE | desc 128 f32 LE
  *
  * View 0 is the plain alignment, view 1 its mirror, views >= 2 jittered alignments. `crc` is the
@@ -11,7 +11,8 @@
  * (prepare-data redoes it, readers refuse it). Chunks written before the field existed have none
  * and are checked by size only. `windowScale` is the student window the crops were cut with
  * (STUDENT_WINDOW_SCALE in src/face/align.ts); chunks written before the field existed were cut at
- * scale 1. A cache whose chunks disagree is refused.
+ * scale 1. A cache whose chunks disagree is refused. `mixup` is the probability that a jittered
+ * view mixes in another face (src/tools/data/prepare.ts); absent: 0.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -44,6 +45,8 @@ export interface PreparedChunk {
   failures: Failure[];
   /** The student window scale the crops were cut with. */
   windowScale: number;
+  /** The probability that a jittered view is a mixup with another face. */
+  mixup: number;
   /** keys.length * views records of RECORD_BYTES. */
   data: Uint8Array;
 }
@@ -68,7 +71,7 @@ export function removeChunk(dir: string, index: number): void {
 export function writeChunk(
   dir: string,
   index: number,
-  chunk: { keys: string[]; views: number; failures: Failure[]; records: PreparedRecord[][]; windowScale?: number },
+  chunk: { keys: string[]; views: number; failures: Failure[]; records: PreparedRecord[][]; windowScale?: number; mixup?: number },
 ): void {
   mkdirSync(dir, { recursive: true });
   const data = new Uint8Array(chunk.keys.length * chunk.views * RECORD_BYTES);
@@ -85,7 +88,9 @@ export function writeChunk(
   const base = path.join(dir, chunkName(index));
   writeFileSync(`${base}.bin.tmp`, data);
   renameSync(`${base}.bin.tmp`, `${base}.bin`);
-  writeFileSync(`${base}.json.tmp`, JSON.stringify({ keys: chunk.keys, views: chunk.views, failures: chunk.failures, crc: crc32(data), windowScale: chunk.windowScale ?? STUDENT_WINDOW_SCALE }));
+  writeFileSync(`${base}.json.tmp`, JSON.stringify({
+    keys: chunk.keys, views: chunk.views, failures: chunk.failures, crc: crc32(data), windowScale: chunk.windowScale ?? STUDENT_WINDOW_SCALE, mixup: chunk.mixup ?? 0,
+  }));
   renameSync(`${base}.json.tmp`, `${base}.json`);
 }
 
@@ -103,7 +108,7 @@ export function parseChunk(name: string, json: string, data: Uint8Array): Prepar
   } catch {
     throw new PreparedDataError(`${name}: the chunk's JSON is not valid JSON`);
   }
-  const { keys, views, failures, crc, windowScale = UNRECORDED_WINDOW_SCALE } = (meta ?? {}) as Record<string, unknown>;
+  const { keys, views, failures, crc, windowScale = UNRECORDED_WINDOW_SCALE, mixup = 0 } = (meta ?? {}) as Record<string, unknown>;
   const validFailures = Array.isArray(failures) && failures.every((f) => typeof f?.key === 'string' && typeof f?.reason === 'string');
   if (!isStringArray(keys) || !Number.isInteger(views) || (views as number) < 1 || !validFailures) {
     throw new PreparedDataError(`${name}: the chunk's JSON lacks keys (strings), views (a positive integer) or failures ({key, reason})`);
@@ -111,10 +116,11 @@ export function parseChunk(name: string, json: string, data: Uint8Array): Prepar
   if (typeof windowScale !== 'number' || !(windowScale > 0) || !Number.isFinite(windowScale)) {
     throw new PreparedDataError(`${name}: windowScale must be a finite number > 0, got ${JSON.stringify(windowScale)}`);
   }
+  if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1)) throw new PreparedDataError(`${name}: mixup must be a number in 0..1, got ${JSON.stringify(mixup)}`);
   const expected = keys.length * (views as number) * RECORD_BYTES;
   if (data.length !== expected) throw new PreparedDataError(`${name}: binary has ${data.length} bytes, expected ${expected}`);
   if (crc !== undefined && crc !== crc32(data)) throw new PreparedDataError(`${name}: binary checksum mismatch (corrupted)`);
-  return { keys, views: views as number, failures: failures as Failure[], windowScale, data };
+  return { keys, views: views as number, failures: failures as Failure[], windowScale, mixup, data };
 }
 
 /** Chunk `index` of `dir`, checked (parseChunk); PreparedDataError when missing or damaged. */

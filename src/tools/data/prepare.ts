@@ -3,11 +3,15 @@
  * (the data sets are centred face crops) refined by further passes on the box the previous
  * pass implies, then per view the student's 55x47 crop and the teacher's outputs on the
  * matching 150x150 dlib chip. Jittered views move both crops by the same random similarity of
- * the image, so the teacher's target describes exactly what the student sees.
+ * the image, so the teacher's target describes exactly what the student sees. A jittered view
+ * may also be a mixup (Zhang et al., ICLR 2018) of the face with another one aligned onto it,
+ * the teacher run on the mixed pixels: Beyer et al. (CVPR 2022) found that distillation gains
+ * most when the teacher labels such in-between images ("function matching").
  */
 import {
   composeSimilarity,
   dlibFaceChipTransform,
+  invertSimilarity,
   studentCropTransform,
   STUDENT_WINDOW_SCALE,
   warpSimilarity,
@@ -28,6 +32,8 @@ export interface DatasetProfile {
   passes: number;
   /** Views per image: 0 plain, 1 mirrored, >= 2 jittered (randomly mirrored). */
   views: number;
+  /** Probability that a jittered view is a mixup with the partner face (see prepare()); absent: 0. */
+  mixup?: number;
 }
 
 /**
@@ -69,8 +75,16 @@ export const DEGRADATION = {
 /** Largest jitter: shift as a fraction of the eye distance, relative scale, rotation (radians). */
 export const JITTER = { shift: 0.08, scale: 0.06, rotation: (6 * Math.PI) / 180 } as const;
 
-export interface PreparedImage {
+/** Weight of the partner face in a mixup view: uniform in [0, MIXUP_MAX_PARTNER_WEIGHT], so the view's own face dominates. */
+export const MIXUP_MAX_PARTNER_WEIGHT = 0.5;
+
+/** An image and its 68 landmarks: what a mixup view needs of its partner face. */
+export interface LandmarkedImage {
+  image: RgbImage;
   landmarks: Point[];
+}
+
+export interface PreparedImage extends LandmarkedImage {
   views: PreparedRecord[];
 }
 
@@ -109,8 +123,12 @@ export class FacePreparer {
     readonly windowScale: number = STUDENT_WINDOW_SCALE,
   ) {}
 
-  /** `seed` makes the jittered views reproducible per image. */
-  prepare(image: RgbImage, profile: DatasetProfile, seed: number): PreparedImage {
+  /**
+   * `seed` makes the jittered views reproducible per image. With `partner` (another face, e.g. the
+   * previous image of the chunk) and profile.mixup > 0, each jittered view is with that
+   * probability cut from the mixup of this face and the partner's aligned onto it.
+   */
+  prepare(image: RgbImage, profile: DatasetProfile, seed: number, partner?: LandmarkedImage): PreparedImage {
     const [points] = this.landmarks.detect([{ image, box: centralBox(image, profile) }], profile.passes);
     const cropToImage = studentCropTransform(points, this.windowScale);
     const chipToImage = dlibFaceChipTransform(points);
@@ -122,7 +140,10 @@ export class FacePreparer {
     const plans = Array.from({ length: profile.views }, (_, v) => {
       if (v < 2) return { source: image, crop: cropToImage, chip: chipToImage, mirror: v === 1 };
       const p = randomPerturbation(random, centre, eyeDistance);
-      const source = degradeImage(image, random, centre, eyeDistance);
+      const mixed = partner && (profile.mixup ?? 0) > 0 && random() < profile.mixup!
+        ? mixFaces(image, chipToImage, partner, random() * MIXUP_MAX_PARTNER_WEIGHT)
+        : image;
+      const source = degradeImage(mixed, random, centre, eyeDistance);
       return { source, crop: composeSimilarity(p, cropToImage), chip: composeSimilarity(p, chipToImage), mirror: random() < 0.5 };
     });
     const teacher = this.teacher.embedChips(plans.map((plan) => ({ image: plan.source, chipToImage: plan.chip, mirror: plan.mirror })));
@@ -131,8 +152,20 @@ export class FacePreparer {
       hidden: teacher.hidden.slice(v * 256, (v + 1) * 256),
       descriptor: teacher.descriptor.slice(v * 128, (v + 1) * 128),
     }));
-    return { landmarks: points, views };
+    return { image, landmarks: points, views };
   }
+}
+
+/**
+ * (1 - weight) * image + weight * the partner's face moved onto this one's: the partner warped by
+ * the similarity taking this face's dlib chip frame to the partner's, so eyes, nose and mouth meet.
+ */
+export function mixFaces(image: RgbImage, chipToImage: Similarity, partner: LandmarkedImage, weight: number): RgbImage {
+  const imageToPartner = composeSimilarity(dlibFaceChipTransform(partner.landmarks), invertSimilarity(chipToImage));
+  const moved = warpSimilarity(partner.image, imageToPartner, image.width, image.height, { border: 'replicate' }).data;
+  const data = new Uint8Array(image.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = Math.round((1 - weight) * image.data[i] + weight * moved[i]);
+  return { width: image.width, height: image.height, data };
 }
 
 /** A degraded copy of `image` (see DEGRADATION): colour, then maybe rescaling, then maybe one erased rectangle. */
