@@ -261,7 +261,7 @@ describe('checkpoints', () => {
 });
 
 /** Synthetic prepared chunks: UTKFace-like keys, random crops, hidden = a random ReLU network of the crop. */
-function writeSyntheticCache(dir: string, images: number, views: number, perChunk: number): string[] {
+function writeSyntheticCache(dir: string, images: number, views: number, perChunk: number, mixup = 0): string[] {
   const graph = studentGraph({ outputs: 256 });
   const teacher = engine.loadModel(encodeModel(graph, initWeights(graph, 4242)));
   const preprocess = graph.preprocess!;
@@ -284,7 +284,7 @@ function writeSyntheticCache(dir: string, images: number, views: number, perChun
         return { crop, hidden, descriptor };
       }));
     }
-    writeChunk(dir, chunk, { keys: chunkKeys, views, failures: [], records });
+    writeChunk(dir, chunk, { keys: chunkKeys, views, failures: [], records, mixup });
     keys.push(...chunkKeys);
   }
   teacher.dispose();
@@ -491,7 +491,7 @@ describe('distillation run', () => {
 
   it.each(['relu', 'prelu'] as const)('with batch norm and %s: trains and exports a model file with the normalisation folded in', async (activation) => {
     const data = path.join(workDir, `prepared-bn-${activation}`);
-    writeSyntheticCache(data, 36, 2, 16);
+    writeSyntheticCache(data, 36, 3, 16, activation === 'prelu' ? 0.25 : 0);
     const out = path.join(workDir, 'models', `tiny-bn-${activation}.mobileid`);
     const options = {
       ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, `ckpt-bn-${activation}`), batch: 12, workers: 0, validationFraction: 0.2,
@@ -511,6 +511,9 @@ describe('distillation run', () => {
     if (activation === 'prelu') expect(slopes.some((name) => decoded.tensors.get(name)!.data.some((v) => v !== 0.25))).toBe(true);
     const log = JSON.parse(readFileSync(result.logPath, 'utf8')) as RunRecord;
     expect(log.options).toMatchObject({ batchNorm: true, activation });
+    // the report says how the views were made
+    expect(log.dataset.mixup).toBe(activation === 'prelu' ? 0.25 : 0);
+    expect(readFileSync(result.reportPath, 'utf8').includes('mixed up with another face with probability 0.25')).toBe(activation === 'prelu');
     // a resume with the other activation is refused
     const other = activation === 'relu' ? 'prelu' : 'relu';
     await expect(runDistillation({ ...options, epochs: 3, resume: true, activation: other })).rejects.toThrow(/activation = /);

@@ -15,15 +15,20 @@ export class PreparedDataset {
   readonly views: number;
   /** The student window scale of every crop (src/face/align.ts). */
   readonly windowScale: number;
+  /** The largest probability of a mixup view among the chunks (src/tools/data/prepare.ts). */
+  readonly mixup: number;
   private readonly chunks: Uint8Array[];
   private readonly dataViews: DataView[];
   private readonly chunkOf: Uint32Array;
   private readonly firstByte: Float64Array;
 
-  private constructor(keys: string[], views: number, windowScale: number, chunks: Uint8Array[], chunkOf: Uint32Array, firstByte: Float64Array) {
+  private constructor(
+    keys: string[], views: number, windowScale: number, mixup: number, chunks: Uint8Array[], chunkOf: Uint32Array, firstByte: Float64Array,
+  ) {
     this.keys = keys;
     this.views = views;
     this.windowScale = windowScale;
+    this.mixup = mixup;
     this.chunks = chunks;
     this.dataViews = chunks.map((c) => new DataView(c.buffer, c.byteOffset, c.byteLength));
     this.chunkOf = chunkOf;
@@ -57,7 +62,8 @@ export class PreparedDataset {
         firstByte.push(i * views * RECORD_BYTES);
       });
     });
-    return new PreparedDataset(keys, views, windowScale, chunks.map((c) => c.data), Uint32Array.from(chunkOf), Float64Array.from(firstByte));
+    const mixup = Math.max(...chunks.map((c) => c.mixup));
+    return new PreparedDataset(keys, views, windowScale, mixup, chunks.map((c) => c.data), Uint32Array.from(chunkOf), Float64Array.from(firstByte));
   }
 
   get size(): number {

@@ -114,8 +114,8 @@ export interface RunRecord {
   /** The run this one started from (--init-from): its file, epochs and last validation R^2. */
   warmStart?: { from: string; epochs: number; validationR2: number | null; windowScale: number };
   /** sources: images per prepared directory (absent in older logs). */
-  /** windowScale: the student window of the crops (absent in older logs: 1). */
-  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number>; windowScale?: number };
+  /** windowScale: the student window of the crops (absent in older logs: 1); mixup: the largest mixup probability of its chunks (absent: 0). */
+  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number>; windowScale?: number; mixup?: number };
 }
 
 export interface DistillResult {
@@ -213,7 +213,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       warmStart,
       dataset: {
         images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length,
-        sources: countSources(keys, options.data), windowScale: dataset.windowScale,
+        sources: countSources(keys, options.data), windowScale: dataset.windowScale, mixup: dataset.mixup,
       },
     });
     log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.batchNorm ? ', batch norm' : ''}${options.activation === 'prelu' ? ', PReLU' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);

@@ -68,7 +68,7 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
     '',
     '| setting | value |',
     '|---|---|',
-    `| data | ${[o.data].flat().join(', ')}: ${run.dataset.images} images${sourceShares(run)} x ${run.dataset.views} views; ${run.dataset.train} train / ${run.dataset.validation} validation images (split by key, ${o.validationFraction * 100}%, seed ${o.seed}) |`,
+    `| data | ${[o.data].flat().join(', ')}: ${run.dataset.images} images${sourceShares(run)} x ${run.dataset.views} views${run.dataset.mixup ? ` (jittered views mixed up with another face with probability ${run.dataset.mixup})` : ''}; ${run.dataset.train} train / ${run.dataset.validation} validation images (split by key, ${o.validationFraction * 100}%, seed ${o.seed}) |`,
     `| targets | ${o.targets}, ${STANDARDIZATION[String(o.standardize)] ?? String(o.standardize)} |`,
     `| loss | 1/2 sum_j (y_j - t_j)^2 per image${o.cosineWeight ? ` + ${o.cosineWeight} (1 - cos(y, t))` : ''}, averaged over the batch; the losses below are the squared-error part |`,
     `| gradient clipping | ${o.clipNorm ? `global norm ${o.clipNorm}` : 'none'} |`,
