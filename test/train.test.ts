@@ -491,7 +491,7 @@ describe('distillation run', () => {
 
   it.each(['relu', 'prelu'] as const)('with batch norm and %s: trains and exports a model file with the normalisation folded in', async (activation) => {
     const data = path.join(workDir, `prepared-bn-${activation}`);
-    writeSyntheticCache(data, 36, 3, 16, activation === 'prelu' ? 0.25 : 0);
+    writeSyntheticCache(data, 36, 2, 16, activation === 'prelu' ? 0.25 : 0);
     const out = path.join(workDir, 'models', `tiny-bn-${activation}.mobileid`);
     const options = {
       ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, `ckpt-bn-${activation}`), batch: 12, workers: 0, validationFraction: 0.2,
