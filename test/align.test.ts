@@ -413,12 +413,14 @@ describe('student crop (47x55 from the CelebA geometry)', () => {
   it('maps eye centres and mouth midpoint onto the template, from 5 or 68 landmarks', () => {
     const T0 = similarity(2.2, 9, 50, 30);
     const random = seededRandom(5);
+    // the template of the default window (STUDENT_WINDOW_SCALE)
+    const template = studentTemplate();
     const five: Point[] = [
-      applySimilarity(T0, STUDENT_TEMPLATE.leftEye),
-      applySimilarity(T0, STUDENT_TEMPLATE.rightEye),
+      applySimilarity(T0, template.leftEye),
+      applySimilarity(T0, template.rightEye),
       [random() * 300, random() * 300], // nose tip: not used
-      applySimilarity(T0, [STUDENT_TEMPLATE.mouthCentre[0] - 8, STUDENT_TEMPLATE.mouthCentre[1] + 1]),
-      applySimilarity(T0, [STUDENT_TEMPLATE.mouthCentre[0] + 8, STUDENT_TEMPLATE.mouthCentre[1] - 1]),
+      applySimilarity(T0, [template.mouthCentre[0] - 8, template.mouthCentre[1] + 1]),
+      applySimilarity(T0, [template.mouthCentre[0] + 8, template.mouthCentre[1] - 1]),
     ];
     expectSimilarityClose(studentCropTransform(five), T0, 1e-9);
 
@@ -436,8 +438,8 @@ describe('student crop (47x55 from the CelebA geometry)', () => {
 
 describe('student window scale (field of view)', () => {
   it('scale 1 is the template; a larger scale draws it towards the crop centre and shows more image per crop pixel', () => {
-    expect(STUDENT_WINDOW_SCALE).toBe(1);
     expect(studentTemplate(1)).toEqual({ ...STUDENT_TEMPLATE });
+    expect(studentTemplate()).toEqual(studentTemplate(STUDENT_WINDOW_SCALE));
     const centre: Point = [(STUDENT_CROP_WIDTH - 1) / 2, (STUDENT_CROP_HEIGHT - 1) / 2];
     const wide = studentTemplate(1.3);
     for (const key of ['leftEye', 'rightEye', 'mouthCentre'] as const) {
@@ -445,7 +447,7 @@ describe('student window scale (field of view)', () => {
     }
     const random = seededRandom(9);
     const landmarks68 = Array.from({ length: 68 }, (): Point => [100 + random() * 100, 100 + random() * 120]);
-    const plain = studentCropTransform(landmarks68);
+    const plain = studentCropTransform(landmarks68, 1);
     const wider = studentCropTransform(landmarks68, 1.3);
     expect(similarityScale(wider) / similarityScale(plain)).toBeCloseTo(1.3, 9);
     expect(similarityAngle(wider)).toBeCloseTo(similarityAngle(plain), 9);
@@ -459,7 +461,7 @@ describe('student window scale (field of view)', () => {
 
 describe('teacherChipInStudentCrop', () => {
   it("puts the mean face's eyes and mouth of the chip onto the student template, upright", () => {
-    const chipToCrop = teacherChipInStudentCrop();
+    const chipToCrop = teacherChipInStudentCrop(1);
     const meanFace = Array.from({ length: 68 }, (_, i): Point => (i < 17 ? [0, 0] : dlibTemplatePoint(i)));
     const [leftEye, rightEye, , mouthLeft, mouthRight] = landmarks68To5(meanFace);
     const mouth: Point = [(mouthLeft[0] + mouthRight[0]) / 2, (mouthLeft[1] + mouthRight[1]) / 2];

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
-import { alignForStudent, dlibFaceChipTransform } from '../src/face/align.js';
+import { alignForStudent, dlibFaceChipTransform, STUDENT_WINDOW_SCALE } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
 import { CROP_BYTES, PreparedDataError, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
@@ -198,7 +198,7 @@ describe('prepared cache', () => {
     expect(back.crop).toEqual(prepared.views[1].crop);
     expect(back.hidden).toEqual(prepared.views[1].hidden);
     expect(back.descriptor).toEqual(prepared.views[1].descriptor);
-    expect(chunk.windowScale).toBe(1);
+    expect(chunk.windowScale).toBe(STUDENT_WINDOW_SCALE);
   });
 
   it('records the window scale; unrecorded means 1; a cache mixing windows is refused', () => {
@@ -210,7 +210,7 @@ describe('prepared cache', () => {
     // a chunk written before the field existed
     const json = path.join(mixed, 'chunk-00001.json');
     const { windowScale, ...legacy } = JSON.parse(readFileSync(json, 'utf8'));
-    expect(windowScale).toBe(1);
+    expect(windowScale).toBe(STUDENT_WINDOW_SCALE);
     writeFileSync(json, JSON.stringify(legacy));
     expect(() => readChunks(mixed)).toThrow(PreparedDataError);
     expect(() => readChunks(mixed)).toThrow(/window/);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.js';
 import { decodeModel, encodeModel, type Tensor } from '../src/engine/model-format.js';
+import { STUDENT_WINDOW_SCALE } from '../src/face/align.js';
 import { graphCost, initWeights, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { CROP_BYTES, PreparedDataError, writeChunk, type PreparedRecord } from '../src/tools/data/cache.js';
@@ -479,7 +480,7 @@ describe('distillation run', () => {
     expect(warm.history[0].trainLoss).toBeLessThan(first.history[0].trainLoss);
     const log = JSON.parse(readFileSync(warm.logPath, 'utf8')) as RunRecord;
     const cold = JSON.parse(readFileSync(first.logPath, 'utf8')) as RunRecord;
-    expect(log.warmStart).toMatchObject({ from, epochs: 3, windowScale: 1 });
+    expect(log.warmStart).toMatchObject({ from, epochs: 3, windowScale: STUDENT_WINDOW_SCALE });
     expect(log.standardization).toEqual(cold.standardization);
     expect(readFileSync(warm.reportPath, 'utf8')).toContain('| warm start | weights of');
 
@@ -502,7 +503,7 @@ describe('distillation run', () => {
     expect(result.exportError).toBeLessThan(5e-3); // f16 storage
     const decoded = decodeModel(new Uint8Array(readFileSync(out)));
     expect([...decoded.tensors.keys()].filter((name) => name.includes('.bn.'))).toEqual([]);
-    expect(decoded.graph.meta).toMatchObject({ distilled: { windowScale: 1 } }); // the crops' student window
+    expect(decoded.graph.meta).toMatchObject({ distilled: { windowScale: STUDENT_WINDOW_SCALE } }); // the crops' student window
     // every hidden layer keeps its activation, PReLU with its trained slopes
     const hidden = decoded.graph.layers.filter((l) => (l.op === 'conv' || l.op === 'dense') && l.output !== decoded.graph.outputs[0]);
     expect(hidden.map((l) => (l as { activation: { kind: string } }).activation.kind)).toEqual(hidden.map(() => activation));
