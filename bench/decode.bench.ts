@@ -15,14 +15,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { decodeJpegPixels as decodeWithLibjpegTurbo } from '../src/jpeg-decoder.js';
 import { decodeJpegPixels as decodeWithJpegJs } from '../src/jpeg-decoder.web.js';
 import { MAX_DECODE_PIXELS } from '../src/image.js';
 import { toRgbImage } from '../src/runtime/server.js';
 import { largeJpeg } from '../src/tools/large-jpeg.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('bench/decode.bench.ts', {
   options: {
     rounds: { type: 'string', default: '3' },
     width: { type: 'string', default: '6000' },

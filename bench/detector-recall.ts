@@ -16,14 +16,14 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Tensor3D } from '@tensorflow/tfjs';
 import { boxIou, type Detection } from '../src/face/detector.js';
 import { FaceRecognizer } from '../src/face/recognizer.js';
 import { decodeImage, type RgbImage } from '../src/image.js';
 import { faceApiDir, faceApiInput, loadFaceApi } from '../test/faceapi-reference.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('bench/detector-recall.ts', {
   options: {
     every: { type: 'string', default: '1' },
     sets: { type: 'string', default: 'lfw,celeba' },

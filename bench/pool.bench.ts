@@ -6,11 +6,11 @@
  * Run: npm run bench:pool [-- --folder DIR] [--sizes 1,2] [--rounds 3] [--repeat 4] [--json]
  */
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { listImageFiles } from '../src/cli/files.js';
 import { RecognizerPool } from '../src/runtime/pool.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('bench/pool.bench.ts', {
   options: {
     folder: { type: 'string', default: new URL('../demo/samples', import.meta.url).pathname },
     sizes: { type: 'string', default: '1,2' },

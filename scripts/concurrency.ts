@@ -8,10 +8,10 @@
  * seconds. Exits 1 unless every answer matches and every pending call ends in a DisposedError.
  * test/concurrency.test.ts runs a small slice in CI.
  */
-import { parseArgs } from 'node:util';
 import { checkConcurrency } from '../src/tools/concurrency.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/concurrency.ts', {
   options: {
     calls: { type: 'string', default: '200' },
     'pool-size': { type: 'string', default: '2' },

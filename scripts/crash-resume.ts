@@ -23,9 +23,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { cropImage, decodeImage, encodePng, mirrorImage } from '../src/image.js';
 import { seededRandom } from '../src/math/random.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SAMPLES = path.join(REPO, 'demo/samples');
@@ -223,7 +223,7 @@ export async function crashResume(options: CrashResumeOptions): Promise<CrashRes
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const { values } = parseArgs({
+  const { values } = parseToolArgs('scripts/crash-resume.ts', {
     options: {
       kills: { type: 'string', default: '3' },
       seed: { type: 'string', default: '1' },

@@ -41,11 +41,11 @@
  *   --max-images N          use only the first N prepared images (quick trials)
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { MobileIdError } from '../src/errors.js';
 import { DISTILL_DEFAULTS, runDistillation, type DistillOptions } from '../src/tools/train/distill.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/distill.ts', {
   options: {
     data: { type: 'string', default: ['fairface', 'celeba'].map((d) => `.cache/prepared/${d}`).join(',') },
     targets: { type: 'string' },

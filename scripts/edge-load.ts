@@ -15,8 +15,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { bundleWorker, firstResponse, startWorkerd } from './workerd.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const EXAMPLE = path.join(REPO, 'examples/cloudflare-worker/src/index.ts');
@@ -132,7 +132,7 @@ export async function edgeLoad(options: { requests: number; concurrency: number;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const { values } = parseArgs({
+  const { values } = parseToolArgs('scripts/edge-load.ts', {
     options: {
       requests: { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '4' },

@@ -10,11 +10,11 @@
  * line is {"targets":[{"name","cases","crashes","hangs"}],"seconds","seed"} (with --json).
  * Exits 1 on any finding; its input is in --findings (keep it in test/fuzz-corpus/<target>/).
  */
-import { parseArgs } from 'node:util';
 import { fuzzTarget, type TargetReport } from '../src/tools/fuzz/harness.js';
 import { TARGETS } from '../src/tools/fuzz/targets.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/fuzz.ts', {
   options: {
     seconds: { type: 'string', default: '60' },
     targets: { type: 'string', default: TARGETS.map((t) => t.name).join(',') },

@@ -21,15 +21,15 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { FaceRecognizer } from '../src/face/recognizer.js';
 import { decodeImage } from '../src/image.js';
 import { createVerifier } from '../src/verify/verifier.js';
 import { crossValidate, parsePairs } from '../src/verify/pairs.js';
 import { normalisedPointError, rotatePhoto, toOriginalPoints } from '../src/tools/landmark-rotation.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/landmark-rotation.ts', {
   options: {
     folds: { type: 'string', default: '2' },
     'pairs-per-fold': { type: 'string', default: '300' },

@@ -8,10 +8,10 @@
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { identityPairList } from '../src/tools/identity-pairs.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/make-pairs.ts', {
   options: {
     images: { type: 'string', default: '../shared/data/celeba-ids/images' },
     out: { type: 'string', default: 'reports/eval-pairs/celeba-pairs.tsv' },

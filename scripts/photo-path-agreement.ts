@@ -13,14 +13,14 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { embeddingModel, embedPhotos } from '../src/cli/embed-photos.js';
 import { MobileIdError } from '../src/errors.js';
 import { combine, loadFeatures } from '../src/tools/eval-lfw.js';
 import { comparePaths } from '../src/tools/photo-path-agreement.js';
 import { parsePairList } from '../src/verify/pairs.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/photo-path-agreement.ts', {
   options: {
     pairs: { type: 'string', default: '../shared/data/lfw/pairs.txt' },
     images: { type: 'string', default: '../shared/data/lfw/images' },

@@ -26,7 +26,6 @@
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ProgressBar } from '../src/cli/progress.js';
 import { loadBundledModel } from '../src/engine/assets.js';
@@ -38,6 +37,7 @@ import { startWorker } from '../src/node-worker.js';
 import { chunkExists, PreparedDataError, readChunk, readChunks, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../src/tools/data/prepare.js';
 import { parsePairs } from '../src/verify/pairs.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
 type Dataset = DatasetName;
 const ALL: Dataset[] = ['lfw', 'utkface', 'fairface', 'celeba'];
@@ -204,7 +204,7 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
 }
 
 if (isMainThread) {
-  const { values } = parseArgs({
+  const { values } = parseToolArgs('scripts/prepare-data.ts', {
     options: {
       dataset: { type: 'string', default: 'all' },
       data: { type: 'string', default: '../shared/data' },

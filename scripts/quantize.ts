@@ -29,7 +29,6 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { crc32 } from '../src/engine/crc32.js';
 import { Engine } from '../src/engine/engine.js';
 import { decodeModel, encodeModel } from '../src/engine/model-format.js';
@@ -42,8 +41,9 @@ import { seededRandom } from '../src/math/random.js';
 import { PreparedDataset } from '../src/tools/train/dataset.js';
 import { calibrateScales, DEFAULT_PERCENTILE, embeddingAgreement, fourBitDenseWeights, quantizeModel } from '../src/tools/quantize.js';
 import { describeRule, setVerificationRule } from '../src/tools/verification-rule.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/quantize.ts', {
   options: {
     model: { type: 'string', default: 'models/mobileid-student.mobileid' },
     out: { type: 'string' },

@@ -13,11 +13,11 @@
  * weights, expanded to f32 at load); the rule is then fitted on the re-encoded weights.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { decodeModel, encodeModel, type StorageDtype } from '../src/engine/model-format.js';
 import { describeRule, setVerificationRule } from '../src/tools/verification-rule.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/set-verification.ts', {
   options: {
     model: { type: 'string' },
     prepared: { type: 'string', default: '.cache/prepared/celeba' },

@@ -9,10 +9,10 @@
  * stage (the report says how far it got). Progress on stderr; with --json the last stdout line
  * is the report. Exits 1 on any difference. test/soak.test.ts runs a small slice in CI.
  */
-import { parseArgs } from 'node:util';
 import { soak } from '../src/tools/soak.js';
+import { parseToolArgs } from '../src/cli/args.js';
 
-const { values } = parseArgs({
+const { values } = parseToolArgs('scripts/soak.ts', {
   options: {
     embeddings: { type: 'string', default: '100000' },
     verifies: { type: 'string', default: '10000' },

@@ -134,8 +134,10 @@ describe('prepare-data options', () => {
     [['--dataset', 'lfw', '--views', '6'], /for the training sets/],
     [['--dataset', 'celeba', '--views', '2'], /--views must be an integer >= 3/],
     [['--dataset', 'celeba', '--mixup', '1.5'], /--mixup must be a probability/],
+    [['--bogus'], /^prepare-data: unknown option --bogus \(the options are listed at the top of scripts\/prepare-data.ts\)$/m],
+    [['--views'], /^prepare-data: --views needs a value/m],
   ])('refuses %j before reading any data', (args, message) => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prepare-data.ts', ...args, '--data', path.join(dir, 'none'), '--out', path.join(dir, 'none-out')], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prepare-data.ts', '--data', path.join(dir, 'none'), '--out', path.join(dir, 'none-out'), ...args], { encoding: 'utf8' });
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(message);
   });

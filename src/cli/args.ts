@@ -75,14 +75,31 @@ function convert(name: string, spec: OptionSpec, text: string): string | number 
   return value;
 }
 
-/** parseArgs's own errors, rephrased as one line naming the option. */
-function parseError(error: { code?: string; message: string }, command: string): CliError {
+/** parseArgs's own errors, rephrased as one line naming the option, then `hint`. */
+function parseError(error: { code?: string; message: string }, hint: string): CliError {
   const option = /'(-[^' ]+)/.exec(error.message)?.[1] ?? error.message;
-  const hint = `(mobileid ${command} --help lists the options)`;
   if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return new CliError(`unknown option ${option} ${hint}`);
   if (/argument missing/.test(error.message)) return new CliError(`${option} needs a value ${hint}`);
   if (/does not take an argument/.test(error.message)) return new CliError(`${option} takes no value ${hint}`);
   return new CliError(`${error.message.split('\n')[0]} ${hint}`);
+}
+
+const isParseArgsError = (error: unknown): error is Error => (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+
+/**
+ * node:util's parseArgs for the repository's scripts and benchmarks (`file`, e.g.
+ * scripts/distill.ts, whose opening comment lists the options): an option it does not accept
+ * prints one line and exits with status 2, as the CLI does, instead of a stack trace.
+ */
+export function parseToolArgs<T extends ParseArgsConfig>(file: string, config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    if (!isParseArgsError(error)) throw error;
+    const name = file.replace(/^.*\//, '').replace(/\.ts$/, '');
+    console.error(`${name}: ${parseError(error, `(the options are listed at the top of ${file})`).message}`);
+    process.exit(2);
+  }
 }
 
 /** Parses `argv` for the command; CliError (one line) on anything it does not accept. */
@@ -94,7 +111,7 @@ export function parseCommand<S extends CommandSpec>(spec: S, argv: string[]): Pa
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (error) {
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw parseError(error as Error, spec.name);
+    if (isParseArgsError(error)) throw parseError(error, `(mobileid ${spec.name} --help lists the options)`);
     throw error;
   }
   const values: Record<string, string | number | boolean | undefined> = {};
