@@ -466,7 +466,7 @@ export const STUDENT_TEMPLATE = {
  * (prepare-data --window-scale), a student file the scale it was trained on (meta.distilled.windowScale),
  * and StudentNet cuts its crops at the file's scale.
  */
-export const STUDENT_WINDOW_SCALE = 1;
+export const STUDENT_WINDOW_SCALE = 1.15;
 
 /** The student template at window scale `windowScale`: STUDENT_TEMPLATE drawn towards the crop centre by 1/scale. */
 export function studentTemplate(windowScale: number = STUDENT_WINDOW_SCALE): { leftEye: Point; rightEye: Point; mouthCentre: Point } {

@@ -62,7 +62,7 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
   const lines = [
     `# Distillation report: ${path.basename(exported.modelPath)}`,
     '',
-    `Student (MobileID, ${o.arch ?? 'paper'} layout, 55x47x3 -> ${outputs}) regressing the teacher's ${o.targets === 'desc' ? '128-d descriptor' : 'hidden neurons'}${o.targets === 'selected' ? ` (${outputs} selected of 256)` : ''}.`,
+    `Student (MobileID, ${o.arch ?? 'paper'} layout${o.batchNorm ? ', batch norm folded in at export' : ''}${o.activation === 'prelu' ? ', PReLU' : ''}, 55x47x3 -> ${outputs}) regressing the teacher's ${o.targets === 'desc' ? '128-d descriptor' : 'hidden neurons'}${o.targets === 'selected' ? ` (${outputs} selected of 256)` : ''}.`,
     '',
     '## Setup',
     '',
