@@ -646,7 +646,6 @@ export class TrainingNetwork {
     const k = this.kernels;
     const needsInputGradient = i > 0 || this.withInputGradient;
     const gradOut = at(this.gradients.get(layer.output)!, Math.max(image, 0));
-    const out = at(this.activations.get(layer.output)!, Math.max(image, 0));
     const [oh, ow, oc] = this.shapes.get(layer.output)!;
     const [h, w, c] = this.shapes.get(layer.input)!;
     const gradIn = needsInputGradient ? at(this.gradients.get(layer.input)!, Math.max(image, 0)) : 0;
@@ -686,7 +685,7 @@ export class TrainingNetwork {
         if (!needsInputGradient) return;
         const bytes = oh * ow * oc * 4;
         this.engine.arena.u8.copyWithin(gradIn, gradOut, gradOut + bytes);
-        if (layer.activation.kind === 'relu') k.reluBackward(gradIn, out, oh * ow * oc);
+        if (layer.activation.kind === 'relu') k.reluBackward(gradIn, at(this.activations.get(layer.output)!, image), oh * ow * oc);
         return;
       }
       default:
