@@ -7,12 +7,13 @@
  * --report-dir, then scored on LFW View 2 (`mobileid eval-lfw`, cosine, mirror averaged). Table of
  * the results: npx tsx scripts/lfw-table.ts reports/ablation.
  *
- *   --variants LIST   comma-separated (default plain,bn,bn-prelu,bn-l2,bn-neuron):
+ *   --variants LIST   comma-separated (default plain,bn,bn-prelu,bn-l2,bn-rkd,bn-neuron):
  *                       plain       the current recipe (deep layout, descriptor, one global scale,
  *                                   L2 + 16 (1 - cos)) without batch norm
  *                       bn          with batch norm: the shipped student's recipe
  *                       bn-prelu    bn with PReLU
  *                       bn-l2       bn without the cosine term
+ *                       bn-rkd      bn plus RKD's distance term (--relation-weight 25)
  *                       bn-neuron   bn with per-neuron standardised targets
  *                     and the earlier target ablation (paper layout, L2; run it on UTKFace, whose
  *                     attribute labels `selected` needs): selected, hidden, desc-neuron,

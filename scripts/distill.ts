@@ -22,6 +22,9 @@
  *                           neuron (per-neuron z-scores) | none (raw values; final ReLU for
  *                           hidden/selected, as in the paper)
  *   --cosine-weight W       weight of the 1 - cos(output, target) term (default 16; 0 = L2 only)
+ *   --relation-weight W     weight of RKD's distance term (Park et al., CVPR 2019): the student's
+ *                           pairwise distances within each worker's shard of the batch, divided by
+ *                           their mean, against the teacher's (Huber loss; default 0 = none)
  *   --clip-norm X           largest global gradient norm (default 100, about twice the early norms;
  *                           0 = no clipping)
  *   --epochs N --batch N --lr X        (defaults 30, 128, 1e-3)
@@ -56,6 +59,7 @@ const { values } = parseToolArgs('scripts/distill.ts', {
     'nuisance-weight': { type: 'string' },
     standardize: { type: 'string' },
     'cosine-weight': { type: 'string' },
+    'relation-weight': { type: 'string' },
     'clip-norm': { type: 'string' },
     epochs: { type: 'string' },
     batch: { type: 'string' },
@@ -104,6 +108,7 @@ const options: DistillOptions = {
   nuisanceWeight: number('nuisance-weight', values['nuisance-weight'], d.nuisanceWeight),
   standardize: (values.standardize ?? d.standardize) as DistillOptions['standardize'],
   cosineWeight: number('cosine-weight', values['cosine-weight'], d.cosineWeight),
+  relationWeight: number('relation-weight', values['relation-weight'], d.relationWeight),
   clipNorm: number('clip-norm', values['clip-norm'], d.clipNorm),
   epochs: number('epochs', values.epochs, d.epochs),
   batch: number('batch', values.batch, d.batch),

@@ -11,7 +11,7 @@ const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 describe('planAblation', () => {
   it('gives every default variant the same data, epochs, split and schedule, differing in its one setting', () => {
     const runs = planAblation({ ...base, runs: [...DEFAULT_ABLATION_VARIANTS] });
-    expect(runs.map((r) => r.name)).toEqual(['plain', 'bn', 'bn-prelu', 'bn-l2', 'bn-neuron']);
+    expect(runs.map((r) => r.name)).toEqual(['plain', 'bn', 'bn-prelu', 'bn-l2', 'bn-rkd', 'bn-neuron']);
     for (const run of runs) {
       expect(after(run.distill, '--data')).toBe('d/fairface,d/celeba');
       expect(after(run.distill, '--epochs')).toBe('4');
@@ -21,16 +21,18 @@ describe('planAblation', () => {
       expect(run.distill.filter((a) => ['--seed', '--lr', '--batch', '--val'].includes(a))).toEqual([]);
       expect(run.evaluate).toEqual(['eval-lfw', '--model', run.model, '--prepared', 'd/lfw', '--verifier', 'cosine', '--mirror', '--report-dir', 'reports/ablation']);
     }
-    const [plain, bn, prelu, l2, neuron] = runs;
+    const [plain, bn, prelu, l2, rkd, neuron] = runs;
     const setting = (args: string[]) => ({
       batchNorm: args.includes('--batch-norm'), activation: args.includes('--activation') ? after(args, '--activation') : 'relu',
       standardize: after(args, '--standardize'), cosine: after(args, '--cosine-weight'),
+      relation: args.includes('--relation-weight') ? after(args, '--relation-weight') : '0',
     });
-    const baseline = { batchNorm: true, activation: 'relu', standardize: 'global', cosine: '16' };
+    const baseline = { batchNorm: true, activation: 'relu', standardize: 'global', cosine: '16', relation: '0' };
     expect(setting(bn.distill)).toEqual(baseline);
     expect(setting(plain.distill)).toEqual({ ...baseline, batchNorm: false });
     expect(setting(prelu.distill)).toEqual({ ...baseline, activation: 'prelu' });
     expect(setting(l2.distill)).toEqual({ ...baseline, cosine: '0' });
+    expect(setting(rkd.distill)).toEqual({ ...baseline, relation: '25' });
     expect(setting(neuron.distill)).toEqual({ ...baseline, standardize: 'neuron' });
   });
 

@@ -209,11 +209,30 @@ describe('ReLU backward', () => {
   });
 });
 
+/** RKD's distance term, written from its definition: w 2/(n - 1) sum over pairs of Huber(d/mean d - d_t/mean d_t). */
+function relationTerm(outputs: Float64Array[], targets: Float32Array, weight: number): number {
+  const dim = outputs[0].length;
+  const target = (i: number) => targets.subarray(i * dim, (i + 1) * dim);
+  const distance = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.hypot(...Array.from({ length: dim }, (_, k) => a[k] - b[k]));
+  const student: number[] = [];
+  const teacher: number[] = [];
+  for (let i = 0; i < outputs.length; i++) {
+    for (let j = i + 1; j < outputs.length; j++) {
+      student.push(distance(outputs[i], outputs[j]));
+      teacher.push(distance(target(i), target(j)));
+    }
+  }
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const [ms, mt] = [mean(student), mean(teacher)];
+  const huber = (x: number) => (Math.abs(x) <= 1 ? (x * x) / 2 : Math.abs(x) - 0.5);
+  return ((weight * 2) / (outputs.length - 1)) * student.reduce((sum, d, p) => sum + huber(d / ms - teacher[p] / mt), 0);
+}
+
 /** Whole network: analytic f32 gradients vs central differences of the f64 reference forward. */
-function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: number, samples: number, cosineWeight = 0): Record<string, number> {
+function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: number, samples: number, cosineWeight = 0, relationWeight = 0): Record<string, number> {
   const [h, w, c] = graph.input.shape;
   const input = uniform(batch * h * w * c, 1.6);
-  const net = new TrainingNetwork(engine, graph, tensors, batch, { cosineWeight });
+  const net = new TrainingNetwork(engine, graph, tensors, batch, { cosineWeight, relationWeight });
   const targets = uniform(batch * net.outputSize, 0.5);
   net.zeroGradients();
   net.accumulate(input, targets, batch);
@@ -221,8 +240,10 @@ function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: num
   const per = h * w * c;
   const loss = () => {
     let sum = 0;
+    const outputs: Float64Array[] = [];
     for (let b = 0; b < batch; b++) {
       const [y] = referenceRun(graph, tensors, input.subarray(b * per, (b + 1) * per));
+      outputs.push(y);
       const t = targets.subarray(b * y.length, (b + 1) * y.length);
       let yy = 0, tt = 0, yt = 0;
       for (let j = 0; j < y.length; j++) {
@@ -233,6 +254,7 @@ function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: num
       }
       sum += cosineWeight * (1 - yt / Math.sqrt(yy * tt));
     }
+    if (relationWeight) sum += relationTerm(outputs, targets, relationWeight);
     return sum;
   };
   const step = 2 ** -20; // w +- step is exact in f32 for |w| < 8
@@ -272,6 +294,13 @@ describe('whole networks vs f64 finite differences', () => {
     const layers = [conv('x', 'c1', 5, 3, 1, [0, 0, 0, 0], true), dense('c1', 'f1', 11, true), dense('f1', 'f2', 7)];
     const shape: [number, number, number] = [6, 5, 3];
     const errors = networkCheck(graphOf(shape, layers), randomTensors(layers, shape), 3, 12, 4);
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+
+  it("squared error plus the cosine term plus RKD's distance term over the batch", () => {
+    const layers = [conv('x', 'c1', 5, 3, 1, [0, 0, 0, 0], true), dense('c1', 'f1', 11, true), dense('f1', 'f2', 7)];
+    const shape: [number, number, number] = [6, 5, 3];
+    const errors = networkCheck(graphOf(shape, layers), randomTensors(layers, shape), 5, 12, 4, 25);
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 

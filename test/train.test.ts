@@ -116,6 +116,27 @@ describe('training the student', () => {
     expect(results[0].zeroWeights).toBeCloseTo(expected, 3);
     expect(results[1].zeroWeights).toBeCloseTo(expected, 3);
   });
+
+  it("hands the relational term's weight to the worker threads (one worker: its shard is the whole batch)", async () => {
+    const graph = studentGraph({ outputs: 24 });
+    const tensors = initWeights(graph, 8);
+    const input = uniform(6 * IMAGE, 1.6);
+    const targets = uniform(6 * 24);
+    const gradientOf = async (workers: number, relationWeight: number) => {
+      const computer = await BatchComputer.create({ graph, tensors, maxBatch: 6, workers, relationWeight });
+      computer.slots[0].input.set(input);
+      computer.slots[0].targets.set(targets);
+      const gradient = new Float32Array(computer.layout.size);
+      await computer.gradient(0, 6, gradient);
+      await computer.close();
+      return gradient;
+    };
+    const maxDifference = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    const inline = await gradientOf(0, 25);
+    const scale = inline.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(maxDifference(await gradientOf(1, 25), inline) / scale).toBeLessThan(1e-5);
+    expect(maxDifference(await gradientOf(1, 0), inline) / scale).toBeGreaterThan(1e-3);
+  });
 });
 
 describe('batch norm running averages', () => {
@@ -526,6 +547,8 @@ describe('distillation run', () => {
     await expect(runDistillation({ ...base, batch: 0 })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, activation: 'tanh' as never })).rejects.toThrow(/activation must be relu or prelu/);
     await expect(runDistillation({ ...base, targets: 'selected', k: 300 })).rejects.toThrow(TrainingError);
+    await expect(runDistillation({ ...base, relationWeight: -1 })).rejects.toThrow(/relation weight must be >= 0/);
+    await expect(runDistillation({ ...base, relationWeight: Number.NaN })).rejects.toThrow(/relation weight must be >= 0/);
     await expect(runDistillation({ ...base, data: [path.join(workDir, 'nothing')] })).rejects.toThrow(TrainingError);
     expect(existsSync(path.join(workDir, 'x.mobileid'))).toBe(false);
   });

@@ -16,6 +16,7 @@ export const ABLATION_VARIANTS = {
   bn: { about: "with batch norm: the shipped student's recipe, the baseline of the bn-* variants", flags: [...CURRENT, '--batch-norm', '--standardize', 'global', '--cosine-weight', '16'] },
   'bn-prelu': { about: 'bn with PReLU instead of ReLU', flags: [...CURRENT, '--batch-norm', '--activation', 'prelu', '--standardize', 'global', '--cosine-weight', '16'] },
   'bn-l2': { about: 'bn without the cosine term (L2 only)', flags: [...CURRENT, '--batch-norm', '--standardize', 'global', '--cosine-weight', '0'] },
+  'bn-rkd': { about: "bn plus RKD's distance term (weight 25, Park et al.'s)", flags: [...CURRENT, '--batch-norm', '--standardize', 'global', '--cosine-weight', '16', '--relation-weight', '25'] },
   'bn-neuron': { about: 'bn with per-neuron standardised targets', flags: [...CURRENT, '--batch-norm', '--standardize', 'neuron', '--cosine-weight', '16'] },
   // the earlier target ablation: the paper layout, L2 only (selected needs UTKFace's attribute labels)
   selected: { about: "the paper's method: 192 hidden neurons chosen by attributes, per-neuron scale, L2 (UTKFace)", flags: ['--targets', 'selected', '--k', '192', '--standardize', 'neuron', '--cosine-weight', '0'] },
@@ -27,7 +28,7 @@ export const ABLATION_VARIANTS = {
 
 export type AblationVariant = keyof typeof ABLATION_VARIANTS;
 
-export const DEFAULT_ABLATION_VARIANTS: readonly AblationVariant[] = ['plain', 'bn', 'bn-prelu', 'bn-l2', 'bn-neuron'];
+export const DEFAULT_ABLATION_VARIANTS: readonly AblationVariant[] = ['plain', 'bn', 'bn-prelu', 'bn-l2', 'bn-rkd', 'bn-neuron'];
 
 export interface AblationOptions {
   epochs: number;

@@ -49,6 +49,8 @@ export interface DistillOptions {
   standardize: StandardizeMode;
   /** Weight of the 1 - cos(output, target) term of the objective (0: squared error only). */
   cosineWeight: number;
+  /** Weight of RKD's distance term over each worker's shard of the batch (0: none; network.ts). */
+  relationWeight: number;
   /** Largest global gradient norm (0: no clipping). */
   clipNorm: number;
   epochs: number;
@@ -82,7 +84,7 @@ export interface DistillOptions {
 }
 
 export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
-  targets: 'desc', arch: 'paper', activation: 'relu', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
+  targets: 'desc', arch: 'paper', activation: 'relu', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, relationWeight: 0, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
   optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
   resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
 };
@@ -130,7 +132,7 @@ export interface DistillResult {
 }
 
 /** The options that fix the model's outputs: a resumed run must keep them. */
-const MODEL_DEFINING = ['targets', 'arch', 'activation', 'batchNorm', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'validationFraction', 'seed', 'maxImages'] as const;
+const MODEL_DEFINING = ['targets', 'arch', 'activation', 'batchNorm', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'relationWeight', 'validationFraction', 'seed', 'maxImages'] as const;
 
 export async function runDistillation(options: DistillOptions): Promise<DistillResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -173,7 +175,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   const graph = trainingGraph(outputs, spec, options.standardize !== 'none', layers);
   const computer = await BatchComputer.create({
     graph, tensors: initialWeights(graph, options.seed, options.batchNorm), maxBatch: options.batch, workers: options.workers,
-    cosineWeight: options.cosineWeight, batchNorm: options.batchNorm,
+    cosineWeight: options.cosineWeight, relationWeight: options.relationWeight, batchNorm: options.batchNorm,
   });
   try {
     const optimizer = new Optimizer(computer.layout.size, {
@@ -216,7 +218,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         sources: countSources(keys, options.data), windowScale: dataset.windowScale, mixup: dataset.mixup,
       },
     });
-    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.batchNorm ? ', batch norm' : ''}${options.activation === 'prelu' ? ', PReLU' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
+    log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.relationWeight ? `, relation weight ${options.relationWeight}` : ''}${options.batchNorm ? ', batch norm' : ''}${options.activation === 'prelu' ? ', PReLU' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
 
     // validation batches: every (image, view) pair, plain crops
     const validationPairs = split.validation.length * dataset.views;
@@ -340,6 +342,7 @@ function checkOptions(o: DistillOptions): void {
   if (!o.out.endsWith('.mobileid')) throw new TrainingError(`--out must name a .mobileid file, got ${o.out}`);
   if (!['neuron', 'global', 'none'].includes(o.standardize)) throw new TrainingError(`standardize must be neuron, global or none, got ${o.standardize}`);
   if (!(o.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${o.cosineWeight}`);
+  if (!(o.relationWeight >= 0)) throw new TrainingError(`relation weight must be >= 0, got ${o.relationWeight}`);
   if (!(o.clipNorm >= 0)) throw new TrainingError(`gradient clipping norm must be >= 0, got ${o.clipNorm}`);
   for (const dir of o.data) if (!existsSync(dir)) throw new TrainingError(`no prepared data at ${dir} (run npm run prepare-data first)`);
 }

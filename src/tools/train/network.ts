@@ -10,7 +10,11 @@
  *
  * Loss of one image: 1/2 * sum_j (y_j - t_j)^2 (Caffe's EuclideanLoss per image, as in the
  * paper), optionally plus cosineWeight * (1 - cos(y, t)): the squared error fixes the scale and
- * the cosine term the direction, which is what a cosine verifier reads. `accumulate` returns
+ * the cosine term the direction, which is what a cosine verifier reads. Optionally plus
+ * relationWeight times RKD's distance term (Park et al., CVPR 2019): over the pairs of images
+ * of one accumulate() call, the Huber loss between the student's and the teacher's pairwise
+ * Euclidean distances, each divided by its mean over those pairs, scaled so that it adds the weight
+ * times the mean pair loss per image. `accumulate` returns
  * the SUM over the images of the squared-error part (so training and validation losses stay
  * comparable whatever the objective) and adds the gradient of the whole objective, so shards of
  * a batch computed anywhere add up; the caller divides by the batch size.
@@ -135,6 +139,8 @@ export interface TrainingNetworkOptions {
   inputGradient?: boolean;
   /** Weight of the per-image 1 - cos(y, t) term of the objective (default 0). */
   cosineWeight?: number;
+  /** Weight of the relational distance term over the images of one accumulate() call (default 0). */
+  relationWeight?: number;
   /** Batch normalisation after every conv and hidden dense layer (batch-norm.ts); `tensors` must hold its tensors. */
   batchNorm?: boolean;
 }
@@ -161,6 +167,7 @@ export class TrainingNetwork {
   private readonly normScratch: { f64: [number, number]; f32: [number, number, number] };
   private readonly withInputGradient: boolean;
   private readonly cosineWeight: number;
+  private readonly relationWeight: number;
   /** Per layer index: its normalisation, if any. */
   private readonly normalizations = new Map<number, Normalization>();
   private disposed = false;
@@ -185,6 +192,8 @@ export class TrainingNetwork {
     this.withInputGradient = options.inputGradient ?? false;
     this.cosineWeight = options.cosineWeight ?? 0;
     if (!(this.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${options.cosineWeight}`);
+    this.relationWeight = options.relationWeight ?? 0;
+    if (!(this.relationWeight >= 0)) throw new TrainingError(`relation weight must be >= 0, got ${options.relationWeight}`);
     checkTrainable(graph);
     const batchNorm = options.batchNorm ?? false;
     this.layout = ParameterLayout.of(graph, tensors, batchNorm);
@@ -549,8 +558,8 @@ export class TrainingNetwork {
 
   /**
    * Squared-error loss of the batch; with `withGradient` also writes the objective's dLoss/dy
-   * (y - t, plus the cosine term's -w (t/(|y||t|) - (y.t) y/(|y|^3 |t|))) into the output's
-   * gradient buffer.
+   * (y - t, plus the cosine term's -w (t/(|y||t|) - (y.t) y/(|y|^3 |t|)), plus the relational
+   * term's, see relationGradient()) into the output's gradient buffer.
    */
   private outputLoss(targets: Float32Array, count: number, withGradient: boolean): number {
     const f32 = this.engine.arena.f32;
@@ -585,7 +594,56 @@ export class TrainingNetwork {
         }
       }
     }
+    if (withGradient && this.relationWeight > 0 && count > 1) this.relationGradient(f32.subarray(y, y + count * n), targets, count, f32.subarray(g, g + count * n));
     return loss / 2;
+  }
+
+  /**
+   * Adds the gradient of RKD's distance term to `gradient`. With d_ij = |y_i - y_j| over the P
+   * pairs i < j, mu = sum d / P, psi = d / mu (likewise for the targets), delta = psi - psi_t and
+   * h the Huber function (quadratic within 1), the term is w 2/(count - 1) sum_ij h(delta_ij).
+   * Its derivative by d_ij, through psi_ij and through mu, is
+   * c_ij = w 2/(count - 1) (h'(delta_ij) / mu - sum_kl h'(delta_kl) d_kl / (mu^2 P)),
+   * and d_ij moves y_i along (y_i - y_j) / d_ij and y_j the opposite way.
+   */
+  private relationGradient(y: Float32Array, targets: Float32Array, count: number, gradient: Float32Array): void {
+    const n = this.outputSize;
+    const pairs = (count * (count - 1)) / 2;
+    const distance = (v: ArrayLike<number>, i: number, j: number) => {
+      let sum = 0;
+      for (let k = 0; k < n; k++) sum += (v[i * n + k] - v[j * n + k]) ** 2;
+      return Math.sqrt(sum);
+    };
+    const dy = new Float64Array(pairs);
+    const dt = new Float64Array(pairs);
+    let sumY = 0;
+    let sumT = 0;
+    for (let i = 0, p = 0; i < count; i++) {
+      for (let j = i + 1; j < count; j++, p++) {
+        dy[p] = distance(y, i, j);
+        dt[p] = distance(targets, i, j);
+        sumY += dy[p];
+        sumT += dt[p];
+      }
+    }
+    if (sumY < 1e-12 || sumT < 1e-12) return; // all images alike: the distances have no scale to compare
+    const muY = sumY / pairs;
+    const muT = sumT / pairs;
+    const slope = dy.map((d, p) => Math.max(-1, Math.min(1, d / muY - dt[p] / muT)));
+    let throughMean = 0;
+    for (let p = 0; p < pairs; p++) throughMean += slope[p] * dy[p];
+    const scale = (this.relationWeight * 2) / (count - 1);
+    for (let i = 0, p = 0; i < count; i++) {
+      for (let j = i + 1; j < count; j++, p++) {
+        if (dy[p] < 1e-12) continue; // two equal outputs: no direction to move them apart
+        const c = (scale * (slope[p] / muY - throughMean / (muY * muY * pairs))) / dy[p];
+        for (let k = 0; k < n; k++) {
+          const step = c * (y[i * n + k] - y[j * n + k]);
+          gradient[i * n + k] += step;
+          gradient[j * n + k] -= step;
+        }
+      }
+    }
   }
 
   /** Input of a conv layer for one image, zero-padded into scratch when the layer pads. */

@@ -14,7 +14,7 @@ import type { GraphSpec } from '../../engine/graph.js';
 import type { Tensor } from '../../engine/model-format.js';
 import { startWorker } from '../../node-worker.js';
 import { TrainingError } from './errors.js';
-import { TrainingNetwork } from './network.js';
+import { TrainingNetwork, type TrainingNetworkOptions } from './network.js';
 import { ParameterLayout } from './parameters.js';
 
 /** One batch buffer: `input` holds up to maxBatch preprocessed images, `targets` their targets. */
@@ -32,9 +32,14 @@ export interface BatchComputerOptions {
   workers: number;
   /** Weight of the cosine term of the objective (TrainingNetworkOptions). */
   cosineWeight?: number;
+  /** Weight of the relational distance term, over each thread's shard of the batch (TrainingNetworkOptions). */
+  relationWeight?: number;
   /** Batch norm after convolutions and hidden dense layers (TrainingNetworkOptions). */
   batchNorm?: boolean;
 }
+
+/** The objective and normalisation every thread's TrainingNetwork is built with. */
+export type NetworkSettings = Required<Pick<TrainingNetworkOptions, 'cosineWeight' | 'relationWeight' | 'batchNorm'>>;
 
 /** Messages to a worker. */
 export type WorkerRequest =
@@ -46,8 +51,7 @@ export interface WorkerSetup {
   graph: GraphSpec;
   layout: { name: string; shape: number[] }[];
   maxShard: number;
-  cosineWeight: number;
-  batchNorm: boolean;
+  settings: NetworkSettings;
   weights: SharedArrayBuffer;
   gradient: SharedArrayBuffer;
   slots: { input: SharedArrayBuffer; targets: SharedArrayBuffer }[];
@@ -83,13 +87,12 @@ export class BatchComputer {
 
   static async create(options: BatchComputerOptions): Promise<BatchComputer> {
     const { graph, tensors, maxBatch, workers } = options;
-    const cosineWeight = options.cosineWeight ?? 0;
-    const batchNorm = options.batchNorm ?? false;
+    const settings: NetworkSettings = { cosineWeight: options.cosineWeight ?? 0, relationWeight: options.relationWeight ?? 0, batchNorm: options.batchNorm ?? false };
     if (!Number.isInteger(workers) || workers < 0) throw new TrainingError(`workers must be a non-negative integer, got ${workers}`);
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new TrainingError(`batch must be a positive integer, got ${maxBatch}`);
     // a throw-away network validates the graph and gives the sizes before any thread starts
     const probeEngine = await Engine.create();
-    const probe = new TrainingNetwork(probeEngine, graph, tensors, 1, { cosineWeight, batchNorm });
+    const probe = new TrainingNetwork(probeEngine, graph, tensors, 1, settings);
     const layout = probe.layout;
     const sizes: [number, number] = [probe.inputSize, probe.outputSize];
     const weights = shared(layout.size);
@@ -98,11 +101,11 @@ export class BatchComputer {
     let backend: Backend;
     if (workers === 0) {
       probe.dispose();
-      const network = new TrainingNetwork(probeEngine, graph, tensors, maxBatch, { cosineWeight, batchNorm });
+      const network = new TrainingNetwork(probeEngine, graph, tensors, maxBatch, settings);
       backend = new InlineBackend(network, weights, slotBuffers);
     } else {
       probeEngine.dispose();
-      backend = await WorkerBackend.start(graph, layout, weights, slotBuffers, Math.ceil(maxBatch / workers), workers, { cosineWeight, batchNorm });
+      backend = await WorkerBackend.start(graph, layout, weights, slotBuffers, Math.ceil(maxBatch / workers), workers, settings);
     }
     return new BatchComputer(maxBatch, layout, weights, slotBuffers, sizes, backend);
   }
@@ -225,7 +228,7 @@ class WorkerBackend implements Backend {
 
   static async start(
     graph: GraphSpec, layout: ParameterLayout, weights: Float32Array, slots: BatchSlot[], maxShard: number, count: number,
-    { cosineWeight, batchNorm }: { cosineWeight: number; batchNorm: boolean },
+    settings: NetworkSettings,
   ): Promise<WorkerBackend> {
     const gradients = Array.from({ length: count }, () => shared(layout.size));
     const workers = gradients.map((gradient) => {
@@ -233,8 +236,7 @@ class WorkerBackend implements Backend {
         graph,
         layout: layout.entries.map((e) => ({ name: e.name, shape: e.shape })),
         maxShard,
-        cosineWeight,
-        batchNorm,
+        settings,
         weights: weights.buffer as SharedArrayBuffer,
         gradient: gradient.buffer as SharedArrayBuffer,
         slots: slots.map((s) => ({ input: s.input.buffer as SharedArrayBuffer, targets: s.targets.buffer as SharedArrayBuffer })),

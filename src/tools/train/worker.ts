@@ -22,7 +22,7 @@ try {
     tensors.set(name, { shape, data: weights.slice(offset, offset + length) });
     offset += length;
   }
-  const network = new TrainingNetwork(await Engine.create(), setup.graph, tensors, setup.maxShard, { cosineWeight: setup.cosineWeight, batchNorm: setup.batchNorm });
+  const network = new TrainingNetwork(await Engine.create(), setup.graph, tensors, setup.maxShard, setup.settings);
   const slots = setup.slots.map((s) => ({ input: new Float32Array(s.input), targets: new Float32Array(s.targets) }));
   const runner = new ShardRunner(network, weights, slots);
   const gradient = new Float32Array(setup.gradient);
