@@ -29,7 +29,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { parseToolArgs } from '../src/cli/args.js';
-import { DEFAULT_ABLATION_VARIANTS, planAblation, type AblationRun } from '../src/tools/train/ablation.js';
+import { ABLATION_VARIANTS, DEFAULT_ABLATION_VARIANTS, planAblation, type AblationRun } from '../src/tools/train/ablation.js';
 import { TrainingError } from '../src/tools/train/errors.js';
 
 const { values } = parseToolArgs('scripts/ablation.ts', {
@@ -66,7 +66,7 @@ try {
 /** Runs a TypeScript entry point of this checkout through the same tsx loader; stops the ablation if it fails. */
 function run(script: string, args: string[]): void {
   const line = `${script} ${args.join(' ')}`;
-  console.error(`\n$ ${line}`);
+  console.error(`$ ${line}`);
   if (values['dry-run']) return;
   const ran = spawnSync(process.execPath, [...process.execArgv, script, ...args], { stdio: 'inherit' });
   if (ran.status !== 0) {
@@ -76,6 +76,7 @@ function run(script: string, args: string[]): void {
 }
 
 for (const plan of runs) {
+  console.error(`\n# ${plan.name}: ${ABLATION_VARIANTS[plan.variant].about}`);
   run('scripts/distill.ts', plan.distill);
   if (!values['dry-run']) {
     mkdirSync(values['report-dir'], { recursive: true });

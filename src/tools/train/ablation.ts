@@ -7,24 +7,42 @@
 import path from 'node:path';
 import { TrainingError } from './errors.js';
 
-/** The current recipe's fixed part: the deep layout regressing the descriptor. */
-const CURRENT = ['--arch', 'deep', '--targets', 'desc'];
+/** The settings the current-recipe variants change, one each. */
+interface RecipeSettings {
+  batchNorm: boolean;
+  activation: 'relu' | 'prelu';
+  standardize: 'global' | 'neuron';
+  cosineWeight: number;
+  relationWeight: number;
+}
+
+/** The shipped student's recipe: the baseline every current-recipe variant departs from. */
+const SHIPPED_RECIPE: RecipeSettings = { batchNorm: true, activation: 'relu', standardize: 'global', cosineWeight: 16, relationWeight: 0 };
+
+/** Distill flags of the current recipe (the deep layout regressing the descriptor) with `change` applied. */
+function currentRecipe(change: Partial<RecipeSettings> = {}): string[] {
+  const r = { ...SHIPPED_RECIPE, ...change };
+  return [
+    '--arch', 'deep', '--targets', 'desc', ...(r.batchNorm ? ['--batch-norm'] : []), '--activation', r.activation,
+    '--standardize', r.standardize, '--cosine-weight', String(r.cosineWeight), '--relation-weight', String(r.relationWeight),
+  ];
+}
 
 /** Each variant's distill flags and what it changes. */
 export const ABLATION_VARIANTS = {
-  plain: { about: 'the current recipe without batch norm', flags: [...CURRENT, '--standardize', 'global', '--cosine-weight', '16'] },
-  bn: { about: "with batch norm: the shipped student's recipe, the baseline of the bn-* variants", flags: [...CURRENT, '--batch-norm', '--standardize', 'global', '--cosine-weight', '16'] },
-  'bn-prelu': { about: 'bn with PReLU instead of ReLU', flags: [...CURRENT, '--batch-norm', '--activation', 'prelu', '--standardize', 'global', '--cosine-weight', '16'] },
-  'bn-l2': { about: 'bn without the cosine term (L2 only)', flags: [...CURRENT, '--batch-norm', '--standardize', 'global', '--cosine-weight', '0'] },
-  'bn-rkd': { about: "bn plus RKD's distance term (weight 25, Park et al.'s)", flags: [...CURRENT, '--batch-norm', '--standardize', 'global', '--cosine-weight', '16', '--relation-weight', '25'] },
-  'bn-neuron': { about: 'bn with per-neuron standardised targets', flags: [...CURRENT, '--batch-norm', '--standardize', 'neuron', '--cosine-weight', '16'] },
+  plain: { about: 'the current recipe without batch norm', flags: currentRecipe({ batchNorm: false }) },
+  bn: { about: "with batch norm: the shipped student's recipe, the baseline of the bn-* variants", flags: currentRecipe() },
+  'bn-prelu': { about: 'bn with PReLU instead of ReLU', flags: currentRecipe({ activation: 'prelu' }) },
+  'bn-l2': { about: 'bn without the cosine term (L2 only)', flags: currentRecipe({ cosineWeight: 0 }) },
+  'bn-rkd': { about: "bn plus RKD's distance term (weight 25, the RKD paper's for classification)", flags: currentRecipe({ relationWeight: 25 }) },
+  'bn-neuron': { about: 'bn with per-neuron standardised targets', flags: currentRecipe({ standardize: 'neuron' }) },
   // the earlier target ablation: the paper layout, L2 only (selected needs UTKFace's attribute labels)
   selected: { about: "the paper's method: 192 hidden neurons chosen by attributes, per-neuron scale, L2 (UTKFace)", flags: ['--targets', 'selected', '--k', '192', '--standardize', 'neuron', '--cosine-weight', '0'] },
   hidden: { about: 'all 256 hidden neurons, per-neuron scale, L2', flags: ['--targets', 'hidden', '--standardize', 'neuron', '--cosine-weight', '0'] },
   'desc-neuron': { about: 'the descriptor, per-neuron scale, L2', flags: ['--targets', 'desc', '--standardize', 'neuron', '--cosine-weight', '0'] },
   'desc-global': { about: "the descriptor, one global scale (the teacher's metric), L2", flags: ['--targets', 'desc', '--standardize', 'global', '--cosine-weight', '0'] },
   'desc-cosine': { about: 'desc-global + 16 (1 - cos)', flags: ['--targets', 'desc', '--standardize', 'global', '--cosine-weight', '16'] },
-} as const satisfies Record<string, { about: string; flags: readonly string[] }>;
+} satisfies Record<string, { about: string; flags: readonly string[] }>;
 
 export type AblationVariant = keyof typeof ABLATION_VARIANTS;
 
