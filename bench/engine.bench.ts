@@ -87,7 +87,10 @@ async function main() {
       } else {
         throw new Error(`bench: op ${layer.op} has no tfjs counterpart here`);
       }
-      if ('activation' in layer && layer.activation?.kind === 'relu') y = tf.relu(y);
+      const act = 'activation' in layer ? layer.activation : undefined;
+      if (act?.kind === 'relu') y = tf.relu(y);
+      else if (act?.kind === 'prelu') y = tf.prelu(y, tw.get(act.slope)!);
+      else if (act && act.kind !== 'none') throw new Error(`bench: activation ${act.kind} has no tfjs counterpart here`);
       values.set(layer.output, y);
     }
     return values.get(graph.outputs[0])!.dataSync() as Float32Array;
@@ -147,6 +150,7 @@ async function main() {
       layers: [{ ...layer, input: 'x', output: 'y', weights: 'w', bias: 'b' }],
     };
     const tensors = new Map<string, Tensor>([['w', weights.get(layer.weights)!], ['b', weights.get(layer.bias!)!]]);
+    if (layer.activation.kind === 'prelu') tensors.set(layer.activation.slope, weights.get(layer.activation.slope)!);
     const xin = Float32Array.from({ length: shape[0] * shape[1] * shape[2] }, () => random());
     const float = engine.loadModel({ graph: g, tensors });
     const integer = engine.loadModel(quantizeModel({ graph: g, tensors }, calibrateScales(engine, { graph: g, tensors }, xin, 1)));

@@ -3,7 +3,7 @@
  * so onnxruntime-web runs the identical network in the benchmark. A minimal protobuf
  * writer: only the ONNX fields this graph needs.
  */
-import type { GraphSpec } from '../src/engine/graph.js';
+import type { Activation, GraphSpec } from '../src/engine/graph.js';
 import type { Tensor } from '../src/engine/model-format.js';
 import { inferShapes } from '../src/engine/plan.js';
 
@@ -73,20 +73,27 @@ function reorderRows(t: Tensor, h: number, w: number, c: number): Float32Array {
 }
 
 /**
- * The graph (conv with stride 1 and no groups, 2x2 max pool, dense; ReLU or no activation: what
- * the MobileID students use) as an ONNX model taking NCHW input `input`.
+ * The graph (conv with stride 1 and no groups, 2x2 max pool, dense; ReLU, PReLU or no activation:
+ * what the MobileID students use) as an ONNX model taking NCHW input `input`.
  */
 export function graphOnnx(graph: GraphSpec, weights: Map<string, Tensor>): Uint8Array {
   const shapes = inferShapes(graph, weights);
   const nodes: Field[][] = [];
   const inits: Field[][] = [];
   const names = new Map<string, string>([[graph.input.name, 'input']]);
-  const activate = (layer: { output: string; activation?: { kind: string } }, raw: string) => {
-    const kind = layer.activation?.kind ?? 'none';
-    if (kind === 'none') return raw;
-    if (kind !== 'relu') throw new Error(`graphOnnx: activation ${kind} is not supported`);
-    nodes.push(node('Relu', [raw], `${raw}.relu`));
-    return `${raw}.relu`;
+  // spatial: the slopes of a conv output (N, C, H, W) broadcast as [C, 1, 1]
+  const activate = (layer: { output: string; activation?: Activation }, raw: string, spatial: boolean) => {
+    const act = layer.activation ?? { kind: 'none' };
+    if (act.kind === 'none') return raw;
+    if (act.kind === 'relu') {
+      nodes.push(node('Relu', [raw], `${raw}.relu`));
+      return `${raw}.relu`;
+    }
+    if (act.kind !== 'prelu') throw new Error(`graphOnnx: activation ${act.kind} is not supported`);
+    const slope = weights.get(act.slope)!.data;
+    inits.push(tensorProto(act.slope, spatial ? [slope.length, 1, 1] : [slope.length], slope));
+    nodes.push(node('PRelu', [raw, act.slope], `${raw}.prelu`));
+    return `${raw}.prelu`;
   };
   for (const layer of graph.layers) {
     if (!('input' in layer)) throw new Error(`graphOnnx: op ${layer.op} is not supported`);
@@ -97,7 +104,7 @@ export function graphOnnx(graph: GraphSpec, weights: Map<string, Tensor>): Uint8
       const [pt, pl, pb, pr] = layer.pad;
       inits.push(tensorProto(layer.weights, w.dims, w.data), tensorProto(layer.bias!, [w.dims[0]], weights.get(layer.bias!)!.data));
       nodes.push(node('Conv', [x, layer.weights, layer.bias!], layer.output, [ints('kernel_shape', w.dims.slice(2)), ints('pads', [pt, pl, pb, pr])]));
-      names.set(layer.output, activate(layer, layer.output));
+      names.set(layer.output, activate(layer, layer.output, true));
     } else if (layer.op === 'maxpool') {
       nodes.push(node('MaxPool', [x], layer.output, [ints('kernel_shape', layer.kernel), ints('strides', layer.stride)]));
       names.set(layer.output, layer.output);
@@ -112,7 +119,7 @@ export function graphOnnx(graph: GraphSpec, weights: Map<string, Tensor>): Uint8
       }
       inits.push(tensorProto(layer.weights, t.shape, reorderRows(t, h, w, c)), tensorProto(layer.bias!, [t.shape[1]], weights.get(layer.bias!)!.data));
       nodes.push(node('Gemm', [input, layer.weights, layer.bias!], layer.output));
-      names.set(layer.output, activate(layer, layer.output));
+      names.set(layer.output, activate(layer, layer.output, false));
     } else {
       throw new Error(`graphOnnx: op ${layer.op} is not supported`);
     }
