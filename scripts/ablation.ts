@@ -10,7 +10,7 @@
  *   --variants LIST   comma-separated (default plain,bn,bn-prelu,bn-l2,bn-rkd,bn-neuron):
  *                       plain       the current recipe (deep layout, descriptor, one global scale,
  *                                   L2 + 16 (1 - cos)) without batch norm
- *                       bn          with batch norm: the shipped student's recipe
+ *                       bn          with batch norm: the baseline (the previous shipped student's recipe)
  *                       bn-prelu    bn with PReLU
  *                       bn-l2       bn without the cosine term
  *                       bn-rkd      bn plus RKD's distance term (--relation-weight 25)

@@ -16,12 +16,15 @@ interface RecipeSettings {
   relationWeight: number;
 }
 
-/** The shipped student's recipe: the baseline every current-recipe variant departs from. */
-const SHIPPED_RECIPE: RecipeSettings = { batchNorm: true, activation: 'relu', standardize: 'global', cosineWeight: 16, relationWeight: 0 };
+/**
+ * Batch norm and ReLU: the recipe of the student shipped before this one (the shipped one adds PReLU
+ * and 12 epochs on the view bank), the baseline every current-recipe variant departs from.
+ */
+const BASELINE_RECIPE: RecipeSettings = { batchNorm: true, activation: 'relu', standardize: 'global', cosineWeight: 16, relationWeight: 0 };
 
 /** Distill flags of the current recipe (the deep layout regressing the descriptor) with `change` applied. */
 function currentRecipe(change: Partial<RecipeSettings> = {}): string[] {
-  const r = { ...SHIPPED_RECIPE, ...change };
+  const r = { ...BASELINE_RECIPE, ...change };
   return [
     '--arch', 'deep', '--targets', 'desc', ...(r.batchNorm ? ['--batch-norm'] : []), '--activation', r.activation,
     '--standardize', r.standardize, '--cosine-weight', String(r.cosineWeight), '--relation-weight', String(r.relationWeight),
@@ -31,7 +34,7 @@ function currentRecipe(change: Partial<RecipeSettings> = {}): string[] {
 /** Each variant's distill flags and what it changes. */
 export const ABLATION_VARIANTS = {
   plain: { about: 'the current recipe without batch norm', flags: currentRecipe({ batchNorm: false }) },
-  bn: { about: "with batch norm: the shipped student's recipe, the baseline of the bn-* variants", flags: currentRecipe() },
+  bn: { about: "with batch norm: the baseline of the bn-* variants (the previous shipped student's recipe)", flags: currentRecipe() },
   'bn-prelu': { about: 'bn with PReLU instead of ReLU', flags: currentRecipe({ activation: 'prelu' }) },
   'bn-l2': { about: 'bn without the cosine term (L2 only)', flags: currentRecipe({ cosineWeight: 0 }) },
   'bn-rkd': { about: "bn plus RKD's distance term (weight 25, the RKD paper's for classification)", flags: currentRecipe({ relationWeight: 25 }) },
