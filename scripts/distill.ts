@@ -35,8 +35,10 @@
  *   --checkpoint-dir DIR    default .cache/distill/<name>
  *   --resume                continue from the checkpoint in --checkpoint-dir
  *   --init-from FILE        warm start: weights and target standardisation of an earlier run's
- *                           checkpoint.bin (same arch, activation, targets, batch norm), fresh optimiser and
- *                           schedule (e.g. fine-tune the student on crops of another window)
+ *                           checkpoint.bin, or of a model file distill wrote (its <name>.train.json
+ *                           beside it, e.g. models/mobileid-student.mobileid: batch norm is
+ *                           re-calibrated on training crops), same arch, activation, targets, batch
+ *                           norm; fresh optimiser and schedule
  *   --dtype f16|q8|f32      weight storage (default f16)
  *   --val FRACTION          held-out share of images, by key (default 0.05)
  *   --seed N                split, initialisation, shuffling (default 1)

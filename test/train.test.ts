@@ -14,7 +14,7 @@ import { graphCost, initWeights, studentGraph } from '../src/face/student-graph.
 import { seededRandom } from '../src/math/random.js';
 import { CROP_BYTES, PreparedDataError, writeChunk, type PreparedRecord } from '../src/tools/data/cache.js';
 import { preprocessCrop, sampleJitter } from '../src/tools/train/augment.js';
-import { BATCH_NORM_MOMENTUM, withBatchNorm } from '../src/tools/train/batch-norm.js';
+import { BATCH_NORM_MOMENTUM, foldBatchNorm, withBatchNorm } from '../src/tools/train/batch-norm.js';
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from '../src/tools/train/checkpoint.js';
 import { PreparedDataset, splitByKey } from '../src/tools/train/dataset.js';
 import { DISTILL_DEFAULTS, runDistillation, type RunRecord } from '../src/tools/train/distill.js';
@@ -25,6 +25,7 @@ import { BatchComputer } from '../src/tools/train/parallel.js';
 import { learningRate } from '../src/tools/train/schedule.js';
 import { computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph } from '../src/tools/train/targets.js';
 import { Trainer } from '../src/tools/train/trainer.js';
+import { calibrateBatchNorm, unfoldStandardization } from '../src/tools/train/warm-start.js';
 
 const random = seededRandom(21);
 const uniform = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
@@ -173,6 +174,51 @@ describe('batch norm running averages', () => {
     } finally {
       await computer.close();
     }
+  });
+});
+
+describe('batch norm calibration (warm start from a model file)', () => {
+  it('undoes the folding: the training network computes the folded model, in both modes on the calibration batch', () => {
+    const graph = studentGraph({ outputs: 8, activation: 'prelu' });
+    // a "trained" network: random normalisations, folded as at export
+    const trained = withBatchNorm(graph, initWeights(graph, 5));
+    for (const [name, t] of trained) {
+      if (name.endsWith('.bn.gamma')) t.data.forEach((_, i, a) => (a[i] = 0.5 + random()));
+      if (name.endsWith('.bn.beta') || name.endsWith('.bn.mean')) t.data.forEach((_, i, a) => (a[i] = random() - 0.5));
+      if (name.endsWith('.bn.variance')) t.data.forEach((_, i, a) => (a[i] = 0.2 + random()));
+    }
+    const folded = foldBatchNorm(graph, trained);
+    const count = 6;
+    const input = uniform(count * IMAGE, 1.6);
+    const model = engine.loadModel(encodeModel(graph, folded), { batch: count });
+    const expected = model.run(input, count);
+    model.dispose();
+    const calibrated = calibrateBatchNorm(engine, graph, folded, input, count);
+    const network = new TrainingNetwork(engine, graph, calibrated, count, { batchNorm: true });
+    try {
+      const close = (actual: Float32Array) => {
+        const scale = Math.max(...expected.map(Math.abs));
+        expect(Math.max(...actual.map((v, i) => Math.abs(v - expected[i]))) / scale).toBeLessThan(1e-4);
+      };
+      close(network.forward(input, count, true)); // batch statistics
+      close(network.forward(input, count, false)); // running statistics
+      // folding the calibrated tensors again gives the model file's tensors back
+      const refolded = foldBatchNorm(graph, calibrated);
+      for (const [name, t] of folded) {
+        refolded.get(name)!.data.forEach((v, i) => expect(v).toBeCloseTo(t.data[i], 4));
+      }
+      expect(() => network.batchStatistics('nothing')).toThrow(TrainingError);
+    } finally {
+      network.dispose();
+    }
+  });
+
+  it('undoes the folded standardisation exactly', () => {
+    const graph = trainingGraph(3, { kind: 'desc' }, true);
+    const tensors = initWeights(graph, 9);
+    const s = { mean: Float32Array.of(0.1, -0.2, 0.3), std: Float32Array.of(0.05, 0.05, 0.05) };
+    const back = unfoldStandardization(graph, foldStandardization(graph, tensors, s), s);
+    for (const [name, t] of tensors) back.get(name)!.data.forEach((v, i) => expect(v).toBeCloseTo(t.data[i], 5));
   });
 });
 
@@ -509,6 +555,35 @@ describe('distillation run', () => {
     const other = { ...base, epochs: 1, out: path.join(workDir, 'models', 'x.mobileid'), checkpointDir: path.join(workDir, 'ckpt-x') };
     await expect(runDistillation({ ...other, initFrom: from, arch: 'deep' })).rejects.toThrow(/--init-from: .* arch = paper, now deep/);
     await expect(runDistillation({ ...other, initFrom: path.join(workDir, 'none.bin') })).rejects.toThrow(TrainingError);
+  });
+
+  it('warm-starts from a model file and its run log: batch norm re-calibrated, training goes on from where the file left off', async () => {
+    const data = path.join(workDir, 'prepared-from-file');
+    writeSyntheticCache(data, 36, 2, 16);
+    const base = { ...DISTILL_DEFAULTS, data: [data], batch: 12, workers: 0, validationFraction: 0.2, batchNorm: true, activation: 'prelu' as const, log: () => {} };
+    const first = await runDistillation({ ...base, epochs: 3, dtype: 'f32', out: path.join(workDir, 'models', 'file-cold.mobileid'), checkpointDir: path.join(workDir, 'ckpt-file-cold') });
+    const lines: string[] = [];
+    const warm = await runDistillation({
+      ...base, epochs: 1, lr: 1e-4, initFrom: first.modelPath, out: path.join(workDir, 'models', 'file-warm.mobileid'), checkpointDir: path.join(workDir, 'ckpt-file-warm'),
+      log: (l) => lines.push(l),
+    });
+    expect(lines.some((l) => l.startsWith(`warm start from ${first.modelPath} (3 epochs`) && l.includes('batch norm calibrated on'))).toBe(true);
+    // the unfolded network computes the model file's outputs
+    const difference = lines.map((l) => /^training network vs .* max relative difference (\S+)$/.exec(l)).find(Boolean);
+    expect(Number(difference![1])).toBeLessThan(1e-4);
+    // it goes on from the trained network: its first epoch is about where the first run ended
+    expect(warm.history[0].validationLoss).toBeLessThan(first.history[0].validationLoss);
+    expect(warm.history[0].trainLoss).toBeLessThan(first.history[0].trainLoss);
+    const log = JSON.parse(readFileSync(warm.logPath, 'utf8')) as RunRecord;
+    const cold = JSON.parse(readFileSync(first.logPath, 'utf8')) as RunRecord;
+    expect(log.warmStart).toMatchObject({ from: first.modelPath, epochs: 3 });
+    expect(log.standardization).toEqual(cold.standardization);
+
+    // another network, or a model file without its run log, is refused
+    const other = { ...base, epochs: 1, out: path.join(workDir, 'models', 'y.mobileid'), checkpointDir: path.join(workDir, 'ckpt-y') };
+    await expect(runDistillation({ ...other, initFrom: first.modelPath, activation: 'relu' })).rejects.toThrow(/--init-from: .* activation = prelu, now relu/);
+    rmSync(first.logPath);
+    await expect(runDistillation({ ...other, initFrom: first.modelPath })).rejects.toThrow(/needs the model file and its run log/);
   });
 
   it.each(['relu', 'prelu'] as const)('with batch norm and %s: trains and exports a model file with the normalisation folded in', async (activation) => {

@@ -3,7 +3,7 @@
  * neurons, a selection of them, or the descriptor), data-parallel training with per-epoch
  * validation and checkpoints, then the model file, a JSON log, a loss curve and a report.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Engine } from '../../engine/engine.js';
 import type { GraphSpec } from '../../engine/graph.js';
@@ -14,7 +14,7 @@ import {
 import { HIDDEN_SIZE } from '../data/cache.js';
 import { seededRandom } from '../../math/random.js';
 import { DEFAULT_JITTER, preprocessCrop, sampleJitter, type JitterOptions } from './augment.js';
-import { loadCheckpoint, saveCheckpoint, writeFileAtomic, type Checkpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { PreparedDataset, splitByKey } from './dataset.js';
 import { TrainingError } from './errors.js';
 import { TrainingNetwork } from './network.js';
@@ -30,6 +30,7 @@ import {
   type Standardization, type StandardizeMode, type TargetKind, type TargetSpec,
 } from './targets.js';
 import { Trainer } from './trainer.js';
+import { calibrateBatchNorm, readModelTensors, runLogOf, unfoldStandardization } from './warm-start.js';
 
 export interface DistillOptions {
   /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
@@ -69,8 +70,9 @@ export interface DistillOptions {
   resume: boolean;
   /**
    * Warm start: a checkpoint file of an earlier run of the same network (arch, activation,
-   * targets, batch norm) whose weights and target standardisation this run starts from, with a fresh optimiser
-   * and schedule (e.g. the same student fine-tuned on crops with another window).
+   * targets, batch norm), or a model file that distill wrote with its run log beside it
+   * (warm-start.ts), whose weights and target standardisation this run starts from, with a fresh
+   * optimiser and schedule (e.g. the shipped student trained on for more epochs).
    */
   initFrom?: string;
   dtype: StorageDtype;
@@ -182,13 +184,17 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(),
     });
     if (checkpoint || start) {
-      const weights = (checkpoint ?? start)!.weights;
+      const weights = checkpoint?.weights ?? start!.weights ?? await unfoldModelFile(start!.model!, graph, exportGraph(outputs, spec, layers), options.batchNorm, standardization, computer, dataset, split.train);
       if (weights.length !== computer.weights.length) {
         throw new TrainingError(`the checkpoint holds ${weights.length} weights, the network ${computer.weights.length}`);
       }
       computer.weights.set(weights);
       computer.weightsChanged();
       if (checkpoint) optimizer.restore(checkpoint.optimizer);
+      if (start?.model) {
+        const difference = await checkExport(new Uint8Array(readFileSync(start.model)), graph, computer, dataset, split.validation, standardization, spec.kind !== 'desc', options.batchNorm);
+        log(`training network vs ${start.model} on validation crops: max relative difference ${difference.toExponential(2)}`);
+      }
     }
     const stepsPerEpoch = Math.ceil(split.train.length / options.batch);
     const schedule: ScheduleOptions = {
@@ -314,7 +320,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     log(`wrote ${options.out} (${bytes.length} bytes, ${options.dtype}); model file vs training network on validation crops: max relative difference ${exportError.toExponential(2)}`);
 
     const base = options.out.replace(/\.mobileid$/, '');
-    const logPath = `${base}.train.json`;
+    const logPath = runLogOf(options.out);
     writeFileAtomic(logPath, JSON.stringify(record(options.epochs), null, 1));
     const { reportPath, plotPath } = writeTrainingReport(base, record(options.epochs), { modelPath: options.out, modelBytes: bytes.length, exportError });
     log(`wrote ${logPath}, ${plotPath}, ${reportPath}`);
@@ -363,16 +369,71 @@ function checkResumable(meta: RunRecord, options: DistillOptions): void {
   if (changed) throw new TrainingError(`cannot resume: the checkpoint was trained with ${changed}`);
 }
 
-/** The checkpoint named by --init-from, checked to hold the same network and targets. */
-function loadWarmStart(file: string, options: DistillOptions, log: (line: string) => void): Checkpoint<RunRecord> {
-  if (!existsSync(file)) throw new TrainingError(`--init-from: no checkpoint at ${file}`);
-  const start = loadCheckpoint<RunRecord>(file, log);
-  if (!start) throw new TrainingError(`--init-from: ${file} is damaged (see above)`);
-  if (start.meta.format !== 1) throw new TrainingError(`--init-from: checkpoint format ${start.meta.format} is not supported`);
+/** Where a warm start's weights come from: a checkpoint's vector, or a model file to unfold (warm-start.ts). */
+interface WarmStart {
+  meta: RunRecord;
+  weights?: Float32Array;
+  model?: string;
+}
+
+/**
+ * The run named by --init-from, checked to hold the same network and targets: a checkpoint.bin,
+ * or a model file written by distill with its run log (<name>.train.json) beside it.
+ */
+function loadWarmStart(file: string, options: DistillOptions, log: (line: string) => void): WarmStart {
+  const fromModel = file.endsWith('.mobileid');
+  let start: WarmStart;
+  if (fromModel) {
+    const runLog = runLogOf(file);
+    if (!existsSync(file) || !existsSync(runLog)) throw new TrainingError(`--init-from: ${file} needs the model file and its run log ${runLog}`);
+    let meta: RunRecord;
+    try {
+      meta = JSON.parse(readFileSync(runLog, 'utf8')) as RunRecord;
+    } catch {
+      throw new TrainingError(`--init-from: ${runLog} is not valid JSON`);
+    }
+    if (!meta?.options || !Array.isArray(meta.history)) throw new TrainingError(`--init-from: ${runLog} is not a distill run log`);
+    start = { meta, model: file };
+  } else {
+    if (!existsSync(file)) throw new TrainingError(`--init-from: no checkpoint at ${file}`);
+    const checkpoint = loadCheckpoint<RunRecord>(file, log);
+    if (!checkpoint) throw new TrainingError(`--init-from: ${file} is damaged (see above)`);
+    start = { meta: checkpoint.meta, weights: checkpoint.weights };
+  }
+  if (start.meta.format !== 1) throw new TrainingError(`--init-from: run format ${start.meta.format} is not supported`);
   const changed = changedOption(start.meta, options, ['targets', 'arch', 'activation', 'batchNorm', 'k', 'standardize']);
   if (changed) throw new TrainingError(`--init-from: ${file} was trained with ${changed}`);
-  log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): weights and target standardisation; fresh optimiser and schedule`);
+  const how = fromModel ? `the model file unfolded${options.batchNorm ? `, batch norm calibrated on ${CALIBRATION_IMAGES} training crops` : ''}` : 'weights';
+  log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): ${how} and target standardisation; fresh optimiser and schedule`);
   return start;
+}
+
+/** Training crops (view 0, spread over the split) on which a model file's batch norm is calibrated. */
+const CALIBRATION_IMAGES = 64;
+
+/** A model file's network as a weight vector of the training layout (warm-start.ts). */
+async function unfoldModelFile(
+  file: string, graph: GraphSpec, fileGraph: GraphSpec, batchNorm: boolean, standardization: Standardization | null,
+  computer: BatchComputer, dataset: PreparedDataset, train: Int32Array,
+): Promise<Float32Array> {
+  let tensors = readModelTensors(file, fileGraph);
+  if (standardization) tensors = unfoldStandardization(graph, tensors, standardization);
+  if (batchNorm) {
+    const count = Math.min(CALIBRATION_IMAGES, train.length);
+    const preprocess = studentGraph().preprocess!;
+    const input = new Float32Array(count * computer.inputSize);
+    for (let i = 0; i < count; i++) {
+      const image = train[Math.floor((i * train.length) / count)];
+      preprocessCrop(dataset.crop(image, 0), preprocess, input, i * computer.inputSize);
+    }
+    const engine = await Engine.create();
+    try {
+      tensors = calibrateBatchNorm(engine, graph, tensors, input, count);
+    } finally {
+      engine.dispose();
+    }
+  }
+  return computer.layout.flatten(tensors);
 }
 
 function withoutCallbacks(options: DistillOptions): RunRecord['options'] {

@@ -357,6 +357,18 @@ export class TrainingNetwork {
     return this.engine.arena.f32.slice(start, start + count * this.outputSize);
   }
 
+  /**
+   * The per-channel mean and (biased) variance of the values normalised after layer `output` in
+   * the last forward pass with batch statistics (warm-start.ts calibrates batch norm with them).
+   */
+  batchStatistics(output: string): { mean: Float64Array; variance: Float64Array } {
+    this.assertUsable();
+    const entry = [...this.normalizations].find(([i]) => this.layers[i].output === output);
+    if (!entry) throw new TrainingError(`layer "${output}" has no batch norm`);
+    const n = entry[1];
+    return { mean: n.mean.slice(), variance: n.inverseStd.map((s) => 1 / (s * s) - BATCH_NORM_EPSILON) };
+  }
+
   /** Sum over the images of 1/2 ||y - t||^2, without touching the gradients (batch norm as in forward()). */
   loss(input: Float32Array, targets: Float32Array, count: number, batchStatistics = false): number {
     this.checkTargets(targets, count);

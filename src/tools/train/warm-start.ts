@@ -1,0 +1,78 @@
+/**
+ * Warm start from a model file that distill wrote (--init-from models/<name>.mobileid, with its
+ * <name>.train.json beside it), e.g. the shipped student. A checkpoint lives only on the machine
+ * that trained it; the model file is committed, so training can go on from it on a fresh machine.
+ *
+ * The file holds the network as exported: the target standardisation folded into the last layer
+ * and batch norm into every normalised layer (targets.ts, batch-norm.ts). Both are undone:
+ * - the standardisation exactly, with the values the run's log records;
+ * - batch norm by a data-dependent initialisation: on a calibration batch of training crops each
+ *   normalisation in turn becomes the identity on that batch (gamma = the batch's standard
+ *   deviation, beta = its mean, running statistics the same), so the training network computes
+ *   the model file's function, in eval mode on any input, in training mode on that batch.
+ * Weights stored with 8 bits (q8) come back as the values the codes stand for; training refines them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Engine } from '../../engine/engine.js';
+import type { GraphSpec } from '../../engine/graph.js';
+import { decodeModel, type Tensor } from '../../engine/model-format.js';
+import { BATCH_NORM_EPSILON, batchNormNames, normalizedLayers, withBatchNorm } from './batch-norm.js';
+import { TrainingError } from './errors.js';
+import { TrainingNetwork } from './network.js';
+import type { Standardization } from './targets.js';
+
+/** The run log written next to a model file: models/<name>.mobileid -> models/<name>.train.json. */
+export function runLogOf(modelFile: string): string {
+  return modelFile.replace(/\.mobileid$/, '.train.json');
+}
+
+/** A model file's tensors, checked to hold `graph` (the export graph of the run that continues from it). */
+export function readModelTensors(file: string, graph: GraphSpec): Map<string, Tensor> {
+  if (!existsSync(file)) throw new TrainingError(`--init-from: no model file at ${file}`);
+  const decoded = decodeModel(new Uint8Array(readFileSync(file)));
+  const layers = (g: GraphSpec) => JSON.stringify(g.layers);
+  if (layers(decoded.graph) !== layers(graph)) {
+    throw new TrainingError(`--init-from: ${file} holds another network than this run trains (its layers differ)`);
+  }
+  return decoded.tensors;
+}
+
+/** Inverse of foldStandardization: the last dense layer's weights and bias in standardised units. */
+export function unfoldStandardization(graph: GraphSpec, tensors: Map<string, Tensor>, s: Standardization): Map<string, Tensor> {
+  const last = graph.layers[graph.layers.length - 1];
+  if (last.op !== 'dense' || last.bias === undefined) throw new TrainingError('the last layer must be a dense layer with a bias');
+  const out = new Map(tensors);
+  const w = tensors.get(last.weights)!.data.slice();
+  const b = tensors.get(last.bias)!.data.slice();
+  for (let i = 0; i < w.length; i++) w[i] /= s.std[i % last.units];
+  for (let j = 0; j < last.units; j++) b[j] = (b[j] - s.mean[j]) / s.std[j];
+  out.set(last.weights, { shape: [...tensors.get(last.weights)!.shape], data: w });
+  out.set(last.bias, { shape: [...tensors.get(last.bias)!.shape], data: b });
+  return out;
+}
+
+/**
+ * `tensors` (batch norm folded in) plus, for every normalised layer, the normalisation that is the
+ * identity on the `count` preprocessed crops of `input`: set layer by layer, each from the
+ * statistics its input has once the layers before it are already the identity.
+ */
+export function calibrateBatchNorm(engine: Engine, graph: GraphSpec, tensors: Map<string, Tensor>, input: Float32Array, count: number): Map<string, Tensor> {
+  const out = withBatchNorm(graph, tensors);
+  const network = new TrainingNetwork(engine, graph, out, count, { batchNorm: true });
+  try {
+    for (const layer of normalizedLayers(graph)) {
+      network.forward(input, count, true);
+      const { mean, variance } = network.batchStatistics(layer.output);
+      const names = batchNormNames(layer);
+      const vector = (values: ArrayLike<number>) => ({ shape: [values.length], data: Float32Array.from(values) });
+      out.set(names.gamma, vector(Array.from(variance, (v) => Math.sqrt(v + BATCH_NORM_EPSILON))));
+      out.set(names.beta, vector(mean));
+      out.set(names.mean, vector(mean));
+      out.set(names.variance, vector(variance));
+      network.setWeights(network.layout.flatten(out));
+    }
+    return out;
+  } finally {
+    network.dispose();
+  }
+}
