@@ -151,7 +151,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   mkdirSync(options.checkpointDir, { recursive: true });
   const checkpointPath = path.join(options.checkpointDir, 'checkpoint.bin');
   const checkpoint = options.resume ? loadCheckpoint<RunRecord>(checkpointPath, log) : null;
-  if (options.resume && !checkpoint) log(`no usable checkpoint in ${options.checkpointDir}: starting from scratch`);
+  if (options.resume && !checkpoint) log(`no usable checkpoint in ${options.checkpointDir}: ${options.initFrom ? `starting from ${options.initFrom}` : 'starting from scratch'}`);
   if (checkpoint) checkResumable(checkpoint.meta, options);
   const start = !checkpoint && options.initFrom ? loadWarmStart(options.initFrom, options, log) : null;
 
