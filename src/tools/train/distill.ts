@@ -192,8 +192,8 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       computer.weightsChanged();
       if (checkpoint) optimizer.restore(checkpoint.optimizer);
       if (start?.model) {
-        const difference = await checkExport(new Uint8Array(readFileSync(start.model)), graph, computer, dataset, split.validation, standardization, spec.kind !== 'desc', options.batchNorm);
-        log(`training network vs ${start.model} on validation crops: max relative difference ${difference.toExponential(2)}`);
+        const difference = await checkExport(start.model.bytes, graph, computer, dataset, split.validation, standardization, spec.kind !== 'desc', options.batchNorm);
+        log(`training network vs ${start.model.file} on validation crops: max relative difference ${difference.toExponential(2)}`);
       }
     }
     const stepsPerEpoch = Math.ceil(split.train.length / options.batch);
@@ -373,7 +373,7 @@ function checkResumable(meta: RunRecord, options: DistillOptions): void {
 interface WarmStart {
   meta: RunRecord;
   weights?: Float32Array;
-  model?: string;
+  model?: { file: string; bytes: Uint8Array };
 }
 
 /**
@@ -393,7 +393,7 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
       throw new TrainingError(`--init-from: ${runLog} is not valid JSON`);
     }
     if (!meta?.options || !Array.isArray(meta.history)) throw new TrainingError(`--init-from: ${runLog} is not a distill run log`);
-    start = { meta, model: file };
+    start = { meta, model: { file, bytes: new Uint8Array(readFileSync(file)) } };
   } else {
     if (!existsSync(file)) throw new TrainingError(`--init-from: no checkpoint at ${file}`);
     const checkpoint = loadCheckpoint<RunRecord>(file, log);
@@ -408,24 +408,27 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
   return start;
 }
 
+/** View 0 (plain) of each image, preprocessed into one batch. */
+function plainCrops(dataset: PreparedDataset, images: ArrayLike<number>, inputSize: number): Float32Array {
+  const preprocess = studentGraph().preprocess!;
+  const input = new Float32Array(images.length * inputSize);
+  for (let i = 0; i < images.length; i++) preprocessCrop(dataset.crop(images[i], 0), preprocess, input, i * inputSize);
+  return input;
+}
+
 /** Training crops (view 0, spread over the split) on which a model file's batch norm is calibrated. */
 const CALIBRATION_IMAGES = 64;
 
 /** A model file's network as a weight vector of the training layout (warm-start.ts). */
 async function unfoldModelFile(
-  file: string, graph: GraphSpec, fileGraph: GraphSpec, batchNorm: boolean, standardization: Standardization | null,
+  model: { file: string; bytes: Uint8Array }, graph: GraphSpec, fileGraph: GraphSpec, batchNorm: boolean, standardization: Standardization | null,
   computer: BatchComputer, dataset: PreparedDataset, train: Int32Array,
 ): Promise<Float32Array> {
-  let tensors = readModelTensors(file, fileGraph);
+  let tensors = readModelTensors(model.bytes, model.file, fileGraph);
   if (standardization) tensors = unfoldStandardization(graph, tensors, standardization);
   if (batchNorm) {
     const count = Math.min(CALIBRATION_IMAGES, train.length);
-    const preprocess = studentGraph().preprocess!;
-    const input = new Float32Array(count * computer.inputSize);
-    for (let i = 0; i < count; i++) {
-      const image = train[Math.floor((i * train.length) / count)];
-      preprocessCrop(dataset.crop(image, 0), preprocess, input, i * computer.inputSize);
-    }
+    const input = plainCrops(dataset, Array.from({ length: count }, (_, i) => train[Math.floor((i * train.length) / count)]), computer.inputSize);
     const engine = await Engine.create();
     try {
       tensors = calibrateBatchNorm(engine, graph, tensors, input, count);
@@ -463,9 +466,7 @@ async function checkExport(
   standardization: Standardization | null, finalRelu: boolean, batchNorm: boolean,
 ): Promise<number> {
   const count = Math.min(images.length, 16);
-  const preprocess = studentGraph().preprocess!;
-  const input = new Float32Array(count * computer.inputSize);
-  for (let i = 0; i < count; i++) preprocessCrop(dataset.crop(images[i], 0), preprocess, input, i * computer.inputSize);
+  const input = plainCrops(dataset, images.subarray(0, count), computer.inputSize);
   const engine = await Engine.create();
   try {
     const fromFile = engine.loadModel(bytes, { batch: count }).run(input, count);

@@ -12,7 +12,6 @@
  *   the model file's function, in eval mode on any input, in training mode on that batch.
  * Weights stored with 8 bits (q8) come back as the values the codes stand for; training refines them.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import type { Engine } from '../../engine/engine.js';
 import type { GraphSpec } from '../../engine/graph.js';
 import { decodeModel, type Tensor } from '../../engine/model-format.js';
@@ -27,9 +26,8 @@ export function runLogOf(modelFile: string): string {
 }
 
 /** A model file's tensors, checked to hold `graph` (the export graph of the run that continues from it). */
-export function readModelTensors(file: string, graph: GraphSpec): Map<string, Tensor> {
-  if (!existsSync(file)) throw new TrainingError(`--init-from: no model file at ${file}`);
-  const decoded = decodeModel(new Uint8Array(readFileSync(file)));
+export function readModelTensors(bytes: Uint8Array, file: string, graph: GraphSpec): Map<string, Tensor> {
+  const decoded = decodeModel(bytes);
   const layers = (g: GraphSpec) => JSON.stringify(g.layers);
   if (layers(decoded.graph) !== layers(graph)) {
     throw new TrainingError(`--init-from: ${file} holds another network than this run trains (its layers differ)`);
