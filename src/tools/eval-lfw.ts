@@ -235,7 +235,8 @@ export const evalLfwCommand = defineCommand(
       model, verifier: kind, mirror: values.mirror ? mode : false, fit_on: fitOn === 'lfw' && values.pairs ? 'folds' : fitOn,
       accuracy_mean: result.accuracyMean, accuracy_se: result.accuracySe, folds: result.folds, auc: result.auc,
       tar_at_far_1e2: tarAt(0.01), tar_at_far_1e3: tarAt(0.001),
-      thresholds: result.thresholds, roc_png: rocFile,
+      thresholds: result.thresholds,
+      roc_png: path.basename(rocFile), // beside the report: a moved report folder keeps its link
     };
     writeFileSync(path.join(values['report-dir'], `${label}.json`), JSON.stringify(summary, null, 1));
     console.error(`${values.pairs ? path.basename(pairsFile) : 'LFW View 2'}, ${label}: ${(result.accuracyMean * 100).toFixed(2)}% +- ${(result.accuracySe * 100).toFixed(2)} (mean +- standard error over ${folds} folds), AUC ${result.auc.toFixed(4)}, true accepts ${(100 * tarAt(0.01)).toFixed(2)}% at 1% false accepts, ${(100 * tarAt(0.001)).toFixed(2)}% at 0.1%; ROC in ${rocFile}`);
