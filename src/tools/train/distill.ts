@@ -370,10 +370,16 @@ function checkResumable(meta: RunRecord, options: DistillOptions): void {
 }
 
 /** Where a warm start's weights come from: a checkpoint's vector, or a model file to unfold (warm-start.ts). */
+/** A model file read once: its bytes serve both the unfolding and the check against the training network. */
+interface ModelFileBytes {
+  file: string;
+  bytes: Uint8Array;
+}
+
 interface WarmStart {
   meta: RunRecord;
   weights?: Float32Array;
-  model?: { file: string; bytes: Uint8Array };
+  model?: ModelFileBytes;
 }
 
 /**
@@ -421,7 +427,7 @@ const CALIBRATION_IMAGES = 64;
 
 /** A model file's network as a weight vector of the training layout (warm-start.ts). */
 async function unfoldModelFile(
-  model: { file: string; bytes: Uint8Array }, graph: GraphSpec, fileGraph: GraphSpec, batchNorm: boolean, standardization: Standardization | null,
+  model: ModelFileBytes, graph: GraphSpec, fileGraph: GraphSpec, batchNorm: boolean, standardization: Standardization | null,
   computer: BatchComputer, dataset: PreparedDataset, train: Int32Array,
 ): Promise<Float32Array> {
   let tensors = readModelTensors(model.bytes, model.file, fileGraph);
