@@ -5,8 +5,8 @@
  * after warm-up. Runtimes alternate within every round so machine noise hits them alike; medians
  * over rounds are reported. Also the share of wasm SIMD peak (~43.5 GFLOP/s per core on the
  * development machine) each f32 conv layer reaches, and the wasm memory (arena) and file size of
- * the shipped students. Usage: npm run bench [-- --json] [--rounds N] [--student paper]
- * (--student paper: the paper-layout student with random weights instead, int8 calibrated on
+ * the shipped students. Usage: npm run bench [-- --json] [--rounds N] [--student paper|deep|conv5]
+ * (--student L: layout L of student-graph.ts with random weights instead, int8 calibrated on
  * the benchmark's random inputs).
  */
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { Engine } from '../src/engine/engine.js';
 import type { GraphSpec } from '../src/engine/graph.js';
 import { decodeModel, type DecodedModel, type Tensor } from '../src/engine/model-format.js';
 import { inferShapes } from '../src/engine/plan.js';
-import { initWeights, studentGraph } from '../src/face/student-graph.js';
+import { initWeights, STUDENT_ARCHITECTURES, studentGraph, type StudentArchitecture } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { calibrateScales, quantizeModel } from '../src/tools/quantize.js';
 import { graphOnnx } from './onnx-graph.js';
@@ -29,7 +29,9 @@ const PEAK_GFLOPS = 43.5;
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 9;
-const paperStudent = args.includes('--student') && args[args.indexOf('--student') + 1] === 'paper';
+/** --student <layout>: a student layout with random weights instead of the shipped files. */
+const randomLayout = args.includes('--student') ? args[args.indexOf('--student') + 1] as StudentArchitecture : null;
+if (randomLayout !== null && !STUDENT_ARCHITECTURES.includes(randomLayout)) throw new Error(`--student must be one of ${STUDENT_ARCHITECTURES.join(', ')}`);
 const packageDir = (pkg: string) => path.join(process.cwd(), 'node_modules', pkg);
 const version = (pkg: string) => JSON.parse(readFileSync(path.join(packageDir(pkg), 'package.json'), 'utf8')).version as string;
 const log = (...m: unknown[]) => { if (!json) console.log(...m); else console.error(...m); };
@@ -52,8 +54,9 @@ async function main() {
   let graph: GraphSpec;
   let weights: Map<string, Tensor>;
   let int8Model: Uint8Array | DecodedModel;
-  if (paperStudent) {
-    graph = studentGraph();
+  if (randomLayout) {
+    // the paper layout with the paper's 422 outputs (as earlier versions of this bench ran it), the others with the shipped 128
+    graph = studentGraph({ arch: randomLayout, ...(randomLayout === 'paper' ? {} : { outputs: 128 }) });
     weights = initWeights(graph, 2024);
     const calibration = Float32Array.from({ length: 32 * 55 * 47 * 3 }, () => random() * 3.2 - 1.6);
     int8Model = quantizeModel({ graph, tensors: weights }, calibrateScales(engine, { graph, tensors: weights }, calibration, 32));
@@ -61,7 +64,7 @@ async function main() {
     ({ graph, tensors: weights } = decodeModel(await loadBundledModel('mobileid')));
     int8Model = await loadBundledModel('mobileidInt8');
   }
-  const student = paperStudent ? 'paper layout, random weights' : `${BUNDLED_MODELS.mobileid} and ${BUNDLED_MODELS.mobileidInt8}`;
+  const student = randomLayout ? `${randomLayout} layout, random weights` : `${BUNDLED_MODELS.mobileid} and ${BUNDLED_MODELS.mobileidInt8}`;
   log(`student: ${student}`);
   const model = engine.loadModel({ graph, tensors: weights }, { batch: 32 });
   const int8 = engine.loadModel(int8Model, { batch: 32 });

@@ -36,6 +36,13 @@ describe('planAblation', () => {
     expect(setting(neuron.distill)).toEqual({ ...baseline, standardize: 'neuron' });
   });
 
+  it('bn-prelu-conv5 differs from bn-prelu in its layout alone', () => {
+    const [prelu, conv5] = planAblation({ ...base, runs: ['bn-prelu', 'bn-prelu-conv5'] });
+    expect(after(conv5.distill, '--arch')).toBe('conv5');
+    const without = (args: string[]) => args.filter((a, i) => a !== '--arch' && args[i - 1] !== '--arch' && !a.includes('bn-prelu'));
+    expect(without(conv5.distill)).toEqual(without(prelu.distill));
+  });
+
   it('runs a variant under another name with its own model, checkpoint and reports', () => {
     const [run] = planAblation({ ...base, runs: ['bn-prelu@bn-prelu-v8'], workDir: 'w', reportDir: 'r' });
     expect(run.variant).toBe('bn-prelu');

@@ -318,7 +318,7 @@ describe('whole networks vs f64 finite differences', () => {
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 
-  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu']] as const)('the %s student with %s (55x47x3 -> 256) at its real shapes', (arch, activation) => {
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu']] as const)('the %s student with %s (55x47x3 -> 256) at its real shapes', (arch, activation) => {
     const graph = studentGraph({ outputs: 256, arch, activation });
     const errors = networkCheck(graph, initWeights(graph, 11), 1, 2);
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
@@ -326,7 +326,7 @@ describe('whole networks vs f64 finite differences', () => {
 });
 
 describe('training forward pass', () => {
-  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu']] as const)('equals engine.loadModel(...).run on the %s student with %s', (arch, activation) => {
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu']] as const)('equals engine.loadModel(...).run on the %s student with %s', (arch, activation) => {
     const graph = studentGraph({ outputs: 100, arch, activation });
     const tensors = randomSlopes(graph, initWeights(graph, 3));
     const input = uniform(5 * 55 * 47 * 3, 1.6);
@@ -546,7 +546,7 @@ describe('batch norm in training', () => {
     net.dispose();
   });
 
-  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu']] as const)('folded into the %s student with %s, the model file computes the eval-mode training network', (arch, activation) => {
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu']] as const)('folded into the %s student with %s, the model file computes the eval-mode training network', (arch, activation) => {
     const graph = studentGraph({ outputs: 64, arch, activation });
     const tensors = randomBatchNorm(graph, randomSlopes(graph, initWeights(graph, 4)));
     const input = uniform(3 * 55 * 47 * 3, 1.6);

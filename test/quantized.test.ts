@@ -244,7 +244,7 @@ describe('integer kernels, exactly as the plain integer reference', () => {
 describe('requantised networks against the float run of the same weights', () => {
   // Tolerance: 8-bit activations carry ~0.4% of a tensor's range per step of rounding; through
   // a few layers the outputs stay within 5% of the largest output and at cosine >= 0.995.
-  it.each(['paper', 'deep'] as const)('the %s student layout with calibrated scales', (arch) => {
+  it.each(['paper', 'deep', 'conv5'] as const)('the %s student layout with calibrated scales', (arch) => {
     const graph = studentGraph({ arch, outputs: 128 });
     const model = { graph, tensors: initWeights(graph, 5) };
     const count = 24;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.js';
 import { decodeModel, encodeModel, type Tensor } from '../src/engine/model-format.js';
 import { STUDENT_WINDOW_SCALE } from '../src/face/align.js';
-import { graphCost, initWeights, studentGraph } from '../src/face/student-graph.js';
+import { graphCost, initWeights, studentGraph, type StudentActivation, type StudentArchitecture } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { CROP_BYTES, PreparedDataError, writeChunk, type PreparedRecord } from '../src/tools/data/cache.js';
 import { preprocessCrop, sampleJitter } from '../src/tools/train/augment.js';
@@ -631,7 +631,7 @@ describe('distillation run', () => {
 
 describe('student architectures', () => {
   it("stay within MobileID's budget (1.5 M parameters, 90 MFLOP per face) at 128 outputs", () => {
-    const cost = (arch: 'paper' | 'deep', activation: 'relu' | 'prelu' = 'relu') => {
+    const cost = (arch: StudentArchitecture, activation: StudentActivation = 'relu') => {
       const graph = studentGraph({ outputs: 128, arch, activation });
       return graphCost(graph, initWeights(graph));
     };
@@ -647,5 +647,11 @@ describe('student architectures', () => {
     expect(deep.parameters).toBeLessThanOrEqual(1_500_000);
     expect(deep.flops).toBeLessThanOrEqual(90e6);
     expect(deep.flops).toBeGreaterThan(paper.flops);
+    // conv5 by hand: conv 3,136 + 36,928 + 73,856 + 184,480 + 230,560, fc 819,456 + 65,792 + 32,896;
+    // PReLU slopes 64 + 64 + 128 + 160 + 160 + 256 + 256
+    const conv5 = cost('conv5');
+    expect(conv5.parameters).toBe(1_447_104);
+    expect(cost('conv5', 'prelu').parameters - conv5.parameters).toBe(1_088);
+    expect(conv5.flops).toBeLessThanOrEqual(90e6);
   });
 });

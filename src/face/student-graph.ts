@@ -10,6 +10,11 @@
  * conv4 128@3x3 (padding 1) runs on the 5x4 map; fc1/fc2 shrink to 384 so the parameters fit
  * (1.44 M parameters, 69.5 MFLOP against the paper layout's 1.03 M and 57 MFLOP at 128 outputs).
  *
+ * `arch: 'conv5'` moves parameters from the fully connected head into the trunk, since two thirds of
+ * the deep layout's parameters sit in fc1: conv1-3 as in the deep layout, then two 160@3x3 (padding 1)
+ * on the 5x4 map, fc1/fc2 of 256 (5x4x160 = 3,200 into fc1). Conv1-3 keep their shapes, so a
+ * deep-layout model can seed them.
+ *
  * `activation: 'prelu'` puts a PReLU with one learnt slope per channel (He et al., ICCV 2015;
  * initial slope 0.25) where the ReLUs are: 1,152 more parameters in the deep layout, no more
  * multiply-adds.
@@ -24,7 +29,7 @@ export const STUDENT_CROP_WIDTH = 47;
 export const STUDENT_CROP_HEIGHT = 55;
 export const STUDENT_INPUT: [number, number, number] = [STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH, 3];
 
-export const STUDENT_ARCHITECTURES = ['paper', 'deep'] as const;
+export const STUDENT_ARCHITECTURES = ['paper', 'deep', 'conv5'] as const;
 export type StudentArchitecture = (typeof STUDENT_ARCHITECTURES)[number];
 export const STUDENT_ACTIVATIONS = ['relu', 'prelu'] as const;
 export type StudentActivation = (typeof STUDENT_ACTIVATIONS)[number];
@@ -35,7 +40,7 @@ const INITIAL_PRELU_SLOPE = 0.25;
 export interface StudentOptions {
   /** Width of the regressed representation (the last fc). Default 422 as in the paper. */
   outputs?: number;
-  /** Layer widths: the paper's (default) or the deeper trunk described above. */
+  /** Layer widths: the paper's (default), or one of the deeper trunks described above. */
   arch?: StudentArchitecture;
   /** The activation of every layer but the last: ReLU (the paper's, default) or PReLU. */
   activation?: StudentActivation;
@@ -44,7 +49,7 @@ export interface StudentOptions {
 
 export function studentGraph(options: StudentOptions = {}): GraphSpec {
   const outputs = options.outputs ?? 422;
-  const deep = options.arch === 'deep';
+  const arch = options.arch ?? 'paper';
   const prelu = options.activation === 'prelu';
   // the last layer keeps the paper's ReLU here; training and export set its own (targets.ts)
   const activation = (output: string) => (prelu && output !== OUTPUT_LAYER ? { kind: 'prelu', slope: `${output}.slope` } as const : { kind: 'relu' } as const);
@@ -62,20 +67,27 @@ export function studentGraph(options: StudentOptions = {}): GraphSpec {
     name: options.name ?? 'mobileid-student',
     input: { name: 'image', shape: STUDENT_INPUT },
     outputs: [OUTPUT_LAYER],
-    layers: deep
-      ? [
-        conv('image', 'conv1', 4), pool('conv1', 'pool1'),
-        conv('pool1', 'conv2', 3), pool('conv2', 'pool2'),
-        conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
-        conv('pool3', 'conv4', 3, 128, 1),
-        fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384), fc('fc2', OUTPUT_LAYER, outputs),
-      ]
-      : [
-        conv('image', 'conv1', 4), pool('conv1', 'pool1'),
-        conv('pool1', 'conv2', 3), pool('conv2', 'pool2'),
-        conv('pool2', 'conv3', 3), pool('conv3', 'pool3'),
-        fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500), fc('fc2', OUTPUT_LAYER, outputs),
-      ],
+    layers: [
+      conv('image', 'conv1', 4), pool('conv1', 'pool1'),
+      conv('pool1', 'conv2', 3), pool('conv2', 'pool2'),
+      ...({
+        paper: [
+          conv('pool2', 'conv3', 3), pool('conv3', 'pool3'),
+          fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500),
+        ],
+        deep: [
+          conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
+          conv('pool3', 'conv4', 3, 128, 1),
+          fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384),
+        ],
+        conv5: [
+          conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
+          conv('pool3', 'conv4', 3, 160, 1), conv('conv4', 'conv5', 3, 160, 1),
+          fc('conv5', 'fc1', 256), fc('fc1', 'fc2', 256),
+        ],
+      } satisfies Record<StudentArchitecture, Layer[]>)[arch],
+      fc('fc2', OUTPUT_LAYER, outputs),
+    ],
     preprocess: { channelOrder: 'bgr', mean: [127.5, 127.5, 127.5], scale: [3.2 / 255, 3.2 / 255, 3.2 / 255] },
   };
 }

@@ -5,10 +5,12 @@
  * distill and eval-lfw arguments, where the reports go); the script executes them.
  */
 import path from 'node:path';
+import type { StudentArchitecture } from '../../face/student-graph.js';
 import { TrainingError } from './errors.js';
 
 /** The settings the current-recipe variants change, one each. */
 interface RecipeSettings {
+  arch: StudentArchitecture;
   batchNorm: boolean;
   activation: 'relu' | 'prelu';
   standardize: 'global' | 'neuron';
@@ -20,13 +22,13 @@ interface RecipeSettings {
  * Batch norm and ReLU: the recipe of the student shipped before this one (the shipped one adds PReLU
  * and 12 epochs on the view bank), the baseline every current-recipe variant departs from.
  */
-const BASELINE_RECIPE: RecipeSettings = { batchNorm: true, activation: 'relu', standardize: 'global', cosineWeight: 16, relationWeight: 0 };
+const BASELINE_RECIPE: RecipeSettings = { arch: 'deep', batchNorm: true, activation: 'relu', standardize: 'global', cosineWeight: 16, relationWeight: 0 };
 
-/** Distill flags of the current recipe (the deep layout regressing the descriptor) with `change` applied. */
+/** Distill flags of the current recipe (a layout regressing the descriptor) with `change` applied. */
 function currentRecipe(change: Partial<RecipeSettings> = {}): string[] {
   const r = { ...BASELINE_RECIPE, ...change };
   return [
-    '--arch', 'deep', '--targets', 'desc', ...(r.batchNorm ? ['--batch-norm'] : []), '--activation', r.activation,
+    '--arch', r.arch, '--targets', 'desc', ...(r.batchNorm ? ['--batch-norm'] : []), '--activation', r.activation,
     '--standardize', r.standardize, '--cosine-weight', String(r.cosineWeight), '--relation-weight', String(r.relationWeight),
   ];
 }
@@ -36,6 +38,7 @@ export const ABLATION_VARIANTS = {
   plain: { about: 'the current recipe without batch norm', flags: currentRecipe({ batchNorm: false }) },
   bn: { about: "with batch norm: the baseline of the bn-* variants (the previous shipped student's recipe)", flags: currentRecipe() },
   'bn-prelu': { about: 'bn with PReLU instead of ReLU', flags: currentRecipe({ activation: 'prelu' }) },
+  'bn-prelu-conv5': { about: 'bn-prelu with the conv5 layout (parameters moved from fc1 into two 160-channel convolutions)', flags: currentRecipe({ activation: 'prelu', arch: 'conv5' }) },
   'bn-l2': { about: 'bn without the cosine term (L2 only)', flags: currentRecipe({ cosineWeight: 0 }) },
   'bn-rkd': { about: "bn plus RKD's distance term (weight 25, the RKD paper's for classification)", flags: currentRecipe({ relationWeight: 25 }) },
   'bn-neuron': { about: 'bn with per-neuron standardised targets', flags: currentRecipe({ standardize: 'neuron' }) },
