@@ -15,7 +15,8 @@
  *   --model FILE        float (f32/f16) student to quantise (default models/mobileid-student.mobileid)
  *   --out FILE          default: FILE with .int8.mobileid in place of .mobileid
  *   --data DIRS         prepared caches, comma-separated (default .cache/prepared/fairface,
- *                       .cache/prepared/celeba: the student's training sets)
+ *                       .cache/prepared/celeba, .cache/prepared/utkface: the shipped student's
+ *                       training sets)
  *   --images N          calibration faces, each plain and mirrored (default 512)
  *   --check N           other faces the int8 embeddings are compared on (default 512)
  *   --percentile P      of |activation| mapped to the largest code (default 100: the largest;
@@ -47,7 +48,7 @@ const { values } = parseToolArgs('scripts/quantize.ts', {
   options: {
     model: { type: 'string', default: 'models/mobileid-student.mobileid' },
     out: { type: 'string' },
-    data: { type: 'string', default: ['fairface', 'celeba'].map((d) => `.cache/prepared/${d}`).join(',') },
+    data: { type: 'string', default: ['fairface', 'celeba', 'utkface'].map((d) => `.cache/prepared/${d}`).join(',') },
     images: { type: 'string', default: '512' },
     check: { type: 'string', default: '512' },
     percentile: { type: 'string', default: String(DEFAULT_PERCENTILE) },

@@ -103,7 +103,8 @@ describe.skipIf(!available)('shipped student on face-api demo photos (different 
   // upright landmark pass (6 without), the teacher 5; the 48-epoch student, better on LFW's 6,000
   // pairs and at 1% false accepts on CelebA, called 7 at its looser CelebA-fitted threshold as
   // the all-int8 file, and 6 as the int8 file with fc1 in 4 bits; the shipped student (PReLU, then
-  // the view bank) calls 6 at its own CelebA-fitted threshold.
+  // the view bank) called 6 at its own CelebA-fitted threshold, and the shipped one (UTKFace's faces
+  // and 17 more epochs) calls 7 at its own.
   it.fails('calls no more within-photo pairs "same" than the teacher at its LFW threshold', () => {
     const { pairs, studentSame, teacherSame } = measure();
     expect(studentSame, `student "same" calls among ${pairs} different-person pairs (teacher: ${teacherSame})`).toBeLessThanOrEqual(teacherSame);
