@@ -19,7 +19,7 @@ interface RecipeSettings {
 }
 
 /**
- * Batch norm and ReLU: the recipe of the student shipped before this one (the shipped one adds PReLU
+ * Batch norm and ReLU: the recipe of an earlier shipped student (the shipped one adds PReLU
  * and 12 epochs on the view bank), the baseline every current-recipe variant departs from.
  */
 const BASELINE_RECIPE: RecipeSettings = { arch: 'deep', batchNorm: true, activation: 'relu', standardize: 'global', cosineWeight: 16, relationWeight: 0 };

@@ -369,13 +369,13 @@ function checkResumable(meta: RunRecord, options: DistillOptions): void {
   if (changed) throw new TrainingError(`cannot resume: the checkpoint was trained with ${changed}`);
 }
 
-/** Where a warm start's weights come from: a checkpoint's vector, or a model file to unfold (warm-start.ts). */
 /** A model file read once: its bytes serve both the unfolding and the check against the training network. */
 interface ModelFileBytes {
   file: string;
   bytes: Uint8Array;
 }
 
+/** Where a warm start's weights come from: a checkpoint's vector, or a model file to unfold (warm-start.ts). */
 interface WarmStart {
   meta: RunRecord;
   weights?: Float32Array;
