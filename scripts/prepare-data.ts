@@ -2,7 +2,7 @@
  * npm run prepare-data -- [--dataset lfw|utkface|fairface|celeba|all] [--data ../shared/data]
  *                         [--fairface .cache/data/fairface/fair_face] [--out .cache/prepared]
  *                         [--workers 2] [--limit N] [--passes N] [--chunk-size 256]
- *                         [--window-scale 1] [--pair-folds N] [--views K] [--mixup P]
+ *                         [--window-scale 1] [--pair-folds N] [--views K] [--mixup P] [--extend DIR]
  *
  * LFW, UTKFace and CelebA come from <data>/<set>/images; FairFace is not in shared data: bring
  * it from its public repository (README, "Training data") into --fairface (train/ and val/).
@@ -23,6 +23,10 @@
  * --mixup P (default 0) makes each jittered view, with probability P, a mixup of the face with
  * the previous face of its chunk aligned onto it (src/tools/data/prepare.ts). A cache is resumed
  * only with the views and mixup it was started with.
+ * --extend DIR makes a bank with more views from a complete smaller one in DIR (a root like
+ * --out, same images, chunk size, window and mixup): its views are copied and only the new ones
+ * labelled by the teacher; the result is the bank --views K would have made from scratch (the
+ * same crops; teacher outputs equal to float rounding, as the teacher runs in smaller batches).
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,7 +38,7 @@ import { STUDENT_WINDOW_SCALE } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { decodeImage } from '../src/image.js';
 import { startWorker } from '../src/node-worker.js';
-import { chunkExists, PreparedDataError, readChunk, readChunks, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
+import { chunkExists, PreparedDataError, readChunk, readChunks, readRecord, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../src/tools/data/prepare.js';
 import { parsePairs } from '../src/verify/pairs.js';
 import { parseToolArgs } from '../src/cli/args.js';
@@ -55,6 +59,8 @@ interface Job {
   windowScale: number;
   views: number;
   mixup: number;
+  /** The smaller bank (dataset folder) whose views this one keeps and adds to (--extend). */
+  extendDir?: string;
 }
 
 interface DatasetOptions {
@@ -69,6 +75,8 @@ interface DatasetOptions {
   mixup: number;
   /** Prepare only these keys (--pair-folds). */
   only?: Set<string>;
+  /** The root of a smaller bank of the same images to extend (--extend). */
+  extendRoot?: string;
 }
 
 type Message = { type: 'image'; failed: boolean } | { type: 'done' };
@@ -112,13 +120,23 @@ async function runWorker(job: Job): Promise<void> {
     const done: string[] = [];
     const records: PreparedRecord[][] = [];
     const failures: Failure[] = [];
+    const source = job.extendDir ? readChunk(job.extendDir, index) : undefined;
+    const sourceRow = new Map(source?.keys.map((key, row) => [key, row]));
     // the mixup partner of a face: the previous prepared face of the chunk (chunks are prepared independently)
     let partner: LandmarkedImage | undefined;
     keys.forEach((key, i) => {
+      const failedBefore = source?.failures.find((f) => f.key === key);
+      if (failedBefore) {
+        // as in the smaller bank, whose run did not take this face as a partner either
+        failures.push(failedBefore);
+        parentPort!.postMessage({ type: 'image', failed: true } satisfies Message);
+        return;
+      }
       try {
         const image = decodeImage(new Uint8Array(readFileSync(fileOf.get(key)!)));
-        const prepared = preparer.prepare(image, profile, index * job.chunkSize + i + 1, partner);
-        records.push(prepared.views);
+        const kept = source ? Array.from({ length: source.views }, (_, v) => readRecord(source, sourceRow.get(key)!, v)) : [];
+        const prepared = preparer.prepare(image, profile, index * job.chunkSize + i + 1, partner, kept.length);
+        records.push([...kept, ...prepared.views]);
         partner = prepared;
         done.push(key);
         parentPort!.postMessage({ type: 'image', failed: false } satisfies Message);
@@ -133,7 +151,7 @@ async function runWorker(job: Job): Promise<void> {
 }
 
 async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promise<void> {
-  const { imagesDir, outRoot, workers, limit, passes, chunkSize, windowScale, views, mixup, only } = options;
+  const { imagesDir, outRoot, workers, limit, passes, chunkSize, windowScale, views, mixup, only, extendRoot } = options;
   if (!existsSync(imagesDir)) {
     const how = dataset === 'fairface' ? 'see the README, "Training data"' : 'see ../shared/data/README.md';
     console.error(`${dataset}: ${imagesDir} not found (${how})`);
@@ -170,6 +188,8 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
       process.exit(2);
     }
   }
+  const extendDir = extendRoot === undefined ? undefined : path.join(extendRoot, dataset);
+  if (extendDir) checkBankToExtend(extendDir, keys, chunkSize, { windowScale, views, mixup });
   const todo = Array.from({ length: chunkCount }, (_, i) => i).filter((i) => !chunkExists(outDir, i));
   const remaining = todo.reduce((n, i) => n + Math.min(chunkSize, keys.length - i * chunkSize), 0);
   console.error(`${dataset}: ${keys.length} images, window scale ${windowScale}, ${chunkCount - todo.length}/${chunkCount} chunks already prepared, ${remaining} to go`);
@@ -179,7 +199,7 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
     const count = Math.max(1, Math.min(workers, todo.length));
     await Promise.all(
       Array.from({ length: count }, (_, w) => {
-        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, windowScale, views, mixup, chunks: todo.filter((_, i) => i % count === w) };
+        const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, windowScale, views, mixup, extendDir, chunks: todo.filter((_, i) => i % count === w) };
         const worker = startWorker(new URL(import.meta.url), job);
         return new Promise<void>((resolve, reject) => {
           worker.on('message', (m: Message) => {
@@ -203,6 +223,33 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
   for (const f of failures.slice(0, 20)) console.error(`  ${f.key}: ${f.reason}`);
 }
 
+/**
+ * The bank --extend names must be complete and made like this one (same images in the same
+ * chunks, window and mixup) with fewer views: its views are kept, the rest drawn after them.
+ */
+function checkBankToExtend(dir: string, keys: string[], chunkSize: number, bank: { windowScale: number; views: number; mixup: number }): void {
+  const refuse = (why: string): never => {
+    console.error(`--extend: ${dir} ${why}`);
+    process.exit(2);
+  };
+  const chunkCount = Math.ceil(keys.length / chunkSize);
+  for (let index = 0; index < chunkCount; index++) {
+    if (!chunkExists(dir, index)) refuse(`has no chunk ${index}: finish preparing it first (same --chunk-size)`);
+    let chunk: ReturnType<typeof readChunk>;
+    try {
+      chunk = readChunk(dir, index);
+    } catch (error) {
+      if (!(error instanceof PreparedDataError)) throw error;
+      return refuse(`chunk ${index}: ${error.message}`);
+    }
+    const stored = [...chunk.keys, ...chunk.failures.map((f) => f.key)].sort();
+    if (stored.join('\n') !== keys.slice(index * chunkSize, (index + 1) * chunkSize).sort().join('\n')) refuse(`chunk ${index} holds other images (or another --chunk-size)`);
+    if (chunk.windowScale !== bank.windowScale) refuse(`was cut with window scale ${chunk.windowScale}, not ${bank.windowScale}`);
+    if (chunk.mixup !== bank.mixup) refuse(`has mixup ${chunk.mixup}, not ${bank.mixup}`);
+    if (chunk.views >= bank.views) refuse(`already has ${chunk.views} views; --views must be more`);
+  }
+}
+
 if (isMainThread) {
   const { values } = parseToolArgs('scripts/prepare-data.ts', {
     options: {
@@ -218,6 +265,7 @@ if (isMainThread) {
       'pair-folds': { type: 'string' },
       views: { type: 'string' },
       mixup: { type: 'string' },
+      extend: { type: 'string' },
     },
   });
   const datasets: Dataset[] = values.dataset === 'all' ? ALL : (values.dataset!.split(',') as Dataset[]);
@@ -251,6 +299,10 @@ if (isMainThread) {
     console.error(`prepare-data: --mixup must be a probability in 0..1, got "${values.mixup}"`);
     process.exit(2);
   }
+  if (values.extend !== undefined && (views === undefined || path.resolve(values.extend) === path.resolve(values.out!))) {
+    console.error('prepare-data: --extend DIR needs --views (more than DIR has) and another --out');
+    process.exit(2);
+  }
   let only: Set<string> | undefined;
   if (values['pair-folds'] !== undefined) {
     const folds = Number(values['pair-folds']);
@@ -267,7 +319,7 @@ if (isMainThread) {
     const passes = values.passes ? Number(values.passes) : PROFILES[d].passes;
     await prepareDataset(d, {
       imagesDir, outRoot: values.out!, workers: Number(values.workers), limit: Number(values.limit), passes, chunkSize, windowScale,
-      views: views ?? PROFILES[d].views, mixup, only,
+      views: views ?? PROFILES[d].views, mixup, only, extendRoot: values.extend,
     });
   }
 } else {

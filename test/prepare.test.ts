@@ -1,7 +1,7 @@
 // Data preparation: one face through landmarks, alignment and the teacher per view, and the
 // chunked cache written and read back. Uses a face cut from face-api's demo photo (MIT).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import { alignForStudent, dlibFaceChipTransform, STUDENT_WINDOW_SCALE } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
-import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
+import { cropImage, decodeImage, encodePng, mirrorImage, type RgbImage } from '../src/image.js';
 import { CROP_BYTES, PreparedDataError, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
 import { DEGRADATION, FacePreparer, PROFILES, centralBox, degradeImage, mixFaces } from '../src/tools/data/prepare.js';
 import { seededRandom } from '../src/math/random.js';
@@ -140,6 +140,57 @@ describe('prepare-data options', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prepare-data.ts', '--data', path.join(dir, 'none'), '--out', path.join(dir, 'none-out'), ...args], { encoding: 'utf8' });
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(message);
+  });
+});
+
+describe('prepare-data --extend', () => {
+  const prepareData = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prepare-data.ts', '--dataset', 'utkface', '--data', path.join(dir, 'extend'), '--workers', '1', '--chunk-size', '2', '--mixup', '0.5', ...args], { encoding: 'utf8' });
+
+  it('adds views to a bank: the bank --views K makes from scratch', () => {
+    // five faces (the face, its mirror, shifted cuts) and a file that is no image (a counted failure)
+    const images = path.join(dir, 'extend', 'utkface', 'images');
+    mkdirSync(images, { recursive: true });
+    const cuts = [face, mirrorImage(face), cropImage(face, 20, 10, 370, 380), cropImage(face, 0, 25, 380, 370), mirrorImage(cropImage(face, 15, 0, 380, 390))];
+    cuts.forEach((image, i) => writeFileSync(path.join(images, `face${i}.png`), encodePng(image)));
+    writeFileSync(path.join(images, 'face2b.png'), 'not an image');
+    const small = path.join(dir, 'bank3');
+    const large = path.join(dir, 'bank5');
+    const extended = path.join(dir, 'bank3to5');
+    for (const [out, more] of [[small, ['--views', '3']], [large, ['--views', '5']], [extended, ['--views', '5', '--extend', small]]] as const) {
+      const run = prepareData('--out', out, ...more);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/5 prepared, 1 failed/);
+    }
+    expect(readChunks(path.join(extended, 'utkface')).every((c) => c.views === 5)).toBe(true);
+    // the same keys, failures and crops; the teacher's outputs to float rounding (it ran in batches of another size)
+    const [got, want] = [extended, large].map((root) => readChunks(path.join(root, 'utkface')));
+    expect(got.map((c) => [c.keys, c.failures, c.views, c.mixup])).toEqual(want.map((c) => [c.keys, c.failures, c.views, c.mixup]));
+    let worst = 0;
+    got.forEach((chunk, c) => chunk.keys.forEach((_, i) => {
+      for (let v = 0; v < 5; v++) {
+        const [a, b] = [readRecord(chunk, i, v), readRecord(want[c], i, v)];
+        expect(a.crop).toEqual(b.crop);
+        for (const layer of ['hidden', 'descriptor'] as const) a[layer].forEach((x, j) => (worst = Math.max(worst, Math.abs(x - b[layer][j]))));
+      }
+    }));
+    expect(worst).toBeLessThan(1e-5);
+  }, 120_000);
+
+  it.each([
+    [['--views', '3'], /already has 3 views/],
+    [['--views', '5', '--mixup', '0'], /has mixup 0.5, not 0/],
+    [['--views', '5', '--chunk-size', '3'], /holds other images/],
+    [['--views', '5', '--window-scale', '1.3'], /window scale/],
+  ])('refuses a bank it cannot extend: %j', (args, message) => {
+    const run = prepareData('--out', path.join(dir, 'refused'), '--extend', path.join(dir, 'bank3'), ...args);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('refuses a missing bank, and --extend without --views', () => {
+    expect(prepareData('--out', path.join(dir, 'refused'), '--views', '5', '--extend', path.join(dir, 'nowhere')).stderr).toMatch(/has no chunk 0/);
+    expect(prepareData('--out', path.join(dir, 'refused'), '--extend', path.join(dir, 'bank3')).stderr).toMatch(/--extend DIR needs --views/);
   });
 });
 

@@ -127,8 +127,10 @@ export class FacePreparer {
    * `seed` makes the jittered views reproducible per image. With `partner` (another face, e.g. the
    * previous image of the chunk) and profile.mixup > 0, each jittered view is with that
    * probability cut from the mixup of this face and the partner's aligned onto it.
+   * Views below `fromView` are drawn but neither cut nor labelled, so the views returned (from
+   * `fromView` on) are exactly those a run from view 0 makes: how a bank is extended.
    */
-  prepare(image: RgbImage, profile: DatasetProfile, seed: number, partner?: LandmarkedImage): PreparedImage {
+  prepare(image: RgbImage, profile: DatasetProfile, seed: number, partner?: LandmarkedImage, fromView = 0): PreparedImage {
     const [points] = this.landmarks.detect([{ image, box: centralBox(image, profile) }], profile.passes);
     const cropToImage = studentCropTransform(points, this.windowScale);
     const chipToImage = dlibFaceChipTransform(points);
@@ -146,8 +148,9 @@ export class FacePreparer {
       const source = degradeImage(mixed, random, centre, eyeDistance);
       return { source, crop: composeSimilarity(p, cropToImage), chip: composeSimilarity(p, chipToImage), mirror: random() < 0.5 };
     });
-    const teacher = this.teacher.embedChips(plans.map((plan) => ({ image: plan.source, chipToImage: plan.chip, mirror: plan.mirror })));
-    const views = plans.map((plan, v) => ({
+    const kept = plans.slice(fromView);
+    const teacher = this.teacher.embedChips(kept.map((plan) => ({ image: plan.source, chipToImage: plan.chip, mirror: plan.mirror })));
+    const views = kept.map((plan, v) => ({
       crop: warpSimilarity(plan.source, plan.crop, STUDENT_CROP_WIDTH, STUDENT_CROP_HEIGHT, { border: 'replicate', mirror: plan.mirror }).data,
       hidden: teacher.hidden.slice(v * 256, (v + 1) * 256),
       descriptor: teacher.descriptor.slice(v * 128, (v + 1) * 128),
