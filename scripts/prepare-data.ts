@@ -28,7 +28,7 @@
  * labelled by the teacher; the result is the bank --views K would have made from scratch (the
  * same crops; teacher outputs equal to float rounding, as the teacher runs in smaller batches).
  */
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ProgressBar } from '../src/cli/progress.js';
@@ -40,13 +40,12 @@ import { decodeImage } from '../src/image.js';
 import { startWorker } from '../src/node-worker.js';
 import { chunkExists, PreparedDataError, readChunk, readChunks, readRecord, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../src/tools/data/prepare.js';
+import { imagesDirOf, listImages, SHARED_FOLDER } from '../src/tools/data/sources.js';
 import { parsePairs } from '../src/verify/pairs.js';
 import { parseToolArgs } from '../src/cli/args.js';
 
 type Dataset = DatasetName;
 const ALL: Dataset[] = ['lfw', 'utkface', 'fairface', 'celeba'];
-/** Folder of each set under --data (FairFace has its own option). */
-const SHARED_FOLDER: Record<Exclude<Dataset, 'fairface'>, string> = { lfw: 'lfw', utkface: 'utkface', celeba: 'celeba-ids' };
 
 interface Job {
   dataset: Dataset;
@@ -80,30 +79,6 @@ interface DatasetOptions {
 }
 
 type Message = { type: 'image'; failed: boolean } | { type: 'done' };
-
-/**
- * Image keys and their files: LFW `<Name>/<Name>_NNNN`, CelebA `<identity>/<file>`, FairFace
- * `<train|val>/<n>` (one folder level, extension dropped); UTKFace the file name.
- */
-export function listImages(dataset: Dataset, imagesDir: string): { key: string; file: string }[] {
-  if (dataset !== 'utkface') {
-    return readdirSync(imagesDir)
-      .sort()
-      .flatMap((person) =>
-        readdirSync(path.join(imagesDir, person))
-          .filter((f) => f.endsWith('.jpg'))
-          .sort()
-          .map((f) => ({ key: `${person}/${f.slice(0, -4)}`, file: path.join(imagesDir, person, f) })),
-      );
-  }
-  // every regular file, whatever its name (one UTKFace file lacks the dot before "jpg"):
-  // the decoder sniffs the format, and a file that is not an image is a counted failure
-  return readdirSync(imagesDir, { withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => entry.name)
-    .sort()
-    .map((f) => ({ key: f, file: path.join(imagesDir, f) }));
-}
 
 async function runWorker(job: Job): Promise<void> {
   const engine = await Engine.create();
@@ -315,7 +290,7 @@ if (isMainThread) {
     only = new Set(pairs.flatMap((p) => [p.a, p.b]));
   }
   for (const d of datasets) {
-    const imagesDir = d === 'fairface' ? values.fairface! : path.join(values.data!, SHARED_FOLDER[d], 'images');
+    const imagesDir = imagesDirOf(d, values.data!, values.fairface!);
     const passes = values.passes ? Number(values.passes) : PROFILES[d].passes;
     await prepareDataset(d, {
       imagesDir, outRoot: values.out!, workers: Number(values.workers), limit: Number(values.limit), passes, chunkSize, windowScale,

@@ -1,7 +1,7 @@
 // Data preparation: one face through landmarks, alignment and the teacher per view, and the
 // chunked cache written and read back. Uses a face cut from face-api's demo photo (MIT).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,11 +9,12 @@ import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import { alignForStudent, dlibFaceChipTransform, STUDENT_WINDOW_SCALE } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
-import { cropImage, decodeImage, encodePng, mirrorImage, type RgbImage } from '../src/image.js';
+import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
 import { CROP_BYTES, PreparedDataError, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
 import { DEGRADATION, FacePreparer, PROFILES, centralBox, degradeImage, mixFaces } from '../src/tools/data/prepare.js';
 import { seededRandom } from '../src/math/random.js';
 import { faceApiDir } from './faceapi-reference.js';
+import { sampleFace, writeFaceSlice } from './face-slice.js';
 
 let engine: Engine;
 let preparer: FacePreparer;
@@ -32,9 +33,7 @@ beforeAll(async () => {
     new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
     1.3,
   );
-  // the left face of sample1.jpg, cut like an LFW image: the head centred with some background
-  const photo = decodeImage(new Uint8Array(readFileSync(path.join(faceApiDir, 'demo', 'sample1.jpg'))));
-  face = cropImage(photo, 300, 340, 400, 400);
+  face = sampleFace();
 });
 afterAll(() => {
   engine.dispose();
@@ -149,10 +148,7 @@ describe('prepare-data --extend', () => {
 
   it('adds views to a bank: the bank --views K makes from scratch', () => {
     // five faces (the face, its mirror, shifted cuts) and a file that is no image (a counted failure)
-    const images = path.join(dir, 'extend', 'utkface', 'images');
-    mkdirSync(images, { recursive: true });
-    const cuts = [face, mirrorImage(face), cropImage(face, 20, 10, 370, 380), cropImage(face, 0, 25, 380, 370), mirrorImage(cropImage(face, 15, 0, 380, 390))];
-    cuts.forEach((image, i) => writeFileSync(path.join(images, `face${i}.png`), encodePng(image)));
+    const images = writeFaceSlice(path.join(dir, 'extend'));
     writeFileSync(path.join(images, 'face2b.png'), 'not an image');
     const small = path.join(dir, 'bank3');
     const large = path.join(dir, 'bank5');

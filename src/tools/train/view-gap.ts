@@ -1,0 +1,176 @@
+/**
+ * Does a student memorise its view bank? The validation loss of a distillation run is higher than
+ * its training loss; this splits the gap in two. The student's loss (distill's squared-error part,
+ * in its standardised units) is measured on the bank's views of training images, on fresh
+ * jittered views of the same images (drawn as the bank's are, with seeds no bank uses, and
+ * labelled by the teacher now), and on the bank's views of validation images:
+ *   fresh - bank (same images, both jittered) = what it learnt of the bank's particular views;
+ *   validation - fresh (jittered views)       = what it learnt of the particular training faces.
+ * A large first part says more views per face would help (prepare-data --extend); a large second
+ * part, more faces. The validation row over all views is distill's own validation loss and is
+ * checked against the run log.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadBundledModel } from '../../engine/assets.js';
+import { Engine } from '../../engine/engine.js';
+import { LandmarkNet, StudentNet, TeacherNet } from '../../face/networks.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
+import { decodeImage } from '../../image.js';
+import { DESCRIPTOR_SIZE } from '../data/cache.js';
+import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../data/prepare.js';
+import { imagesDirOf, listImages } from '../data/sources.js';
+import { PreparedDataset, splitByKey } from './dataset.js';
+import type { RunRecord } from './distill.js';
+import { TrainingError } from './errors.js';
+
+export interface ViewGapOptions {
+  /** A model file distill wrote, with its run log (<name>.train.json) beside it. */
+  model: string;
+  /** The shared data folder (UTKFace, CelebA) and FairFace's own folder: fresh views are cut from the photos. */
+  dataRoot: string;
+  fairface: string;
+  /** Training images to draw fresh views of (spread evenly over the training split). */
+  images: number;
+  log?: (line: string) => void;
+}
+
+export interface LossRow {
+  images: number;
+  /** Views per image. */
+  views: number;
+  /** Mean over (image, view) of 1/2 sum_j ((y_j - t_j) / s_j)^2: distill's squared-error loss. */
+  loss: number;
+}
+
+export interface ViewGapReport {
+  model: string;
+  data: string[];
+  training: { bankAll: LossRow; bankJittered: LossRow; fresh: LossRow };
+  validation: { bankAll: LossRow; bankJittered: LossRow };
+  /** Fresh minus bank jittered loss on the same training images: mean and standard error over images. */
+  freshMinusBank: { mean: number; se: number };
+  /** The run log's last validation loss (the validation bankAll row recomputes it from the model file). */
+  reportedValidationLoss: number;
+}
+
+/** Mixup partners and jitter of the fresh views come from seeds above any image number prepare-data uses. */
+const FRESH_SEED = 2 ** 30;
+const BATCH = 64;
+
+export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapReport> {
+  const log = options.log ?? (() => {});
+  const run = readRunLog(options.model);
+  if (run.options.targets !== 'desc') throw new TrainingError(`view-gap: ${options.model} regresses ${run.options.targets} targets; it measures descriptor students`);
+  if (!run.standardization) throw new TrainingError(`view-gap: ${options.model} was trained without target standardisation`);
+  if (!Number.isInteger(options.images) || options.images < 2) throw new TrainingError(`view-gap: images must be an integer >= 2, got ${options.images}`);
+  const std = Float32Array.from(run.standardization.std);
+  const data = [run.options.data].flat();
+  const names = data.map((d) => path.basename(path.resolve(d)));
+  for (const name of names) if (!(name in PROFILES) || name === 'lfw') throw new TrainingError(`view-gap: ${name} is not a training set (its folder must be named utkface, fairface or celeba)`);
+
+  const dataset = PreparedDataset.open(data);
+  if (dataset.views < 3) throw new TrainingError(`view-gap: the bank has ${dataset.views} views; it needs jittered ones (prepare-data --views >= 3)`);
+  const keys = dataset.keys.slice(0, Math.min(dataset.size, run.options.maxImages ?? Infinity));
+  const split = splitByKey(keys, run.options.validationFraction, run.options.seed);
+  const sample = Array.from({ length: Math.min(options.images, split.train.length) }, (_, k) => split.train[Math.floor((k * split.train.length) / Math.min(options.images, split.train.length))]);
+
+  const engine = await Engine.create();
+  try {
+    const student = new StudentNet(engine.loadModel(new Uint8Array(readFileSync(options.model)), { batch: BATCH }));
+    if (student.windowScale !== dataset.windowScale) throw new TrainingError(`view-gap: ${options.model} was trained on window ${student.windowScale}, the bank is cut with ${dataset.windowScale}`);
+    const loss = (crops: Uint8Array[], targets: Float32Array[]): number[] => {
+      const out: number[] = [];
+      for (let first = 0; first < crops.length; first += BATCH) {
+        const batch = crops.slice(first, first + BATCH).map((crop) => ({ width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: crop }));
+        const y = student.embedCrops(batch);
+        batch.forEach((_, i) => {
+          const t = targets[first + i];
+          let s = 0;
+          for (let j = 0; j < DESCRIPTOR_SIZE; j++) s += ((y[i * DESCRIPTOR_SIZE + j] - t[j]) / std[j]) ** 2;
+          out.push(s / 2);
+        });
+      }
+      return out;
+    };
+    const jittered = dataset.views - 2;
+    /** Per image, its loss on each bank view. */
+    const bankLoss = (images: ArrayLike<number>): number[][] => {
+      const crops: Uint8Array[] = [];
+      const targets: Float32Array[] = [];
+      for (const image of Array.from(images)) {
+        for (let v = 0; v < dataset.views; v++) {
+          crops.push(dataset.crop(image, v));
+          const t = new Float32Array(DESCRIPTOR_SIZE);
+          dataset.teacher('desc', image, v, t);
+          targets.push(t);
+        }
+      }
+      const each = loss(crops, targets);
+      return Array.from(images, (_, i) => each.slice(i * dataset.views, (i + 1) * dataset.views));
+    };
+    const allViews = (perView: number[][]) => perView.map(mean);
+    const jitteredViews = (perView: number[][]) => perView.map((l) => mean(l.slice(2)));
+
+    log(`bank views: ${split.validation.length} validation and ${sample.length} training images x ${dataset.views} views`);
+    const validation = bankLoss(split.validation);
+    const training = bankLoss(sample);
+    const trainingJittered = jitteredViews(training);
+
+    log(`fresh views: ${sample.length} training images x ${jittered} views, labelled by the teacher`);
+    const preparer = new FacePreparer(
+      new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
+      new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
+      dataset.windowScale,
+    );
+    const files = new Map<string, Map<string, string>>();
+    const partners = new Map<string, LandmarkedImage>();
+    const fresh = sample.map((image, k) => {
+      const prefixed = dataset.keys[image];
+      const name = names.length > 1 ? prefixed.slice(0, prefixed.indexOf('/')) : names[0];
+      const key = names.length > 1 ? prefixed.slice(name.length + 1) : prefixed;
+      if (!files.has(name)) files.set(name, new Map(listImages(name as DatasetName, imagesDirOf(name as DatasetName, options.dataRoot, options.fairface)).map((f) => [f.key, f.file])));
+      const file = files.get(name)!.get(key);
+      if (!file || !existsSync(file)) throw new TrainingError(`view-gap: the photo of ${prefixed} is not under ${imagesDirOf(name as DatasetName, options.dataRoot, options.fairface)}`);
+      const profile = { ...PROFILES[name as DatasetName], views: dataset.views, mixup: dataset.mixup };
+      // the partner of a mixup view: the previous sampled face of the same set, as a bank's is the previous face of its chunk
+      const prepared = preparer.prepare(decodeImage(new Uint8Array(readFileSync(file))), profile, FRESH_SEED + k, partners.get(name), 2);
+      partners.set(name, prepared);
+      return mean(loss(prepared.views.map((v) => v.crop), prepared.views.map((v) => v.descriptor)));
+    });
+
+    const differences = fresh.map((f, i) => f - trainingJittered[i]);
+    const row = (values: number[], views: number): LossRow => ({ images: values.length, views, loss: mean(values) });
+    return {
+      model: options.model,
+      data,
+      training: { bankAll: row(allViews(training), dataset.views), bankJittered: row(trainingJittered, jittered), fresh: row(fresh, jittered) },
+      validation: { bankAll: row(allViews(validation), dataset.views), bankJittered: row(jitteredViews(validation), jittered) },
+      freshMinusBank: { mean: mean(differences), se: standardError(differences) },
+      reportedValidationLoss: run.history.at(-1)?.validationLoss ?? Number.NaN,
+    };
+  } finally {
+    engine.dispose();
+  }
+}
+
+function readRunLog(model: string): RunRecord {
+  const runLog = model.replace(/\.mobileid$/, '.train.json');
+  if (!existsSync(model)) throw new TrainingError(`view-gap: ${model} not found`);
+  if (runLog === model || !existsSync(runLog)) throw new TrainingError(`view-gap: ${model} needs its run log ${runLog} (distill writes it)`);
+  let run: RunRecord;
+  try {
+    run = JSON.parse(readFileSync(runLog, 'utf8')) as RunRecord;
+  } catch {
+    throw new TrainingError(`view-gap: ${runLog} is not valid JSON`);
+  }
+  if (!run?.options?.data || !Array.isArray(run.history)) throw new TrainingError(`view-gap: ${runLog} is not a distill run log`);
+  return run;
+}
+
+const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
+
+function standardError(values: number[]): number {
+  const m = mean(values);
+  return Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / (values.length - 1) / values.length);
+}
