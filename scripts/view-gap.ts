@@ -1,11 +1,13 @@
 /**
- * npm run view-gap -- --model FILE [--images 200] [--data ../shared/data] [--fairface .cache/data/fairface/fair_face] [--json]
+ * npm run view-gap -- --model FILE [--images 200] [--banks DIRS] [--data ../shared/data] [--fairface .cache/data/fairface/fair_face] [--json]
  *
  * Splits a distilled student's gap between training and validation loss (src/tools/train/view-gap.ts):
  * its loss on the bank's views of training images, on fresh jittered views of the same images
  * (cut from the photos and labelled by the teacher now), and on the bank's views of validation
  * images. FILE is a model distill wrote, with its run log beside it; the prepared banks it was
  * trained on (the run log's --data) must be at hand, and the photos of the sampled images.
+ * --banks DIRS (comma-separated) measures on other banks of the same sets, e.g. a student trained
+ * on a 12-view bank on the 8-view one, to compare it with one trained there.
  */
 import { parseToolArgs } from '../src/cli/args.js';
 import { MobileIdError } from '../src/errors.js';
@@ -15,6 +17,7 @@ const { values } = parseToolArgs('scripts/view-gap.ts', {
   options: {
     model: { type: 'string' },
     images: { type: 'string', default: '200' },
+    banks: { type: 'string' },
     data: { type: 'string', default: '../shared/data' },
     fairface: { type: 'string', default: '.cache/data/fairface/fair_face' },
     json: { type: 'boolean', default: false },
@@ -27,12 +30,12 @@ if (!values.model) {
 const images = Number(values.images);
 try {
   const started = Date.now();
-  const report = await measureViewGap({ model: values.model, images, dataRoot: values.data!, fairface: values.fairface!, log: (line) => console.error(line) });
+  const report = await measureViewGap({ model: values.model, images, banks: values.banks?.split(','), dataRoot: values.data!, fairface: values.fairface!, log: (line) => console.error(line) });
   if (values.json) {
     console.log(JSON.stringify(report));
   } else {
     const line = (what: string, r: LossRow) => console.log(`| ${what} | ${r.images} | ${r.views} | ${r.loss.toFixed(3)} |`);
-    console.log(`${report.model} (trained on ${report.data.join(', ')})\n`);
+    console.log(`${report.model} on ${report.data.join(', ')}\n`);
     console.log('| views | images | views per image | loss |');
     console.log('|---|---|---|---|');
     line('training images, the bank\'s views', report.training.bankAll);
@@ -43,7 +46,7 @@ try {
     const { mean, se } = report.freshMinusBank;
     console.log(`\nfresh - bank views of the same training images: ${mean.toFixed(3)} +- ${se.toFixed(3)} (views memorised)`);
     console.log(`validation - fresh (jittered views): ${(report.validation.bankJittered.loss - report.training.fresh.loss).toFixed(3)} (faces memorised)`);
-    console.log(`the run log's validation loss: ${report.reportedValidationLoss.toFixed(3)} (recomputed above from the model file: ${report.validation.bankAll.loss.toFixed(3)})`);
+    console.log(`the run log's validation loss: ${report.reportedValidationLoss.toFixed(3)} (${report.ownBanks ? `recomputed above from the model file: ${report.validation.bankAll.loss.toFixed(3)}` : 'on the banks it was trained on'})`);
     console.log(`run: ${new Date(started).toISOString().slice(11, 16)}-${new Date().toISOString().slice(11, 16)} UTC`);
   }
 } catch (error) {

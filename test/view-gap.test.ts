@@ -1,7 +1,7 @@
 // npm run view-gap: a student distilled on a tiny real bank (five cuts of one face, 3 views),
 // its losses on bank, fresh and validation views, and its refusals.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,14 @@ describe('view-gap', () => {
     expect(report.freshMinusBank.mean).toBeCloseTo(training.fresh.loss - training.bankJittered.loss, 6);
     // the f16 model file reproduces the training network's validation loss
     expect(Math.abs(validation.bankAll.loss / report.reportedValidationLoss - 1)).toBeLessThan(0.01);
+    expect(report.ownBanks).toBe(true);
+
+    // another bank of the same set and split (here a copy): the same bank rows
+    const copy = path.join(dir, 'copy', 'utkface');
+    cpSync(path.join(dir, 'bank', 'utkface'), copy, { recursive: true });
+    const elsewhere = await measureViewGap({ model, images: 10, dataRoot: dir, fairface: path.join(dir, 'none'), banks: [copy] });
+    expect(elsewhere.ownBanks).toBe(false);
+    expect([elsewhere.training.bankAll, elsewhere.validation.bankAll]).toEqual([training.bankAll, validation.bankAll]);
   }, 120_000);
 
   it('refuses a model without its run log, a run log of another kind, neuron targets and too few images', async () => {
@@ -54,6 +62,7 @@ describe('view-gap', () => {
     writeFileSync(edited.replace(/\.mobileid$/, '.train.json'), '{"not": "a run"}');
     await expect(measureViewGap({ ...options, model: edited })).rejects.toThrow(TrainingError);
     await expect(measureViewGap({ ...options, model, images: 1 })).rejects.toThrow(/images must be an integer >= 2/);
+    await expect(measureViewGap({ ...options, model, banks: [path.join(dir, 'bank')] })).rejects.toThrow(/must be of the sets the run was trained on, in its order \(utkface\), got bank/);
   });
 
   it('the script prints the table, and exits 2 with the error on bad input', () => {

@@ -32,6 +32,11 @@ export interface ViewGapOptions {
   fairface: string;
   /** Training images to draw fresh views of (spread evenly over the training split). */
   images: number;
+  /**
+   * Banks of the same sets to measure on instead of the run's own (one folder per set, named as
+   * the run's), e.g. a model trained on a 12-view bank measured on the 8-view one; the split is the run's.
+   */
+  banks?: string[];
   log?: (line: string) => void;
 }
 
@@ -50,8 +55,10 @@ export interface ViewGapReport {
   validation: { bankAll: LossRow; bankJittered: LossRow };
   /** Fresh minus bank jittered loss on the same training images: mean and standard error over images. */
   freshMinusBank: { mean: number; se: number };
-  /** The run log's last validation loss (the validation bankAll row recomputes it from the model file). */
+  /** The run log's last validation loss (on the run's own banks the validation bankAll row recomputes it from the model file). */
   reportedValidationLoss: number;
+  /** Whether the banks measured on are the ones the run was trained on. */
+  ownBanks: boolean;
 }
 
 /** Mixup partners and jitter of the fresh views come from seeds above any image number prepare-data uses. */
@@ -65,8 +72,11 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
   if (!run.standardization) throw new TrainingError(`view-gap: ${options.model} was trained without target standardisation`);
   if (!Number.isInteger(options.images) || options.images < 2) throw new TrainingError(`view-gap: images must be an integer >= 2, got ${options.images}`);
   const std = Float32Array.from(run.standardization.std);
-  const data = [run.options.data].flat();
+  const trainedOn = [run.options.data].flat();
+  const data = options.banks ?? trainedOn;
   const names = data.map((d) => path.basename(path.resolve(d)));
+  const trainedNames = trainedOn.map((d) => path.basename(path.resolve(d)));
+  if (names.join() !== trainedNames.join()) throw new TrainingError(`view-gap: the banks must be of the sets the run was trained on, in its order (${trainedNames.join(', ')}), got ${names.join(', ')}`);
   for (const name of names) if (!(name in PROFILES) || name === 'lfw') throw new TrainingError(`view-gap: ${name} is not a training set (its folder must be named utkface, fairface or celeba)`);
 
   const dataset = PreparedDataset.open(data);
@@ -148,6 +158,7 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
       validation: { bankAll: row(allViews(validation), dataset.views), bankJittered: row(jitteredViews(validation), jittered) },
       freshMinusBank: { mean: mean(differences), se: standardError(differences) },
       reportedValidationLoss: run.history.at(-1)?.validationLoss ?? Number.NaN,
+      ownBanks: data.every((d, i) => path.resolve(d) === path.resolve(trainedOn[i])),
     };
   } finally {
     engine.dispose();
