@@ -311,9 +311,10 @@ describe('4-bit dense weights (GPTQ) in a requantised network', () => {
     float.dispose();
   });
 
-  it('refuses layers that are not dense', () => {
+  it('refuses layers that are not dense; an empty list (--int4 none) quantises nothing to 4 bits', () => {
     expect(() => fourBitDenseWeights(engine, model, inputs, count, ['c1'])).toThrow(QuantizationError);
     expect(() => fourBitDenseWeights(engine, model, inputs, count, ['nope'])).toThrow(/not a dense layer.*dense layers: fc1, fc2/);
+    expect(fourBitDenseWeights(engine, model, inputs, count, []).size).toBe(0); // --int4 none
   });
 });
 

@@ -98,6 +98,7 @@ export function fourBitDenseWeights(
   engine: Engine, model: DecodedModel, inputs: Float32Array, count: number, layerNames: string[],
 ): Map<string, QuantizedValues> {
   const { graph } = model;
+  if (layerNames.length === 0) return new Map(); // --int4 none: every layer keeps 8-bit weights
   const layers = layerNames.map((name) => {
     const layer = graph.layers.find((l) => l.output === name);
     if (layer?.op !== 'dense') throw new QuantizationError(`4-bit weights: "${name}" is not a dense layer of "${graph.name}" (dense layers: ${graph.layers.filter((l) => l.op === 'dense').map((l) => l.output).join(', ')})`);
