@@ -34,9 +34,9 @@ try {
   if (values.json) {
     console.log(JSON.stringify(report));
   } else {
-    const line = (what: string, r: LossRow) => console.log(`| ${what} | ${r.images} | ${r.views} | ${r.loss.toFixed(3)} |`);
+    const line = (what: string, r: LossRow) => console.log(`| ${what} | ${r.images} | ${r.views} | ${r.loss.toFixed(3)} +- ${r.se.toFixed(3)} |`);
     console.log(`${report.model} on ${report.data.join(', ')}\n`);
-    console.log('| views | images | views per image | loss |');
+    console.log('| views | images | views per image | loss (+- s.e. over images) |');
     console.log('|---|---|---|---|');
     line('training images, the bank\'s views', report.training.bankAll);
     line('training images, the bank\'s jittered views', report.training.bankJittered);
@@ -45,7 +45,7 @@ try {
     line('validation images, the bank\'s jittered views', report.validation.bankJittered);
     const { mean, se } = report.freshMinusBank;
     console.log(`\nfresh - bank views of the same training images: ${mean.toFixed(3)} +- ${se.toFixed(3)} (views memorised)`);
-    console.log(`validation - fresh (jittered views): ${(report.validation.bankJittered.loss - report.training.fresh.loss).toFixed(3)} (faces memorised)`);
+    console.log(`validation - fresh (jittered views): ${report.validationMinusFresh.mean.toFixed(3)} +- ${report.validationMinusFresh.se.toFixed(3)} (faces memorised)`);
     console.log(`the run log's validation loss: ${report.reportedValidationLoss.toFixed(3)} (${report.ownBanks ? `recomputed above from the model file: ${report.validation.bankAll.loss.toFixed(3)}` : 'on the banks it was trained on'})`);
     console.log(`run: ${new Date(started).toISOString().slice(11, 16)}-${new Date().toISOString().slice(11, 16)} UTC`);
   }

@@ -36,6 +36,8 @@ describe('view-gap', () => {
       expect(Number.isFinite(row.loss)).toBe(true);
     }
     expect(report.freshMinusBank.mean).toBeCloseTo(training.fresh.loss - training.bankJittered.loss, 6);
+    expect(report.validationMinusFresh.mean).toBeCloseTo(validation.bankJittered.loss - training.fresh.loss, 6);
+    expect(report.validationMinusFresh.se).toBe(Math.hypot(validation.bankJittered.se, training.fresh.se)); // NaN for a single validation image
     // the f16 model file reproduces the training network's validation loss
     expect(Math.abs(validation.bankAll.loss / report.reportedValidationLoss - 1)).toBeLessThan(0.01);
     expect(report.ownBanks).toBe(true);
@@ -69,7 +71,7 @@ describe('view-gap', () => {
     const script = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/view-gap.ts', '--data', dir, ...args], { encoding: 'utf8' });
     const ok = script('--model', model, '--images', '3');
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/\| training images, fresh jittered views \| \d \| 1 \| [\d.]+ \|/);
+    expect(ok.stdout).toMatch(/\| training images, fresh jittered views \| \d \| 1 \| [\d.]+ \+- [\d.]+ \|/);
     expect(ok.stdout).toMatch(/the run log's validation loss: [\d.]+/);
     const bad = script('--model', path.join(dir, 'missing.mobileid'));
     expect(bad.status).toBe(2);

@@ -46,6 +46,8 @@ export interface LossRow {
   views: number;
   /** Mean over (image, view) of 1/2 sum_j ((y_j - t_j) / s_j)^2: distill's squared-error loss. */
   loss: number;
+  /** Its standard error over images. */
+  se: number;
 }
 
 export interface ViewGapReport {
@@ -55,6 +57,8 @@ export interface ViewGapReport {
   validation: { bankAll: LossRow; bankJittered: LossRow };
   /** Fresh minus bank jittered loss on the same training images: mean and standard error over images. */
   freshMinusBank: { mean: number; se: number };
+  /** Validation minus fresh loss (jittered views; different images, so the errors add). */
+  validationMinusFresh: { mean: number; se: number };
   /** The run log's last validation loss (on the run's own banks the validation bankAll row recomputes it from the model file). */
   reportedValidationLoss: number;
   /** Whether the banks measured on are the ones the run was trained on. */
@@ -150,13 +154,16 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
     });
 
     const differences = fresh.map((f, i) => f - trainingJittered[i]);
-    const row = (values: number[], views: number): LossRow => ({ images: values.length, views, loss: mean(values) });
+    const row = (values: number[], views: number): LossRow => ({ images: values.length, views, loss: mean(values), se: standardError(values) });
+    const validationJittered = row(jitteredViews(validation), jittered);
+    const freshRow = row(fresh, jittered);
     return {
       model: options.model,
       data,
-      training: { bankAll: row(allViews(training), dataset.views), bankJittered: row(trainingJittered, jittered), fresh: row(fresh, jittered) },
-      validation: { bankAll: row(allViews(validation), dataset.views), bankJittered: row(jitteredViews(validation), jittered) },
+      training: { bankAll: row(allViews(training), dataset.views), bankJittered: row(trainingJittered, jittered), fresh: freshRow },
+      validation: { bankAll: row(allViews(validation), dataset.views), bankJittered: validationJittered },
       freshMinusBank: { mean: mean(differences), se: standardError(differences) },
+      validationMinusFresh: { mean: validationJittered.loss - freshRow.loss, se: Math.hypot(validationJittered.se, freshRow.se) },
       reportedValidationLoss: run.history.at(-1)?.validationLoss ?? Number.NaN,
       ownBanks: data.every((d, i) => path.resolve(d) === path.resolve(trainedOn[i])),
     };
@@ -181,7 +188,9 @@ function readRunLog(model: string): RunRecord {
 
 const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
 
+/** NaN for fewer than two values. */
 function standardError(values: number[]): number {
+  if (values.length < 2) return Number.NaN;
   const m = mean(values);
   return Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / (values.length - 1) / values.length);
 }
