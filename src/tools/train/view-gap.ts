@@ -23,6 +23,7 @@ import { imagesDirOf, listImages } from '../data/sources.js';
 import { PreparedDataset, splitByKey } from './dataset.js';
 import type { RunRecord } from './distill.js';
 import { TrainingError } from './errors.js';
+import { runLogOf } from './warm-start.js';
 
 export interface ViewGapOptions {
   /** A model file distill wrote, with its run log (<name>.train.json) beside it. */
@@ -87,7 +88,8 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
   if (dataset.views < 3) throw new TrainingError(`view-gap: the bank has ${dataset.views} views; it needs jittered ones (prepare-data --views >= 3)`);
   const keys = dataset.keys.slice(0, Math.min(dataset.size, run.options.maxImages ?? Infinity));
   const split = splitByKey(keys, run.options.validationFraction, run.options.seed);
-  const sample = Array.from({ length: Math.min(options.images, split.train.length) }, (_, k) => split.train[Math.floor((k * split.train.length) / Math.min(options.images, split.train.length))]);
+  const sampled = Math.min(options.images, split.train.length);
+  const sample = Array.from({ length: sampled }, (_, k) => split.train[Math.floor((k * split.train.length) / sampled)]);
 
   const engine = await Engine.create();
   try {
@@ -173,7 +175,7 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
 }
 
 function readRunLog(model: string): RunRecord {
-  const runLog = model.replace(/\.mobileid$/, '.train.json');
+  const runLog = runLogOf(model);
   if (!existsSync(model)) throw new TrainingError(`view-gap: ${model} not found`);
   if (runLog === model || !existsSync(runLog)) throw new TrainingError(`view-gap: ${model} needs its run log ${runLog} (distill writes it)`);
   let run: RunRecord;
