@@ -30,7 +30,7 @@ import {
   type Standardization, type StandardizeMode, type TargetKind, type TargetSpec,
 } from './targets.js';
 import { Trainer } from './trainer.js';
-import { calibrateBatchNorm, readModelTensors, runLogOf, unfoldStandardization } from './warm-start.js';
+import { calibrateBatchNorm, readModelTensors, readRunLog, runLogOf, unfoldStandardization } from './warm-start.js';
 
 export interface DistillOptions {
   /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
@@ -390,15 +390,7 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
   const fromModel = file.endsWith('.mobileid');
   let start: WarmStart;
   if (fromModel) {
-    const runLog = runLogOf(file);
-    if (!existsSync(file) || !existsSync(runLog)) throw new TrainingError(`--init-from: ${file} needs the model file and its run log ${runLog}`);
-    let meta: RunRecord;
-    try {
-      meta = JSON.parse(readFileSync(runLog, 'utf8')) as RunRecord;
-    } catch {
-      throw new TrainingError(`--init-from: ${runLog} is not valid JSON`);
-    }
-    if (!meta?.options || !Array.isArray(meta.history)) throw new TrainingError(`--init-from: ${runLog} is not a distill run log`);
+    const meta = readRunLog(file, '--init-from');
     start = { meta, model: { file, bytes: new Uint8Array(readFileSync(file)) } };
   } else {
     if (!existsSync(file)) throw new TrainingError(`--init-from: no checkpoint at ${file}`);

@@ -21,9 +21,8 @@ import { DESCRIPTOR_SIZE } from '../data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../data/prepare.js';
 import { imagesDirOf, listImages } from '../data/sources.js';
 import { PreparedDataset, splitByKey } from './dataset.js';
-import type { RunRecord } from './distill.js';
 import { TrainingError } from './errors.js';
-import { runLogOf } from './warm-start.js';
+import { readRunLog } from './warm-start.js';
 
 export interface ViewGapOptions {
   /** A model file distill wrote, with its run log (<name>.train.json) beside it. */
@@ -72,7 +71,7 @@ const BATCH = 64;
 
 export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapReport> {
   const log = options.log ?? (() => {});
-  const run = readRunLog(options.model);
+  const run = readRunLog(options.model, 'view-gap');
   if (run.options.targets !== 'desc') throw new TrainingError(`view-gap: ${options.model} regresses ${run.options.targets} targets; it measures descriptor students`);
   if (!run.standardization) throw new TrainingError(`view-gap: ${options.model} was trained without target standardisation`);
   if (!Number.isInteger(options.images) || options.images < 2) throw new TrainingError(`view-gap: images must be an integer >= 2, got ${options.images}`);
@@ -172,20 +171,6 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
   } finally {
     engine.dispose();
   }
-}
-
-function readRunLog(model: string): RunRecord {
-  const runLog = runLogOf(model);
-  if (!existsSync(model)) throw new TrainingError(`view-gap: ${model} not found`);
-  if (runLog === model || !existsSync(runLog)) throw new TrainingError(`view-gap: ${model} needs its run log ${runLog} (distill writes it)`);
-  let run: RunRecord;
-  try {
-    run = JSON.parse(readFileSync(runLog, 'utf8')) as RunRecord;
-  } catch {
-    throw new TrainingError(`view-gap: ${runLog} is not valid JSON`);
-  }
-  if (!run?.options?.data || !Array.isArray(run.history)) throw new TrainingError(`view-gap: ${runLog} is not a distill run log`);
-  return run;
 }
 
 const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;

@@ -12,9 +12,11 @@
  *   the model file's function, in eval mode on any input, in training mode on that batch.
  * Weights stored with 8 bits (q8) come back as the values the codes stand for; training refines them.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import type { Engine } from '../../engine/engine.js';
 import type { GraphSpec } from '../../engine/graph.js';
 import { decodeModel, type Tensor } from '../../engine/model-format.js';
+import type { RunRecord } from './distill.js';
 import { BATCH_NORM_EPSILON, batchNormNames, normalizedLayers, withBatchNorm } from './batch-norm.js';
 import { TrainingError } from './errors.js';
 import { TrainingNetwork } from './network.js';
@@ -23,6 +25,21 @@ import type { Standardization } from './targets.js';
 /** The run log written next to a model file: models/<name>.mobileid -> models/<name>.train.json. */
 export function runLogOf(modelFile: string): string {
   return modelFile.replace(/\.mobileid$/, '.train.json');
+}
+
+/** The run log beside a model file distill wrote, checked to be one; `who` (e.g. "--init-from") starts each error. */
+export function readRunLog(modelFile: string, who: string): RunRecord {
+  const runLog = runLogOf(modelFile);
+  if (!existsSync(modelFile)) throw new TrainingError(`${who}: ${modelFile} not found`);
+  if (runLog === modelFile || !existsSync(runLog)) throw new TrainingError(`${who}: ${modelFile} needs its run log ${runLog} (distill writes it)`);
+  let run: RunRecord;
+  try {
+    run = JSON.parse(readFileSync(runLog, 'utf8')) as RunRecord;
+  } catch {
+    throw new TrainingError(`${who}: ${runLog} is not valid JSON`);
+  }
+  if (!run?.options?.data || !Array.isArray(run.history)) throw new TrainingError(`${who}: ${runLog} is not a distill run log`);
+  return run;
 }
 
 /** A model file's tensors, checked to hold `graph` (the export graph of the run that continues from it). */
