@@ -7,7 +7,8 @@
  * images. FILE is a model distill wrote, with its run log beside it; the prepared banks it was
  * trained on (the run log's --data) must be at hand, and the photos of the sampled images.
  * --banks DIRS (comma-separated) measures on other banks of the same sets, e.g. a student trained
- * on a 12-view bank on the 8-view one, to compare it with one trained there.
+ * on a 12-view bank on the 8-view one, to compare it with one trained there. One row is the teacher
+ * itself on the student's crops: what a network can read of the targets from the crop alone.
  */
 import { parseToolArgs } from '../src/cli/args.js';
 import { MobileIdError } from '../src/errors.js';
@@ -41,6 +42,7 @@ try {
     line('training images, the bank\'s views', report.training.bankAll);
     line('training images, the bank\'s jittered views', report.training.bankJittered);
     line('training images, fresh jittered views', report.training.fresh);
+    line('training images, the bank\'s jittered views, the teacher on the student\'s crops', report.training.teacherOnCrops);
     line('validation images, the bank\'s views', report.validation.bankAll);
     line('validation images, the bank\'s jittered views', report.validation.bankJittered);
     const { mean, se } = report.freshMinusBank;

@@ -31,7 +31,9 @@ describe('view-gap', () => {
     expect(training.bankAll.images + validation.bankAll.images).toBe(5);
     expect(validation.bankAll.images).toBeGreaterThan(0);
     expect([training.bankAll.views, training.bankJittered.views, training.fresh.views, validation.bankJittered.views]).toEqual([3, 1, 1, 1]);
-    for (const row of [training.bankAll, training.bankJittered, training.fresh, validation.bankAll, validation.bankJittered]) {
+    expect(training.teacherOnCrops.images).toBe(training.bankJittered.images);
+    expect(training.teacherOnCrops.views).toBe(1);
+    for (const row of [training.bankAll, training.bankJittered, training.fresh, training.teacherOnCrops, validation.bankAll, validation.bankJittered]) {
       expect(row.loss).toBeGreaterThan(0);
       expect(Number.isFinite(row.loss)).toBe(true);
     }

@@ -8,15 +8,21 @@
  *   validation - fresh (jittered views)       = what it learnt of the particular training faces.
  * A large first part says more views per face would help (prepare-data --extend); a large second
  * part, more faces. The validation row over all views is distill's own validation loss and is
- * checked against the run log.
+ * checked against the run log. One more row puts the student's loss in proportion: the teacher
+ * itself run on the student's crops of the sampled training images (their jittered bank views,
+ * upsampled into its chip, as eval-lfw --model teacher-on-crops does), scored against its own
+ * targets from the full-resolution photo. A loss well below the student's says the crop holds
+ * more of the target than the student reads from it (capacity); a loss near it, that the crop's
+ * resolution limits the student.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadBundledModel } from '../../engine/assets.js';
 import { Engine } from '../../engine/engine.js';
+import { teacherChipInStudentCrop } from '../../face/align.js';
 import { LandmarkNet, StudentNet, TeacherNet } from '../../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
-import { decodeImage } from '../../image.js';
+import { decodeImage, type RgbImage } from '../../image.js';
 import { DESCRIPTOR_SIZE } from '../data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../data/prepare.js';
 import { imagesDirOf, listImages } from '../data/sources.js';
@@ -53,7 +59,7 @@ export interface LossRow {
 export interface ViewGapReport {
   model: string;
   data: string[];
-  training: { bankAll: LossRow; bankJittered: LossRow; fresh: LossRow };
+  training: { bankAll: LossRow; bankJittered: LossRow; fresh: LossRow; teacherOnCrops: LossRow };
   validation: { bankAll: LossRow; bankJittered: LossRow };
   /** Fresh minus bank jittered loss on the same training images: mean and standard error over images. */
   freshMinusBank: { mean: number; se: number };
@@ -94,11 +100,16 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
   try {
     const student = new StudentNet(engine.loadModel(new Uint8Array(readFileSync(options.model)), { batch: BATCH }));
     if (student.windowScale !== dataset.windowScale) throw new TrainingError(`view-gap: ${options.model} was trained on window ${student.windowScale}, the bank is cut with ${dataset.windowScale}`);
-    const loss = (crops: Uint8Array[], targets: Float32Array[]): number[] => {
+    const teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher')));
+    const chipInCrop = teacherChipInStudentCrop(dataset.windowScale);
+    type Embed = (batch: RgbImage[]) => Float32Array;
+    const byStudent: Embed = (batch) => student.embedCrops(batch);
+    const byTeacher: Embed = (batch) => teacher.embedChips(batch.map((image) => ({ image, chipToImage: chipInCrop }))).descriptor;
+    const loss = (crops: Uint8Array[], targets: Float32Array[], embed = byStudent): number[] => {
       const out: number[] = [];
       for (let first = 0; first < crops.length; first += BATCH) {
         const batch = crops.slice(first, first + BATCH).map((crop) => ({ width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: crop }));
-        const y = student.embedCrops(batch);
+        const y = embed(batch);
         batch.forEach((_, i) => {
           const t = targets[first + i];
           let s = 0;
@@ -110,7 +121,7 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
     };
     const jittered = dataset.views - 2;
     /** Per image, its loss on each bank view. */
-    const bankLoss = (images: ArrayLike<number>): number[][] => {
+    const bankLoss = (images: ArrayLike<number>, embed = byStudent): number[][] => {
       const crops: Uint8Array[] = [];
       const targets: Float32Array[] = [];
       for (const image of Array.from(images)) {
@@ -121,7 +132,7 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
           targets.push(t);
         }
       }
-      const each = loss(crops, targets);
+      const each = loss(crops, targets, embed);
       return Array.from(images, (_, i) => each.slice(i * dataset.views, (i + 1) * dataset.views));
     };
     const allViews = (perView: number[][]) => perView.map(mean);
@@ -132,12 +143,11 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
     const training = bankLoss(sample);
     const trainingJittered = jitteredViews(training);
 
+    log(`the teacher on the student's crops: ${sample.length} training images x ${jittered} views`);
+    const teacherOnCrops = jitteredViews(bankLoss(sample, byTeacher));
+
     log(`fresh views: ${sample.length} training images x ${jittered} views, labelled by the teacher`);
-    const preparer = new FacePreparer(
-      new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))),
-      new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
-      dataset.windowScale,
-    );
+    const preparer = new FacePreparer(new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))), teacher, dataset.windowScale);
     const files = new Map<string, Map<string, string>>();
     const partners = new Map<string, LandmarkedImage>();
     const fresh = sample.map((image, k) => {
@@ -161,7 +171,9 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
     return {
       model: options.model,
       data,
-      training: { bankAll: row(allViews(training), dataset.views), bankJittered: row(trainingJittered, jittered), fresh: freshRow },
+      training: {
+        bankAll: row(allViews(training), dataset.views), bankJittered: row(trainingJittered, jittered), fresh: freshRow, teacherOnCrops: row(teacherOnCrops, jittered),
+      },
       validation: { bankAll: row(allViews(validation), dataset.views), bankJittered: validationJittered },
       freshMinusBank: { mean: mean(differences), se: standardError(differences) },
       validationMinusFresh: { mean: validationJittered.loss - freshRow.loss, se: Math.hypot(validationJittered.se, freshRow.se) },
