@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DISTILL_DEFAULTS, runDistillation, type RunRecord } from '../src/tools/train/distill.js';
-import { TrainingError } from '../src/tools/train/errors.js';
 import { measureViewGap } from '../src/tools/train/view-gap.js';
 import { writeFaceSlice } from './face-slice.js';
 
@@ -52,7 +51,7 @@ describe('view-gap', () => {
     expect([elsewhere.training.bankAll, elsewhere.validation.bankAll]).toEqual([training.bankAll, validation.bankAll]);
   }, 120_000);
 
-  it('refuses a model without its run log, a run log of another kind, neuron targets and too few images', async () => {
+  it('refuses a model without its run log, a run log of another kind or damaged, neuron targets and too few images', async () => {
     const options = { images: 10, dataRoot: dir, fairface: path.join(dir, 'none') };
     const lonely = path.join(dir, 'lonely.mobileid');
     copyFileSync(model, lonely);
@@ -64,7 +63,9 @@ describe('view-gap', () => {
     writeFileSync(edited.replace(/\.mobileid$/, '.train.json'), JSON.stringify({ ...runLog, options: { ...runLog.options, targets: 'selected' } }));
     await expect(measureViewGap({ ...options, model: edited })).rejects.toThrow(/regresses selected targets/);
     writeFileSync(edited.replace(/\.mobileid$/, '.train.json'), '{"not": "a run"}');
-    await expect(measureViewGap({ ...options, model: edited })).rejects.toThrow(TrainingError);
+    await expect(measureViewGap({ ...options, model: edited })).rejects.toThrow(/is not a distill run log/);
+    writeFileSync(edited.replace(/\.mobileid$/, '.train.json'), '{"truncated');
+    await expect(measureViewGap({ ...options, model: edited })).rejects.toThrow(/is not valid JSON/);
     await expect(measureViewGap({ ...options, model, images: 1 })).rejects.toThrow(/images must be an integer >= 2/);
     await expect(measureViewGap({ ...options, model, banks: [path.join(dir, 'bank')] })).rejects.toThrow(/must be of the sets the run was trained on, in its order \(utkface\), got bank/);
   });
