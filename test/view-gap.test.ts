@@ -75,6 +75,7 @@ describe('view-gap', () => {
     const ok = script('--model', model, '--images', '3');
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/\| training images, fresh jittered views \| \d \| 1 \| [\d.]+ \+- [\d.]+ \|/);
+    expect(ok.stdout).toMatch(/\| training images, the bank's jittered views, the teacher on the student's crops \| \d \| 1 \| [\d.]+ \+- [\d.]+ \|/);
     expect(ok.stdout).toMatch(/the run log's validation loss: [\d.]+/);
     const bad = script('--model', path.join(dir, 'missing.mobileid'));
     expect(bad.status).toBe(2);

@@ -5,6 +5,7 @@
  * (a paired t statistic; with 10 folds |t| > 2.26 is the two-sided 5% level).
  */
 import { readFileSync } from 'node:fs';
+import { mean as meanOf, standardError } from '../math/stats.js';
 import { LfwDataError } from './lfw.js';
 
 /** The fields of an eval-lfw JSON report this comparison reads. */
@@ -49,9 +50,8 @@ export function comparePaired(base: FoldReport, other: FoldReport): PairedCompar
     throw new LfwDataError(`the reports have ${base.folds.length} and ${other.folds.length} folds: a paired comparison needs the same folds`);
   }
   const differences = other.folds.map((a, i) => a - base.folds[i]);
-  const n = differences.length;
-  const mean = differences.reduce((s, d) => s + d, 0) / n;
-  const se = Math.sqrt(differences.reduce((s, d) => s + (d - mean) ** 2, 0) / (n - 1) / n);
+  const mean = meanOf(differences);
+  const se = standardError(differences);
   // accuracies are counts over the same pairs: differences below one pair in 10^6 are ties
   const tie = 1e-9;
   return {

@@ -5,6 +5,7 @@
  * Nothing about a test fold — its people, images or pairs — reaches fitting or thresholding.
  */
 import { MobileIdError } from '../errors.js';
+import { mean, standardError } from '../math/stats.js';
 import { bestThreshold, rocCurve, type ImageKey, type LfwPairs } from '../verify/pairs.js';
 import type { Verifier } from '../verify/verifier.js';
 
@@ -140,14 +141,12 @@ export async function evaluateLfw(opts: LfwEvaluationOptions): Promise<LfwEvalua
     onProgress?.({ stage: 'fold', fold, folds: pairs.folds, accuracy, threshold });
   }
 
-  const n = foldAccuracy.length;
-  const accuracyMean = foldAccuracy.reduce((s, a) => s + a, 0) / n;
-  const variance = foldAccuracy.reduce((s, a) => s + (a - accuracyMean) ** 2, 0) / (n - 1);
+  const accuracyMean = mean(foldAccuracy);
   const { auc, roc } = rocCurve(scores, pairs.pairs.map((p) => p.same));
   return {
     folds: foldAccuracy,
     accuracyMean,
-    accuracySe: Math.sqrt(variance / n),
+    accuracySe: standardError(foldAccuracy),
     auc,
     roc,
     thresholds,

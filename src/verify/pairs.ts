@@ -10,6 +10,7 @@
  * match, a failed different-person pair no false accept.
  */
 import { MobileIdError } from '../errors.js';
+import { mean, standardError } from '../math/stats.js';
 
 /** A pair list (file) is malformed; the message names the file and line. */
 export class PairListFormatError extends MobileIdError {}
@@ -291,7 +292,6 @@ export function crossValidate(scores: ArrayLike<number>, same: ArrayLike<boolean
     if (tested === 0) throw new PairScoresError(`fold ${f + 1} has no pairs`);
     results.push({ accuracy: correct / tested, threshold });
   }
-  const accuracyMean = results.reduce((s, r) => s + r.accuracy, 0) / folds;
-  const variance = folds > 1 ? results.reduce((s, r) => s + (r.accuracy - accuracyMean) ** 2, 0) / (folds - 1) : NaN;
-  return { folds: results, accuracyMean, accuracySe: folds > 1 ? Math.sqrt(variance / folds) : null };
+  const accuracies = results.map((r) => r.accuracy);
+  return { folds: results, accuracyMean: mean(accuracies), accuracySe: folds > 1 ? standardError(accuracies) : null };
 }

@@ -23,6 +23,7 @@ import { teacherChipInStudentCrop } from '../../face/align.js';
 import { LandmarkNet, StudentNet, TeacherNet } from '../../face/networks.js';
 import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../../face/student-graph.js';
 import { decodeImage, type RgbImage } from '../../image.js';
+import { mean, standardError } from '../../math/stats.js';
 import { DESCRIPTOR_SIZE } from '../data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../data/prepare.js';
 import { imagesDirOf, listImages } from '../data/sources.js';
@@ -73,6 +74,8 @@ export interface ViewGapReport {
 
 /** Mixup partners and jitter of the fresh views come from seeds above any image number prepare-data uses. */
 const FRESH_SEED = 2 ** 30;
+/** Views 0 and 1 of a bank are the plain crop and its mirror; the jittered ones follow. */
+const FIRST_JITTERED_VIEW = 2;
 const BATCH = 64;
 
 export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapReport> {
@@ -119,13 +122,14 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
       }
       return out;
     };
-    const jittered = dataset.views - 2;
-    /** Per image, its loss on each bank view. */
-    const bankLoss = (images: ArrayLike<number>, embed = byStudent): number[][] => {
+    const jittered = dataset.views - FIRST_JITTERED_VIEW;
+    /** Per image, its loss on each bank view from `firstView` on. */
+    const bankLoss = (images: ArrayLike<number>, embed = byStudent, firstView = 0): number[][] => {
       const crops: Uint8Array[] = [];
       const targets: Float32Array[] = [];
+      const views = dataset.views - firstView;
       for (const image of Array.from(images)) {
-        for (let v = 0; v < dataset.views; v++) {
+        for (let v = firstView; v < dataset.views; v++) {
           crops.push(dataset.crop(image, v));
           const t = new Float32Array(DESCRIPTOR_SIZE);
           dataset.teacher('desc', image, v, t);
@@ -133,10 +137,10 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
         }
       }
       const each = loss(crops, targets, embed);
-      return Array.from(images, (_, i) => each.slice(i * dataset.views, (i + 1) * dataset.views));
+      return Array.from(images, (_, i) => each.slice(i * views, (i + 1) * views));
     };
     const allViews = (perView: number[][]) => perView.map(mean);
-    const jitteredViews = (perView: number[][]) => perView.map((l) => mean(l.slice(2)));
+    const jitteredViews = (perView: number[][]) => perView.map((l) => mean(l.slice(FIRST_JITTERED_VIEW)));
 
     log(`bank views: ${split.validation.length} validation and ${sample.length} training images x ${dataset.views} views`);
     const validation = bankLoss(split.validation);
@@ -144,7 +148,7 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
     const trainingJittered = jitteredViews(training);
 
     log(`the teacher on the student's crops: ${sample.length} training images x ${jittered} views`);
-    const teacherOnCrops = jitteredViews(bankLoss(sample, byTeacher));
+    const teacherOnCrops = allViews(bankLoss(sample, byTeacher, FIRST_JITTERED_VIEW));
 
     log(`fresh views: ${sample.length} training images x ${jittered} views, labelled by the teacher`);
     const preparer = new FacePreparer(new LandmarkNet(engine.loadModel(await loadBundledModel('landmarks68'))), teacher, dataset.windowScale);
@@ -159,7 +163,7 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
       if (!file || !existsSync(file)) throw new TrainingError(`view-gap: the photo of ${prefixed} is not under ${imagesDirOf(name as DatasetName, options.dataRoot, options.fairface)}`);
       const profile = { ...PROFILES[name as DatasetName], views: dataset.views, mixup: dataset.mixup };
       // the partner of a mixup view: the previous sampled face of the same set, as a bank's is the previous face of its chunk
-      const prepared = preparer.prepare(decodeImage(new Uint8Array(readFileSync(file))), profile, FRESH_SEED + k, partners.get(name), 2);
+      const prepared = preparer.prepare(decodeImage(new Uint8Array(readFileSync(file))), profile, FRESH_SEED + k, partners.get(name), FIRST_JITTERED_VIEW);
       partners.set(name, prepared);
       return mean(loss(prepared.views.map((v) => v.crop), prepared.views.map((v) => v.descriptor)));
     });
@@ -183,13 +187,4 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
   } finally {
     engine.dispose();
   }
-}
-
-const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
-
-/** NaN for fewer than two values. */
-function standardError(values: number[]): number {
-  if (values.length < 2) return Number.NaN;
-  const m = mean(values);
-  return Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / (values.length - 1) / values.length);
 }
