@@ -12,6 +12,7 @@ export function heapBase(): usize {
   return __heap_base;
 }
 export { conv2dBackwardWeights, conv2dBackwardInput, biasBackward } from './conv_backward';
+export { depthwiseBackwardWeights, depthwiseBackwardInput } from './depthwise_backward';
 export { maxPoolBackward } from './pool_backward';
 export { denseBackwardWeights, denseBackwardInput } from './dense_backward';
 export { reluBackward, preluBackward } from './activations_backward';

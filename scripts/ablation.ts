@@ -13,6 +13,7 @@
  *                       bn          with batch norm: the baseline (the previous shipped student's recipe)
  *                       bn-prelu    bn with PReLU
  *                       bn-prelu-conv5  bn-prelu with the conv5 layout (student-graph.ts)
+ *                       bn-prelu-mobile bn-prelu with the depthwise-separable mobile layout
  *                       bn-l2       bn without the cosine term
  *                       bn-rkd      bn plus RKD's distance term (--relation-weight 25)
  *                       bn-neuron   bn with per-neuron standardised targets

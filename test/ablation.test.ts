@@ -36,11 +36,11 @@ describe('planAblation', () => {
     expect(setting(neuron.distill)).toEqual({ ...baseline, standardize: 'neuron' });
   });
 
-  it('bn-prelu-conv5 differs from bn-prelu in its layout alone', () => {
-    const [conv5] = planAblation({ ...base, runs: ['bn-prelu-conv5'] });
-    expect(after(conv5.distill, '--arch')).toBe('conv5');
+  it.each([['bn-prelu-conv5', 'conv5'], ['bn-prelu-mobile', 'mobile']] as const)('%s differs from bn-prelu in its layout alone', (variant, layout) => {
+    const [run] = planAblation({ ...base, runs: [variant] });
+    expect(after(run.distill, '--arch')).toBe(layout);
     const withoutLayout = (flags: readonly string[]) => flags.map((a, i) => (flags[i - 1] === '--arch' ? 'LAYOUT' : a));
-    expect(withoutLayout(ABLATION_VARIANTS['bn-prelu-conv5'].flags)).toEqual(withoutLayout(ABLATION_VARIANTS['bn-prelu'].flags));
+    expect(withoutLayout(ABLATION_VARIANTS[variant].flags)).toEqual(withoutLayout(ABLATION_VARIANTS['bn-prelu'].flags));
   });
 
   it('runs a variant under another name with its own model, checkpoint and reports', () => {

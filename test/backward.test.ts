@@ -146,6 +146,22 @@ describe('conv2d backward (dW, db, dX) vs f32 finite differences', () => {
   });
 });
 
+describe('depthwise conv backward (dW, db, dX) vs f32 finite differences', () => {
+  const cases: [number, number, number, [number, number], number, Padding][] = [
+    // h, w, channels, kernel, stride, pad
+    [9, 7, 8, [3, 3], 1, [1, 1, 1, 1]],
+    [8, 9, 6, [3, 3], 2, [1, 1, 1, 1]], // a ragged channel count (scalar tail), stride 2
+    [7, 6, 13, [2, 3], 1, [0, 1, 1, 0]],
+    [7, 6, 12, [7, 6], 1, [0, 0, 0, 0]], // the mobile student's global depthwise layer, smaller
+    [55, 47, 64, [3, 3], 2, [1, 1, 1, 1]], // the mobile student's dw2
+  ];
+  it.each(cases)('%ix%ix%i, k%j s%i pad %j', (h, w, channels, kernel, stride, pad) => {
+    const layers: Layer[] = [{ ...(conv('x', 'y', channels, 3, stride, pad) as ConvLayer), kernel, groups: channels }];
+    const c: Case = { graph: graphOf([h, w, channels], layers), tensors: randomTensors(layers, [h, w, channels]), input: uniform(2 * h * w * channels), batch: 2 };
+    for (const [name, error] of Object.entries(layerCheck(c, 0.25))) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+});
+
 describe('dense backward (dW, db, dX) vs f32 finite differences', () => {
   it.each([
     [1280, 500], [500, 500], [500, 422], // student fc1..fc3
@@ -229,7 +245,10 @@ function relationTerm(outputs: Float64Array[], targets: Float32Array, weight: nu
 }
 
 /** Whole network: analytic f32 gradients vs central differences of the f64 reference forward. */
-function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: number, samples: number, cosineWeight = 0, relationWeight = 0): Record<string, number> {
+function networkCheck(
+  graph: GraphSpec, tensors: Map<string, Tensor>, batch: number, samples: number, cosineWeight = 0, relationWeight = 0,
+  layers?: string[],
+): Record<string, number> {
   const [h, w, c] = graph.input.shape;
   const input = uniform(batch * h * w * c, 1.6);
   const net = new TrainingNetwork(engine, graph, tensors, batch, { cosineWeight, relationWeight });
@@ -260,6 +279,7 @@ function networkCheck(graph: GraphSpec, tensors: Map<string, Tensor>, batch: num
   const step = 2 ** -20; // w +- step is exact in f32 for |w| < 8
   const errors: Record<string, number> = {};
   for (const entry of net.layout.entries) {
+    if (layers && !layers.includes(entry.name.split('.')[0])) continue;
     const data = tensors.get(entry.name)!.data;
     const g = net.layout.view(gradients, entry.name);
     const coords = pick(g, samples);
@@ -323,10 +343,19 @@ describe('whole networks vs f64 finite differences', () => {
     const errors = networkCheck(graph, initWeights(graph, 11), 1, 2);
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
+
+  it('the mobile student with prelu (55x47x3 -> 256) at its real shapes: first, strided, global and last layers', () => {
+    // all 19 layers would take three times as long as the deep student; every kind is among these
+    const graph = studentGraph({ outputs: 256, arch: 'mobile', activation: 'prelu' });
+    const layers = ['conv1', 'dw2', 'pw2', 'dw7', 'gdc', 'fc3'];
+    const errors = networkCheck(graph, initWeights(graph, 11), 1, 2, 0, 0, layers);
+    expect(Object.keys(errors)).toHaveLength(3 * layers.length - 1); // fc3 has no slope
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
 });
 
 describe('training forward pass', () => {
-  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu']] as const)('equals engine.loadModel(...).run on the %s student with %s', (arch, activation) => {
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu'], ['mobile', 'prelu']] as const)('equals engine.loadModel(...).run on the %s student with %s', (arch, activation) => {
     const graph = studentGraph({ outputs: 100, arch, activation });
     const tensors = randomSlopes(graph, initWeights(graph, 3));
     const input = uniform(5 * 55 * 47 * 3, 1.6);
@@ -546,7 +575,7 @@ describe('batch norm in training', () => {
     net.dispose();
   });
 
-  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu']] as const)('folded into the %s student with %s, the model file computes the eval-mode training network', (arch, activation) => {
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu'], ['mobile', 'prelu']] as const)('folded into the %s student with %s, the model file computes the eval-mode training network', (arch, activation) => {
     const graph = studentGraph({ outputs: 64, arch, activation });
     const tensors = randomBatchNorm(graph, randomSlopes(graph, initWeights(graph, 4)));
     const input = uniform(3 * 55 * 47 * 3, 1.6);
@@ -569,15 +598,17 @@ describe('unsupported graphs', () => {
   it.each([
     ['a separate PReLU layer', [{ op: 'activation', input: 'x', output: 'y', activation: { kind: 'prelu', slope: 's' } }] as Layer[]],
     ['a leaky ReLU', [{ ...conv('x', 'y', 4, 3), activation: { kind: 'leaky', alpha: 0.1 } }] as Layer[]],
-    ['a grouped convolution', [{ ...conv('x', 'y', 4, 3), groups: 2 }] as Layer[]],
+    ['a grouped convolution other than depthwise (4 channels in 2 groups)', [{ ...conv('x', 'y', 4, 3), groups: 2 }] as Layer[]],
     ['an average pool', [{ op: 'avgpool', input: 'x', output: 'y', kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0] }] as Layer[]],
     ['a branch', [conv('x', 'a', 2, 1), conv('x', 'y', 2, 1)]],
   ])('rejects %s', (_what, layers) => {
+    const grouped = layers[0].op === 'conv' && layers[0].groups === 2;
     const tensors = new Map<string, Tensor>([
-      ['y.w', tensor([3, 3, layers[0].op === 'conv' && layers[0].groups === 2 ? 1 : 2, 4])], ['y.b', tensor([4])], ['s', tensor([4])],
+      ['y.w', tensor([3, 3, 2, 4])], ['y.b', tensor([4])], ['s', tensor([2])],
       ['a.w', tensor([1, 1, 2, 2])], ['a.b', tensor([2])],
     ]);
     if (layers.length === 2) tensors.set('y.w', tensor([1, 1, 2, 2])).set('y.b', tensor([2]));
-    expect(() => new TrainingNetwork(engine, graphOf(shape, layers), tensors, 1)).toThrow(UnsupportedLayerError);
+    const input: [number, number, number] = grouped ? [4, 4, 4] : shape;
+    expect(() => new TrainingNetwork(engine, graphOf(input, layers), tensors, 1)).toThrow(UnsupportedLayerError);
   });
 });

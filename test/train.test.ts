@@ -653,5 +653,12 @@ describe('student architectures', () => {
     expect(conv5.parameters).toBe(1_447_104);
     expect(cost('conv5', 'prelu').parameters - conv5.parameters).toBe(1_088);
     expect(conv5.flops).toBeLessThanOrEqual(90e6);
+    // mobile by hand: conv1 896; depthwise 320 + 640 + 960 + 960 + 1,920 + 1,920 + 3,840 and the
+    // global 16,512; pointwise 2,112 + 6,240 + 9,312 + 18,624 + 37,056 + 74,112 + 147,840; fc 197,120
+    // + 262,656 + 65,664; PReLU slopes 3,904 (every layer's channels but fc3's)
+    const mobile = cost('mobile');
+    expect(mobile.parameters).toBe(848_704);
+    expect(cost('mobile', 'prelu').parameters - mobile.parameters).toBe(3_904);
+    expect(mobile.flops).toBeLessThanOrEqual(90e6);
   });
 });

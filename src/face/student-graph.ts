@@ -14,6 +14,13 @@
  * the deep layout's parameters sit in fc1: conv1-3 as in the deep layout, then two 160@3x3 (padding 1)
  * on the 5x4 map, fc1/fc2 of 256 (5x4x160 = 3,200 into fc1): 1.45 M parameters, 79.7 MFLOP.
  *
+ * `arch: 'mobile'` is a depthwise-separable trunk in the manner of MobileNet (Howard et al., 2017) and
+ * MobileFaceNet (Chen et al., CCBR 2018), which put far more layers into this budget: conv1 32@3x3
+ * at full resolution, then seven blocks of a 3x3 depthwise convolution (stride 2 in the second, fourth
+ * and sixth) and a 1x1 convolution widening 32 -> 64 -> 96 -> 96 -> 192 -> 192 -> 384 -> 384 (maps
+ * 55x47 -> 28x24 -> 14x12 -> 7x6, every convolution padded by 1), a global depthwise 7x6
+ * convolution (MobileFaceNet's GDC) to 384 values, fc1 and fc2 of 512: 0.85 M parameters, 78.7 MFLOP.
+ *
  * `activation: 'prelu'` puts a PReLU with one learnt slope per channel (He et al., ICCV 2015;
  * initial slope 0.25) where the ReLUs are: 1,152 more parameters in the deep layout, no more
  * multiply-adds.
@@ -28,7 +35,7 @@ export const STUDENT_CROP_WIDTH = 47;
 export const STUDENT_CROP_HEIGHT = 55;
 export const STUDENT_INPUT: [number, number, number] = [STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH, 3];
 
-export const STUDENT_ARCHITECTURES = ['paper', 'deep', 'conv5'] as const;
+export const STUDENT_ARCHITECTURES = ['paper', 'deep', 'conv5', 'mobile'] as const;
 export type StudentArchitecture = (typeof STUDENT_ARCHITECTURES)[number];
 export const STUDENT_ACTIVATIONS = ['relu', 'prelu'] as const;
 export type StudentActivation = (typeof STUDENT_ACTIVATIONS)[number];
@@ -52,41 +59,51 @@ export function studentGraph(options: StudentOptions = {}): GraphSpec {
   const prelu = options.activation === 'prelu';
   // the last layer keeps the paper's ReLU here; training and export set its own (targets.ts)
   const activation = (output: string) => (prelu && output !== OUTPUT_LAYER ? { kind: 'prelu', slope: `${output}.slope` } as const : { kind: 'relu' } as const);
-  const conv = (input: string, output: string, k: number, cout = 64, pad = 0): Layer => ({
+  const conv = (input: string, output: string, k: number, cout = 64, pad = 0, stride = 1, groups = 1, kernel: [number, number] = [k, k]): Layer => ({
     op: 'conv', input, output, weights: `${output}.w`, bias: `${output}.b`, cout,
-    kernel: [k, k], stride: [1, 1], pad: [pad, pad, pad, pad], groups: 1, activation: activation(output),
+    kernel, stride: [stride, stride], pad: [pad, pad, pad, pad], groups, activation: activation(output),
   });
+  /** A 3x3 depthwise convolution (padding 1) of `channels` channels, then a 1x1 one to `cout`: block n of the mobile trunk. */
+  const separable = (input: string, n: number, channels: number, cout: number, stride: number): Layer[] => [
+    conv(input, `dw${n}`, 3, channels, 1, stride, channels), conv(`dw${n}`, `pw${n}`, 1, cout),
+  ];
   const pool = (input: string, output: string): Layer => ({
     op: 'maxpool', input, output, kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0],
   });
   const fc = (input: string, output: string, units: number): Layer => ({
     op: 'dense', input, output, weights: `${output}.w`, bias: `${output}.b`, units, activation: activation(output),
   });
+  const stem = [conv('image', 'conv1', 4), pool('conv1', 'pool1'), conv('pool1', 'conv2', 3), pool('conv2', 'pool2')];
+  const trunk = ({
+    paper: [
+      ...stem, conv('pool2', 'conv3', 3), pool('conv3', 'pool3'),
+      fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500),
+    ],
+    deep: [
+      ...stem, conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
+      conv('pool3', 'conv4', 3, 128, 1),
+      fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384),
+    ],
+    conv5: [
+      ...stem, conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
+      conv('pool3', 'conv4', 3, 160, 1), conv('conv4', 'conv5', 3, 160, 1),
+      fc('conv5', 'fc1', 256), fc('fc1', 'fc2', 256),
+    ],
+    mobile: [
+      conv('image', 'conv1', 3, 32, 1),
+      ...separable('conv1', 1, 32, 64, 1), ...separable('pw1', 2, 64, 96, 2),
+      ...separable('pw2', 3, 96, 96, 1), ...separable('pw3', 4, 96, 192, 2),
+      ...separable('pw4', 5, 192, 192, 1), ...separable('pw5', 6, 192, 384, 2),
+      ...separable('pw6', 7, 384, 384, 1),
+      conv('pw7', 'gdc', 0, 384, 0, 1, 384, [7, 6]),
+      fc('gdc', 'fc1', 512), fc('fc1', 'fc2', 512),
+    ],
+  } satisfies Record<StudentArchitecture, Layer[]>)[arch];
   return {
     name: options.name ?? 'mobileid-student',
     input: { name: 'image', shape: STUDENT_INPUT },
     outputs: [OUTPUT_LAYER],
-    layers: [
-      conv('image', 'conv1', 4), pool('conv1', 'pool1'),
-      conv('pool1', 'conv2', 3), pool('conv2', 'pool2'),
-      ...({
-        paper: [
-          conv('pool2', 'conv3', 3), pool('conv3', 'pool3'),
-          fc('pool3', 'fc1', 500), fc('fc1', 'fc2', 500),
-        ],
-        deep: [
-          conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
-          conv('pool3', 'conv4', 3, 128, 1),
-          fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384),
-        ],
-        conv5: [
-          conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
-          conv('pool3', 'conv4', 3, 160, 1), conv('conv4', 'conv5', 3, 160, 1),
-          fc('conv5', 'fc1', 256), fc('fc1', 'fc2', 256),
-        ],
-      } satisfies Record<StudentArchitecture, Layer[]>)[arch],
-      fc('fc2', OUTPUT_LAYER, outputs),
-    ],
+    layers: [...trunk, fc(trunk[trunk.length - 1].output, OUTPUT_LAYER, outputs)],
     preprocess: { channelOrder: 'bgr', mean: [127.5, 127.5, 127.5], scale: [3.2 / 255, 3.2 / 255, 3.2 / 255] },
   };
 }

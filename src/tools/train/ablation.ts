@@ -39,6 +39,7 @@ export const ABLATION_VARIANTS = {
   bn: { about: "with batch norm: the baseline of the bn-* variants (the previous shipped student's recipe)", flags: currentRecipe() },
   'bn-prelu': { about: 'bn with PReLU instead of ReLU', flags: currentRecipe({ activation: 'prelu' }) },
   'bn-prelu-conv5': { about: 'bn-prelu with the conv5 layout (parameters moved from fc1 into two 160-channel convolutions)', flags: currentRecipe({ activation: 'prelu', arch: 'conv5' }) },
+  'bn-prelu-mobile': { about: 'bn-prelu with the mobile layout (a depthwise-separable trunk, 0.85 M parameters)', flags: currentRecipe({ activation: 'prelu', arch: 'mobile' }) },
   'bn-l2': { about: 'bn without the cosine term (L2 only)', flags: currentRecipe({ cosineWeight: 0 }) },
   'bn-rkd': { about: "bn plus RKD's distance term (weight 25, the RKD paper's for classification)", flags: currentRecipe({ relationWeight: 25 }) },
   'bn-neuron': { about: 'bn with per-neuron standardised targets', flags: currentRecipe({ standardize: 'neuron' }) },

@@ -50,6 +50,14 @@ export type TrainingKernels = Kernels & {
     kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number,
   ): void;
   biasBackward(gradOut: number, pixels: number, channels: number, gradBias: number): void;
+  depthwiseBackwardWeights(
+    input: number, inWidth: number, channels: number, gradOut: number, outHeight: number, outWidth: number,
+    gradWeights: number, kh: number, kw: number, sh: number, sw: number,
+  ): void;
+  depthwiseBackwardInput(
+    gradOut: number, outHeight: number, outWidth: number, channels: number, weights: number, grid: number, gridHeight: number, gridWidth: number,
+    gradIn: number, inHeight: number, inWidth: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number,
+  ): void;
   maxPoolBackward(
     input: number, inHeight: number, inWidth: number, channels: number, gradOut: number, outHeight: number, outWidth: number,
     gradIn: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number,
@@ -70,6 +78,8 @@ const ACT_NONE = 0;
 const ACT_RELU = 1;
 const ACT_PRELU = 3;
 const ceil8 = (n: number) => Math.ceil(n / 8) * 8;
+/** Channels of a depthwise kernel tap in the forward kernel's weight layout (assembly/depthwise.ts). */
+const depthwiseTapStride = (channels: number) => Math.ceil(channels / 4) * 4;
 
 /** Byte address of one image's slice of a tensor buffer (stride 0: a one-image buffer). */
 interface Buffer {
@@ -113,7 +123,7 @@ class BlockPlanner {
   }
 }
 
-function checkTrainable(graph: GraphSpec): void {
+function checkTrainable(graph: GraphSpec, shapes: Map<string, Shape>): void {
   let previous = graph.input.name;
   for (const layer of graph.layers) {
     const where = `layer "${layer.output}" (${layer.op})`;
@@ -126,13 +136,18 @@ function checkTrainable(graph: GraphSpec): void {
     if (layer.op === 'activation' && !['none', 'relu'].includes(layer.activation.kind)) {
       throw new UnsupportedLayerError(`${where}: a separate ${layer.activation.kind} layer is not supported in training (none or relu)`);
     }
-    if (layer.op === 'conv' && layer.groups !== 1) throw new UnsupportedLayerError(`${where}: grouped convolutions are not supported in training`);
+    if (layer.op === 'conv' && layer.groups !== 1 && !isDepthwise(layer, shapes)) {
+      throw new UnsupportedLayerError(`${where}: grouped convolutions other than depthwise are not supported in training`);
+    }
     previous = layer.output;
   }
   if (graph.outputs.length !== 1 || graph.outputs[0] !== previous) {
     throw new UnsupportedLayerError('the graph must have one output: the last layer');
   }
 }
+
+/** A depthwise convolution: one group per input channel, as many outputs (plan.ts checks the latter). */
+const isDepthwise = (layer: ConvLayer, shapes: Map<string, Shape>) => layer.groups > 1 && layer.groups === shapes.get(layer.input)![2];
 
 export interface TrainingNetworkOptions {
   /** Also compute the gradient with respect to the network input (see inputGradient()). */
@@ -194,10 +209,10 @@ export class TrainingNetwork {
     if (!(this.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${options.cosineWeight}`);
     this.relationWeight = options.relationWeight ?? 0;
     if (!(this.relationWeight >= 0)) throw new TrainingError(`relation weight must be >= 0, got ${options.relationWeight}`);
-    checkTrainable(graph);
     const batchNorm = options.batchNorm ?? false;
     this.layout = ParameterLayout.of(graph, tensors, batchNorm);
     this.shapes = inferShapes(graph, tensors);
+    checkTrainable(graph, this.shapes);
     this.layers = graph.layers as SequentialLayer[];
     const firstDense = this.layers.findIndex((l) => l.op === 'dense');
     // batch statistics couple the images: every layer runs over the whole batch
@@ -215,10 +230,12 @@ export class TrainingNetwork {
       const [k, cin, cout] = this.gemmShape(layer);
       const transposedK = layer.op === 'conv' ? layer.kernel[0] * layer.kernel[1] * cout : cout;
       const slope = layer.activation.kind === 'prelu' ? layer.activation.slope : undefined;
+      // a depthwise layer keeps one weight layout, the forward kernel's, for both passes
+      const depthwise = layer.op === 'conv' && isDepthwise(layer, this.shapes);
       return {
-        packed: plan.take(panelsLength(k, cout)),
+        packed: plan.take(depthwise ? layer.kernel[0] * layer.kernel[1] * depthwiseTapStride(cout) : panelsLength(k, cout)),
         bias: plan.take(ceil8(cout)),
-        packedT: plan.take(panelsLength(transposedK, cin)),
+        packedT: depthwise ? -1 : plan.take(panelsLength(transposedK, cin)),
         slope: slope === undefined ? -1 : plan.take(ceil8(cout)),
         gradWeights: this.layout.entry(layer.weights).offset,
         gradBias: layer.bias === undefined ? -1 : this.layout.entry(layer.bias).offset,
@@ -271,7 +288,7 @@ export class TrainingNetwork {
       this.weights.push({
         packed: ptr + entry.packed,
         bias: ptr + entry.bias,
-        packedT: ptr + entry.packedT,
+        packedT: entry.packedT < 0 ? 0 : ptr + entry.packedT,
         gradWeights: this.gradientBlock + entry.gradWeights * 4,
         gradBias: entry.gradBias < 0 ? 0 : this.gradientBlock + entry.gradBias * 4,
         slope: entry.slope < 0 ? 0 : ptr + entry.slope,
@@ -311,10 +328,16 @@ export class TrainingNetwork {
       const slots = this.weights[i];
       const [k, cin, cout] = this.gemmShape(layer);
       const w = this.layout.view(vector, layer.weights);
-      packPanels(w, k, cout, f32, slots.packed >> 2);
       if (layer.bias !== undefined) f32.set(this.layout.view(vector, layer.bias), slots.bias >> 2);
       if (layer.activation.kind === 'prelu') f32.set(this.layout.view(vector, layer.activation.slope), slots.slope >> 2);
       const [kh, kw] = layer.op === 'conv' ? layer.kernel : [1, 1];
+      if (layer.op === 'conv' && isDepthwise(layer, this.shapes)) {
+        // [kh][kw][c] -> the same with c padded (the padding lanes stay zero)
+        const stride = depthwiseTapStride(cout);
+        for (let tap = 0; tap < kh * kw; tap++) f32.set(w.subarray(tap * cout, (tap + 1) * cout), (slots.packed >> 2) + tap * stride);
+        return;
+      }
+      packPanels(w, k, cout, f32, slots.packed >> 2);
       packTransposedPanels(w, kh, kw, cin, cout, f32, slots.packedT >> 2);
     });
     for (const n of this.normalizations.values()) {
@@ -679,7 +702,11 @@ export class TrainingNetwork {
         const src = this.convSource(layer, image);
         const { packed, bias } = this.weights[i];
         const act = this.fusedActivation(i);
-        k.conv2d(src.ptr, src.width, c, c, out, oh, ow, oc, oc, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
+        if (isDepthwise(layer, this.shapes)) {
+          k.depthwiseConv2d(src.ptr, src.width, c, out, oh, ow, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
+        } else {
+          k.conv2d(src.ptr, src.width, c, c, out, oh, ow, oc, oc, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
+        }
         if (!this.normalizations.has(i)) this.preluForward(i, out, image, oh * ow);
         return;
       }
@@ -728,6 +755,13 @@ export class TrainingNetwork {
         if (!this.normalizations.has(i)) this.activationBackward(i, gradOut, image, oh * ow);
         if (slots.gradBias) k.biasBackward(gradOut, oh * ow, oc, slots.gradBias);
         const src = this.convSource(layer, image);
+        if (isDepthwise(layer, this.shapes)) {
+          k.depthwiseBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, slots.gradWeights, kh, kw, sh, sw);
+          if (needsInputGradient) {
+            k.depthwiseBackwardInput(gradOut, oh, ow, c, slots.packed, this.gridScratch, h + pt + pb, w + pl + pr, gradIn, h, w, kh, kw, sh, sw, pt, pl);
+          }
+          return;
+        }
         k.conv2dBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, oc, slots.gradWeights, kh, kw, sh, sw);
         if (needsInputGradient) {
           const gridHeight = h + pt + pb + kh - 1;
