@@ -170,6 +170,52 @@ function convInteger(
 }
 
 /**
+ * Depthwise: out[oy][ox][c] = requant(bias[c] + sum_{ky,kx} in[oy*sh+ky][ox*sw+kx][c] * w[ky][kx][c])
+ * Input: i16 codes, NHWC, already zero-padded. Weights: i16 codes [kh][kw][c] with c padded to a
+ * multiple of 8 (zero there), so 8 channels take one load of inputs and one of weights; with a
+ * ragged channel count the last load reads codes of the next pixel, which meet those zero weights
+ * (the engine leaves room past every buffer for it). bias, multiplier, slope as conv2dInt8's.
+ */
+export function depthwiseConv2dInt8(
+  input: usize, inWidth: i32, channels: i32,
+  output: usize, outHeight: i32, outWidth: i32,
+  weights: usize, bias: usize, multiplier: usize, kh: i32, kw: i32, sh: i32, sw: i32,
+  act: i32, alpha: f32, slope: usize, lo: i32, hi: i32, floatOut: bool,
+): void {
+  const pixelBytes = <usize>channels << 1;
+  const tapBytes = <usize>((channels + 7) & ~7) << 1;
+  const outShift: usize = floatOut ? 2 : 1;
+  const outPixel = <usize>channels << outShift;
+  const low = i16x8.splat(<i16>lo);
+  const high = i16x8.splat(<i16>hi);
+  for (let cb = 0; cb < channels; cb += 8) {
+    const cc = <usize>cb << 1;
+    const b0 = v128.load(bias + (<usize>cb << 2));
+    const b1 = v128.load(bias + (<usize>cb << 2), 16);
+    const m0 = v128.load(multiplier + (<usize>cb << 2));
+    const m1 = v128.load(multiplier + (<usize>cb << 2), 16);
+    const s0 = slopes4(slope, cb);
+    const s1 = slopes4(slope, cb + 4);
+    const n = channels - cb;
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const origin = input + <usize>(oy * sh * inWidth + ox * sw) * pixelBytes + cc;
+        let a0 = b0, a1 = b1;
+        for (let ky = 0; ky < kh; ky++) {
+          for (let kx = 0; kx < kw; kx++) {
+            const x = v128.load(origin + <usize>(ky * inWidth + kx) * pixelBytes);
+            const w = v128.load(weights + <usize>(ky * kw + kx) * tapBytes + cc);
+            a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(x, w));
+            a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(x, w));
+          }
+        }
+        epilogue8(output + <usize>(oy * outWidth + ox) * outPixel + (<usize>cb << outShift), a0, a1, n, m0, m1, act, alpha, s0, s1, low, high, floatOut);
+      }
+    }
+  }
+}
+
+/**
  * Fully connected: out[b][u] = requant(bias[u] + sum_k x[b][k] * w[k][u]), x as i16 codes with
  * rows `inputs` codes apart; four batch rows share every weight load. Weights: int8 panels as
  * above.

@@ -5,7 +5,7 @@
  * after warm-up. Runtimes alternate within every round so machine noise hits them alike; medians
  * over rounds are reported. Also the share of wasm SIMD peak (~43.5 GFLOP/s per core on the
  * development machine) each f32 conv layer reaches, and the wasm memory (arena) and file size of
- * the shipped students. Usage: npm run bench [-- --json] [--rounds N] [--student paper|deep|conv5]
+ * the shipped students. Usage: npm run bench [-- --json] [--rounds N] [--student paper|deep|conv5|mobile]
  * (--student L: layout L of student-graph.ts with random weights instead, int8 calibrated on
  * the benchmark's random inputs).
  */
@@ -82,7 +82,14 @@ async function main() {
       let y: tf.Tensor;
       if (layer.op === 'conv') {
         const [pt, pl, pb, pr] = layer.pad;
-        y = tf.add(tf.conv2d(input as tf.Tensor4D, tw.get(layer.weights) as tf.Tensor4D, 1, [[0, 0], [pt, pb], [pl, pr], [0, 0]]), tw.get(layer.bias!)!);
+        const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+        const filter = tw.get(layer.weights) as tf.Tensor4D;
+        const [kh, kw] = layer.kernel;
+        // depthwise: our [kh][kw][1][c] is tfjs's [kh][kw][c][multiplier 1]
+        y = layer.groups === 1
+          ? tf.conv2d(input as tf.Tensor4D, filter, layer.stride as [number, number], pad)
+          : tf.depthwiseConv2d(input as tf.Tensor4D, tf.reshape(filter, [kh, kw, layer.cout, 1]) as tf.Tensor4D, layer.stride as [number, number], pad);
+        y = tf.add(y, tw.get(layer.bias!)!);
       } else if (layer.op === 'maxpool') {
         y = tf.maxPool(input as tf.Tensor4D, layer.kernel as [number, number], layer.stride as [number, number], 'valid');
       } else if (layer.op === 'dense') {
@@ -146,7 +153,7 @@ async function main() {
   const shapes = inferShapes(graph, weights);
   const layers = graph.layers.flatMap((layer) => (layer.op === 'conv' ? [layer] : [])).map((layer) => {
     const shape = shapes.get(layer.input)!;
-    const [k] = layer.kernel;
+    const [kh, kw] = layer.kernel;
     const name = layer.output;
     const g: GraphSpec = {
       name, input: { name: 'x', shape }, outputs: ['y'],
@@ -158,7 +165,7 @@ async function main() {
     const float = engine.loadModel({ graph: g, tensors });
     const integer = engine.loadModel(quantizeModel({ graph: g, tensors }, calibrateScales(engine, { graph: g, tensors }, xin, 1)));
     const [oh, ow, cout] = shapes.get(layer.output)!;
-    const flops = 2 * oh * ow * cout * k * k * shape[2];
+    const flops = 2 * oh * ow * cout * kh * kw * (shape[2] / layer.groups);
     const times = { f32: [] as number[], int8: [] as number[] };
     for (let r = 0; r < rounds; r++) {
       for (const [key, m] of [['f32', float], ['int8', integer]] as const) {

@@ -73,7 +73,7 @@ function reorderRows(t: Tensor, h: number, w: number, c: number): Float32Array {
 }
 
 /**
- * The graph (conv with stride 1 and no groups, 2x2 max pool, dense; ReLU, PReLU or no activation:
+ * The graph (conv, grouped or depthwise included, max pool, dense; ReLU, PReLU or no activation:
  * what the MobileID students use) as an ONNX model taking NCHW input `input`.
  */
 export function graphOnnx(graph: GraphSpec, weights: Map<string, Tensor>): Uint8Array {
@@ -99,11 +99,13 @@ export function graphOnnx(graph: GraphSpec, weights: Map<string, Tensor>): Uint8
     if (!('input' in layer)) throw new Error(`graphOnnx: op ${layer.op} is not supported`);
     const x = names.get(layer.input)!;
     if (layer.op === 'conv') {
-      if (layer.groups !== 1 || layer.stride.some((s) => s !== 1)) throw new Error(`graphOnnx: ${layer.output}: only stride 1, groups 1`);
+      // HWIO [kh][kw][cin/groups][cout] -> OIHW [cout][cin/groups][kh][kw]: ONNX's layout of grouped weights too
       const w = toOihw(weights.get(layer.weights)!);
       const [pt, pl, pb, pr] = layer.pad;
       inits.push(tensorProto(layer.weights, w.dims, w.data), tensorProto(layer.bias!, [w.dims[0]], weights.get(layer.bias!)!.data));
-      nodes.push(node('Conv', [x, layer.weights, layer.bias!], layer.output, [ints('kernel_shape', w.dims.slice(2)), ints('pads', [pt, pl, pb, pr])]));
+      nodes.push(node('Conv', [x, layer.weights, layer.bias!], layer.output, [
+        ints('kernel_shape', w.dims.slice(2)), ints('pads', [pt, pl, pb, pr]), ints('strides', layer.stride), int('group', layer.groups),
+      ]));
       names.set(layer.output, activate(layer, layer.output, true));
     } else if (layer.op === 'maxpool') {
       nodes.push(node('MaxPool', [x], layer.output, [ints('kernel_shape', layer.kernel), ints('strides', layer.stride)]));

@@ -94,6 +94,26 @@ function referenceConv(codes: Int32Array, [h, w, cin]: number[], l: IntLayer, k:
   return out;
 }
 
+/** Integer depthwise reference on codes: NHWC input codes [h][w][c], weights [kh][kw][1][c]. */
+function referenceDepthwise(codes: Int32Array, [h, w, c]: number[], l: IntLayer, [kh, kw]: number[], stride: number, pad: number[]): number[] {
+  const wq = l.weights.quantized!.codes;
+  const [pt, pl, pb, pr] = pad;
+  const oh = Math.floor((h + pt + pb - kh) / stride) + 1;
+  const ow = Math.floor((w + pl + pr - kw) / stride) + 1;
+  const { bias, multiplier } = constants(l, c);
+  const out: number[] = [];
+  for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) for (let o = 0; o < c; o++) {
+    let acc = bias[o];
+    for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+      const y = oy * stride + ky - pt;
+      const x = ox * stride + kx - pl;
+      if (y >= 0 && y < h && x >= 0 && x < w) acc += codes[(y * w + x) * c + o] * wq[(ky * kw + kx) * c + o];
+    }
+    out.push(epilogue(acc, multiplier[o], l.act, l.slope, o, l.range));
+  }
+  return out;
+}
+
 function referenceDense(codes: Int32Array, l: IntLayer): number[] {
   const [n, units] = l.weights.shape;
   const wq = l.weights.quantized!.codes;
@@ -157,6 +177,39 @@ describe('integer kernels, exactly as the plain integer reference', () => {
       for (let b = 0; b < batch; b++) {
         const codes = Int32Array.from(x.subarray(b * h * w * cin, (b + 1) * h * w * cin), (v) => Math.round(v / INPUT_SCALE));
         const expected = referenceConv(codes, [h, w, cin], { inScale: INPUT_SCALE, outScale: codesOut ? outScale : null, weights, bias, act, slope, range }, k, stride, pad);
+        const got = Array.from(out.subarray(b * per, (b + 1) * per), (v) => (codesOut ? Math.round(v / outScale) + 0 : v));
+        expectSame(got, expected);
+      }
+    }
+  });
+
+  const depthwiseCases: [number, number, number, number[], number, number[], number][] = [
+    // h, w, channels, kernel, stride, pad, activation index
+    [9, 7, 16, [3, 3], 1, [1, 1, 1, 1], 1],
+    [8, 9, 13, [3, 3], 2, [1, 1, 1, 1], 3], // channels not a multiple of 8 (the last load reads the next pixel's codes), PReLU
+    [7, 6, 24, [7, 6], 1, [0, 0, 0, 0], 0], // a global depthwise layer (the mobile student's gdc, narrower)
+    [6, 5, 5, [2, 3], 1, [0, 1, 1, 0], 2], // fewer than 8 channels, uneven padding
+  ];
+  it.each(depthwiseCases)('depthwise %ix%ix%i, k%j s%i pad %j act %i', (h, w, c, kernel, stride, pad, actIndex) => {
+    const weights = quantizeWeights(randomTensor([kernel[0], kernel[1], 1, c]));
+    const bias = uniform(c, 0.5);
+    const slope = uniform(c, 0.5);
+    const act = ACTIVATIONS[actIndex];
+    const tensors = new Map<string, Tensor>([['w', weights], ['b', { shape: [c], data: bias }], ['slope', { shape: [c], data: slope }]]);
+    const layer: Layer = {
+      op: 'conv', input: 'x', output: 'y', weights: 'w', bias: 'b', cout: c, kernel: kernel as [number, number], stride: [stride, stride],
+      pad: pad as [number, number, number, number], groups: c, activation: act,
+    };
+    const outScale = 0.02;
+    const batch = 2;
+    const x = gridInput(h * w * c * batch);
+    for (const codesOut of [true, false]) {
+      const out = runInteger([h, w, c], layer, tensors, { x: INPUT_SCALE, y: outScale }, x, batch, codesOut);
+      const range = codesOut ? (act.kind === 'relu' ? UNSIGNED_CODES : SIGNED_CODES) : null;
+      const per = out.length / batch;
+      for (let b = 0; b < batch; b++) {
+        const codes = Int32Array.from(x.subarray(b * h * w * c, (b + 1) * h * w * c), (v) => Math.round(v / INPUT_SCALE));
+        const expected = referenceDepthwise(codes, [h, w, c], { inScale: INPUT_SCALE, outScale: codesOut ? outScale : null, weights, bias, act, slope, range }, kernel, stride, pad);
         const got = Array.from(out.subarray(b * per, (b + 1) * per), (v) => (codesOut ? Math.round(v / outScale) + 0 : v));
         expectSame(got, expected);
       }
@@ -244,7 +297,7 @@ describe('integer kernels, exactly as the plain integer reference', () => {
 describe('requantised networks against the float run of the same weights', () => {
   // Tolerance: 8-bit activations carry ~0.4% of a tensor's range per step of rounding; through
   // a few layers the outputs stay within 5% of the largest output and at cosine >= 0.995.
-  it.each(['paper', 'deep', 'conv5'] as const)('the %s student layout with calibrated scales', (arch) => {
+  it.each(['paper', 'deep', 'conv5', 'mobile'] as const)('the %s student layout with calibrated scales', (arch) => {
     const graph = studentGraph({ arch, outputs: 128 });
     const model = { graph, tensors: initWeights(graph, 5) };
     const count = 24;
@@ -376,6 +429,15 @@ describe('int8 model format and errors', () => {
     expect(ranges.get('conv1')).toEqual(UNSIGNED_CODES);
     expect(ranges.get('pool1')).toEqual(UNSIGNED_CODES);
     expect(scales.pool1).toBe(scales.conv1);
+  });
+
+  it('refuses grouped convolutions other than depthwise (no integer kernel), naming the layer', () => {
+    const grouped: GraphSpec = {
+      name: 'grouped', input: { name: 'x', shape: [5, 5, 4] }, outputs: ['y'],
+      layers: [{ op: 'conv', input: 'x', output: 'y', weights: 'w', bias: 'b', cout: 4, kernel: [3, 3], stride: [1, 1], pad: [0, 0, 0, 0], groups: 2, activation: { kind: 'none' } }],
+    };
+    const tensors = new Map<string, Tensor>([['w', randomTensor([3, 3, 2, 4])], ['b', randomTensor([4])]]);
+    expect(() => calibrateScales(engine, { graph: grouped, tensors }, uniform(5 * 5 * 4), 1)).toThrow(/layer "y": grouped convolutions other than depthwise/);
   });
 
   it('rejects what the integer kernels cannot run, with typed errors, and keeps working', () => {

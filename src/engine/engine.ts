@@ -53,6 +53,13 @@ export interface Kernels {
   conv2dInt8: IntegerConv;
   /** conv2dInt8 on weight panels held as i16. */
   conv2dInt8Wide: IntegerConv;
+  /** Depthwise on i16 weight codes [kh][kw][c], c padded to 8. */
+  depthwiseConv2dInt8(
+    input: number, inWidth: number, channels: number,
+    output: number, outHeight: number, outWidth: number,
+    weights: number, bias: number, multiplier: number, kh: number, kw: number, sh: number, sw: number,
+    act: number, alpha: number, slope: number, lo: number, hi: number, floatOut: number,
+  ): void;
   /** f32 values to i16 codes in place; -1, or the index of the first non-finite value. */
   quantizeInput(at: number, count: number, inverse: number, lo: number, hi: number): number;
   denseInt8: IntegerDense;

@@ -16,7 +16,7 @@ import type { Engine } from './engine.js';
 import type { Activation, GraphSpec, Layer, Preprocess } from './graph.js';
 import type { DecodedModel, Tensor } from './model-format.js';
 import { packInt4Panels, packInt8Panels, packPanels, panelsLength } from './packing.js';
-import { elements, inferShapes, type Shape } from './plan.js';
+import { elements, inferShapes, isDepthwise, type Shape } from './plan.js';
 import { codeRanges, floatOutputs, integerUnsupported, type CodeRange } from './quantization.js';
 
 /** f32: the float kernels; int8: the integer kernels (quantised files only). */
@@ -200,7 +200,7 @@ export class Model {
       throw new ModelFormatError(`model "${this.graph.name}" cannot run in int8: ${message}`);
     };
     if (!spec) throw new InputError(`model "${this.graph.name}" is not quantised (no graph.quantization); npm run quantize makes an int8 file`);
-    const unsupported = integerUnsupported(this.graph);
+    const unsupported = integerUnsupported(this.graph, this.shapes);
     if (unsupported) fail(unsupported);
     for (const [name, range] of codeRanges(this.graph)) {
       const scale = spec.activations?.[name];
@@ -240,9 +240,17 @@ export class Model {
         const lanes = ceilTo(cout, 8);
         if (bits === 4) this.nibbleWeights.add(layer.weights);
         const [oh, ow] = this.shapes.get(layer.output)!;
-        if (layer.op === 'conv' && oh * ow >= WIDE_PANEL_PIXELS) this.wideWeights.add(layer.weights);
-        const panels = bits === 4 ? packInt4Panels(codes, rowLength, cout) : packInt8Panels(codes, rows, rowLength, cout);
-        blobs.push([`${key}:w0`, this.wideWeights.has(layer.weights) ? Int16Array.from(panels) : panels]);
+        if (layer.op === 'conv' && isDepthwise(layer, c)) {
+          // [kh][kw][c] as i16 codes, c padded to 8 with zeros (assembly/quantized.ts depthwiseConv2dInt8)
+          const taps = layer.kernel[0] * layer.kernel[1];
+          const packed = new Int16Array(taps * lanes);
+          for (let t = 0; t < taps; t++) packed.set(codes.subarray(t * c, (t + 1) * c), t * lanes);
+          blobs.push([`${key}:w0`, packed]);
+        } else {
+          if (layer.op === 'conv' && oh * ow >= WIDE_PANEL_PIXELS) this.wideWeights.add(layer.weights);
+          const panels = bits === 4 ? packInt4Panels(codes, rowLength, cout) : packInt8Panels(codes, rows, rowLength, cout);
+          blobs.push([`${key}:w0`, this.wideWeights.has(layer.weights) ? Int16Array.from(panels) : panels]);
+        }
         blobs.push([`${key}:b0`, Int32Array.from({ length: lanes }, (_, o) => (o < cout && bias ? Math.round(bias[o] / (inScale * scales[o])) : 0))]);
         blobs.push([`${key}:m0`, Float32Array.from({ length: lanes }, (_, o) => (o < cout ? (inScale * scales[o]) / outScale : 0))]);
         addActivation(`${key}:0`, layer.activation, cout);
@@ -250,7 +258,7 @@ export class Model {
         const cin = this.shapes.get(layer.input)![2];
         const [kh, kw] = layer.kernel;
         const w = get(layer.weights)!;
-        if (layer.groups > 1 && layer.groups === cin) {
+        if (isDepthwise(layer, cin)) {
           // depthwise: [kh][kw][1][c] with c padded to 4 so every vector load stays in bounds
           const cPad = ceilTo(cin, 4);
           const packed = new Float32Array(kh * kw * cPad);
@@ -386,7 +394,7 @@ export class Model {
               return scratch;
             }
           : src;
-        if (layer.groups > 1 && layer.groups === c) {
+        if (isDepthwise(layer, c)) {
           const a = this.activationArgs(key, layer.activation);
           const wp = this.weight(`${key}:w`);
           const bp = this.weight(`${key}:b`);
@@ -486,6 +494,10 @@ export class Model {
           }
         : src;
       const a = this.activationArgs(`${key}:0`, layer.activation);
+      if (isDepthwise(layer, c)) {
+        return (image) =>
+          k.depthwiseConv2dInt8(source(image), inW, c, out(image), oh, ow, wp, bp, mp, kh, kw, sh, sw, a.code, a.alpha, a.slope, lo, hi, +floatOut);
+      }
       const conv = this.wideWeights.has(layer.weights) ? k.conv2dInt8Wide : k.conv2dInt8;
       return (image) =>
         conv(source(image), inW, c, out(image), oh, ow, layer.cout, wp, bp, mp, kh, kw, sh, sw, a.code, a.alpha, a.slope, lo, hi, +floatOut);

@@ -4,7 +4,7 @@
  * anything is allocated.
  */
 import { ModelFormatError } from '../errors.js';
-import type { Activation, GraphSpec, Layer, Padding } from './graph.js';
+import type { Activation, ConvLayer, GraphSpec, Layer, Padding } from './graph.js';
 import type { Tensor } from './model-format.js';
 
 export type Shape = [number, number, number];
@@ -53,6 +53,11 @@ function checkActivation(layer: Layer, act: Activation | undefined, channels: nu
     default:
       fail(layer, `unknown activation ${(act as { kind: string }).kind}`);
   }
+}
+
+/** A depthwise convolution: one group per input channel (inferShapes checks that it keeps the channel count). */
+export function isDepthwise(layer: ConvLayer, inputChannels: number): boolean {
+  return layer.groups > 1 && layer.groups === inputChannels;
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import type { Activation, GraphSpec, Layer } from './graph.js';
 import type { Tensor } from './model-format.js';
+import { isDepthwise, type Shape } from './plan.js';
 
 export const WEIGHT_CODE_MAX = 127;
 export const SIGNED_CODES = { lo: -127, hi: 127 } as const;
@@ -41,11 +42,13 @@ export function quantizeWeights(tensor: Tensor): Tensor {
   return { shape: [...tensor.shape], data, quantized: { bits: 8, codes, scales } };
 }
 
-/** Why the integer kernels cannot run this graph (first offending layer), or null. */
-export function integerUnsupported(graph: GraphSpec): string | null {
+/** Why the integer kernels cannot run this graph (first offending layer), or null. `shapes`: inferShapes'. */
+export function integerUnsupported(graph: GraphSpec, shapes: Map<string, Shape>): string | null {
   for (const layer of graph.layers) {
     if (!INTEGER_OPS.has(layer.op)) return `layer "${layer.output}" (${layer.op}) has no integer kernel (conv, maxpool and dense have)`;
-    if (layer.op === 'conv' && layer.groups !== 1) return `layer "${layer.output}": grouped and depthwise convolutions have no integer kernel`;
+    if (layer.op === 'conv' && layer.groups !== 1 && !isDepthwise(layer, shapes.get(layer.input)![2])) {
+      return `layer "${layer.output}": grouped convolutions other than depthwise have no integer kernel`;
+    }
   }
   return null;
 }

@@ -46,11 +46,12 @@ export const DEFAULT_PERCENTILE = 100;
  */
 export function calibrateScales(engine: Engine, model: DecodedModel, inputs: Float32Array, count: number, options: CalibrationOptions = {}): Record<string, number> {
   const { graph } = model;
-  const unsupported = integerUnsupported(graph);
+  const shapes = inferShapes(graph, model.tensors);
+  const unsupported = integerUnsupported(graph, shapes);
   if (unsupported) throw new QuantizationError(`cannot quantise "${graph.name}": ${unsupported}`);
   const percentile = options.percentile ?? DEFAULT_PERCENTILE;
   if (!(percentile > 0 && percentile <= 100)) throw new QuantizationError(`percentile must be in (0, 100], got ${percentile}`);
-  const perImage = elements(inferShapes(graph, model.tensors).get(graph.input.name)!);
+  const perImage = elements(shapes.get(graph.input.name)!);
   if (!Number.isInteger(count) || count < 1 || inputs.length !== count * perImage) {
     throw new QuantizationError(`calibration needs at least one input of ${perImage} values; got ${inputs.length} values for ${count}`);
   }

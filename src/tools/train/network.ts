@@ -32,7 +32,7 @@
 import type { Engine, Kernels } from '../../engine/engine.js';
 import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../../engine/graph.js';
 import type { Tensor } from '../../engine/model-format.js';
-import { elements, inferShapes, type Shape } from '../../engine/plan.js';
+import { elements, inferShapes, isDepthwise, type Shape } from '../../engine/plan.js';
 import { TrainingError, UnsupportedLayerError } from './errors.js';
 import { packPanels, packTransposedPanels, panelsLength } from '../../engine/packing.js';
 import { ParameterLayout } from './parameters.js';
@@ -136,7 +136,7 @@ function checkTrainable(graph: GraphSpec, shapes: Map<string, Shape>): void {
     if (layer.op === 'activation' && !['none', 'relu'].includes(layer.activation.kind)) {
       throw new UnsupportedLayerError(`${where}: a separate ${layer.activation.kind} layer is not supported in training (none or relu)`);
     }
-    if (layer.op === 'conv' && layer.groups !== 1 && !isDepthwise(layer, shapes)) {
+    if (layer.op === 'conv' && layer.groups !== 1 && !isDepthwise(layer, shapes.get(layer.input)![2])) {
       throw new UnsupportedLayerError(`${where}: grouped convolutions other than depthwise are not supported in training`);
     }
     previous = layer.output;
@@ -145,9 +145,6 @@ function checkTrainable(graph: GraphSpec, shapes: Map<string, Shape>): void {
     throw new UnsupportedLayerError('the graph must have one output: the last layer');
   }
 }
-
-/** A depthwise convolution: one group per input channel, as many outputs (plan.ts checks the latter). */
-const isDepthwise = (layer: ConvLayer, shapes: Map<string, Shape>) => layer.groups > 1 && layer.groups === shapes.get(layer.input)![2];
 
 export interface TrainingNetworkOptions {
   /** Also compute the gradient with respect to the network input (see inputGradient()). */
@@ -231,7 +228,7 @@ export class TrainingNetwork {
       const transposedK = layer.op === 'conv' ? layer.kernel[0] * layer.kernel[1] * cout : cout;
       const slope = layer.activation.kind === 'prelu' ? layer.activation.slope : undefined;
       // a depthwise layer keeps one weight layout, the forward kernel's, for both passes
-      const depthwise = layer.op === 'conv' && isDepthwise(layer, this.shapes);
+      const depthwise = layer.op === 'conv' && isDepthwise(layer, this.shapes.get(layer.input)![2]);
       return {
         packed: plan.take(depthwise ? layer.kernel[0] * layer.kernel[1] * depthwiseTapStride(cout) : panelsLength(k, cout)),
         bias: plan.take(ceil8(cout)),
@@ -331,7 +328,7 @@ export class TrainingNetwork {
       if (layer.bias !== undefined) f32.set(this.layout.view(vector, layer.bias), slots.bias >> 2);
       if (layer.activation.kind === 'prelu') f32.set(this.layout.view(vector, layer.activation.slope), slots.slope >> 2);
       const [kh, kw] = layer.op === 'conv' ? layer.kernel : [1, 1];
-      if (layer.op === 'conv' && isDepthwise(layer, this.shapes)) {
+      if (layer.op === 'conv' && isDepthwise(layer, this.shapes.get(layer.input)![2])) {
         // [kh][kw][c] -> the same with c padded (the padding lanes stay zero)
         const stride = depthwiseTapStride(cout);
         for (let tap = 0; tap < kh * kw; tap++) f32.set(w.subarray(tap * cout, (tap + 1) * cout), (slots.packed >> 2) + tap * stride);
@@ -702,7 +699,7 @@ export class TrainingNetwork {
         const src = this.convSource(layer, image);
         const { packed, bias } = this.weights[i];
         const act = this.fusedActivation(i);
-        if (isDepthwise(layer, this.shapes)) {
+        if (isDepthwise(layer, this.shapes.get(layer.input)![2])) {
           k.depthwiseConv2d(src.ptr, src.width, c, out, oh, ow, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
         } else {
           k.conv2d(src.ptr, src.width, c, c, out, oh, ow, oc, oc, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
@@ -755,7 +752,7 @@ export class TrainingNetwork {
         if (!this.normalizations.has(i)) this.activationBackward(i, gradOut, image, oh * ow);
         if (slots.gradBias) k.biasBackward(gradOut, oh * ow, oc, slots.gradBias);
         const src = this.convSource(layer, image);
-        if (isDepthwise(layer, this.shapes)) {
+        if (isDepthwise(layer, this.shapes.get(layer.input)![2])) {
           k.depthwiseBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, slots.gradWeights, kh, kw, sh, sw);
           if (needsInputGradient) {
             k.depthwiseBackwardInput(gradOut, oh, ow, c, slots.packed, this.gridScratch, h + pt + pb, w + pl + pr, gradIn, h, w, kh, kw, sh, sw, pt, pl);
