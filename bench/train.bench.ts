@@ -5,10 +5,10 @@
  * round so that load from other processes hits them alike; medians over rounds are reported.
  * Besides wall-clock images/s, images per CPU-second of this process (all its threads) show the
  * efficiency of each configuration independently of how much CPU other processes leave us.
- * --arch deep|conv5 trains one of the deeper trunks instead of the paper's; --batch-norm adds a configuration to
+ * --arch deep|conv5|mobile trains one of the other layouts instead of the paper's; --batch-norm adds a configuration to
  * the alternation, 2 workers with batch norm (its cost over plain 2 workers), and --prelu one with
  * PReLU instead of ReLU (with --batch-norm: batch norm and PReLU).
- * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128] [--arch paper|deep|conv5] [--batch-norm] [--prelu]
+ * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128] [--arch paper|deep|conv5|mobile] [--batch-norm] [--prelu]
  * The last line of output is JSON.
  */
 import os from 'node:os';

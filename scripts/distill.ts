@@ -9,10 +9,10 @@
  *   --data DIRS             prepared caches, comma-separated (default: .cache/prepared/fairface
  *                           and .cache/prepared/celeba, the shipped student's data)
  *   --targets KIND          desc | hidden | selected (default desc: the 128-d descriptor)
- *   --arch paper|deep|conv5 student layer widths (default paper: the MobileID prototxt; deep: a
+ *   --arch paper|deep|conv5|mobile student layer widths (default paper: the MobileID prototxt; deep: a
  *                           128-channel conv3 + conv4 trunk within the same budget; conv5: deep with
- *                           two 160-channel convs on the 5x4 map and fc1/fc2 of 256; see
- *                           src/face/student-graph.ts)
+ *                           two 160-channel convs on the 5x4 map and fc1/fc2 of 256; mobile: a
+ *                           depthwise-separable trunk; see src/face/student-graph.ts)
  *   --activation relu|prelu hidden-layer activation (default relu; prelu: one learnt slope per
  *                           channel, no extra multiply-adds)
  *   --batch-norm            batch normalisation after every conv and hidden dense layer, in
