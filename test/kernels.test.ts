@@ -50,6 +50,8 @@ describe('conv2d', () => {
     [9, 9, 64, 64, 3, 1, 64, [1, 1, 1, 1], 1],
     [9, 8, 13, 13, 3, 2, 13, [0, 0, 1, 1], 2],
     [6, 5, 3, 3, 3, 1, 3, [1, 1, 1, 1], 3],
+    [7, 11, 20, 20, 3, 1, 20, [1, 1, 1, 1], 3], // depthwise: two 4-pixel tiles and a remainder, PReLU
+    [9, 19, 6, 6, 3, 2, 6, [1, 1, 1, 1], 1], // depthwise, stride 2: tiles, a ragged channel count
   ];
   it.each(cases)('%ix%ix%i -> %i, k%i s%i groups %i pad %j act %i', (h, w, cin, cout, k, s, groups, pad, actIndex) => {
     const tensors = new Map<string, Tensor>([['w', t([k, k, cin / groups, cout])], ['b', t([cout])]]);
