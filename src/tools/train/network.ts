@@ -228,7 +228,7 @@ export class TrainingNetwork {
       const transposedK = layer.op === 'conv' ? layer.kernel[0] * layer.kernel[1] * cout : cout;
       const slope = layer.activation.kind === 'prelu' ? layer.activation.slope : undefined;
       // a depthwise layer keeps one weight layout, the forward kernel's, for both passes
-      const depthwise = layer.op === 'conv' && isDepthwise(layer, this.shapes.get(layer.input)![2]);
+      const depthwise = layer.op === 'conv' && this.isDepthwise(layer);
       return {
         packed: plan.take(depthwise ? layer.kernel[0] * layer.kernel[1] * depthwiseTapStride(cout) : panelsLength(k, cout)),
         bias: plan.take(ceil8(cout)),
@@ -328,7 +328,7 @@ export class TrainingNetwork {
       if (layer.bias !== undefined) f32.set(this.layout.view(vector, layer.bias), slots.bias >> 2);
       if (layer.activation.kind === 'prelu') f32.set(this.layout.view(vector, layer.activation.slope), slots.slope >> 2);
       const [kh, kw] = layer.op === 'conv' ? layer.kernel : [1, 1];
-      if (layer.op === 'conv' && isDepthwise(layer, this.shapes.get(layer.input)![2])) {
+      if (layer.op === 'conv' && this.isDepthwise(layer)) {
         // [kh][kw][c] -> the same with c padded (the padding lanes stay zero)
         const stride = depthwiseTapStride(cout);
         for (let tap = 0; tap < kh * kw; tap++) f32.set(w.subarray(tap * cout, (tap + 1) * cout), (slots.packed >> 2) + tap * stride);
@@ -419,6 +419,10 @@ export class TrainingNetwork {
     if (this.disposed) return;
     this.disposed = true;
     this.engine.arena.release(this.block.ptr, this.block.bytes);
+  }
+
+  private isDepthwise(layer: ConvLayer): boolean {
+    return isDepthwise(layer, this.shapes.get(layer.input)![2]);
   }
 
   /** [rows of the weight matrix (taps), input channels, output channels] of a conv/dense layer. */
@@ -699,7 +703,7 @@ export class TrainingNetwork {
         const src = this.convSource(layer, image);
         const { packed, bias } = this.weights[i];
         const act = this.fusedActivation(i);
-        if (isDepthwise(layer, this.shapes.get(layer.input)![2])) {
+        if (this.isDepthwise(layer)) {
           k.depthwiseConv2d(src.ptr, src.width, c, out, oh, ow, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
         } else {
           k.conv2d(src.ptr, src.width, c, c, out, oh, ow, oc, oc, packed, bias, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], act, 0, 0);
@@ -752,7 +756,7 @@ export class TrainingNetwork {
         if (!this.normalizations.has(i)) this.activationBackward(i, gradOut, image, oh * ow);
         if (slots.gradBias) k.biasBackward(gradOut, oh * ow, oc, slots.gradBias);
         const src = this.convSource(layer, image);
-        if (isDepthwise(layer, this.shapes.get(layer.input)![2])) {
+        if (this.isDepthwise(layer)) {
           k.depthwiseBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, slots.gradWeights, kh, kw, sh, sw);
           if (needsInputGradient) {
             k.depthwiseBackwardInput(gradOut, oh, ow, c, slots.packed, this.gridScratch, h + pt + pb, w + pl + pr, gradIn, h, w, kh, kw, sh, sw, pt, pl);
