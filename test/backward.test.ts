@@ -162,6 +162,15 @@ describe('depthwise conv backward (dW, db, dX) vs f32 finite differences', () =>
   });
 });
 
+describe('a residual add on the network input', () => {
+  it('sums the input gradient over both readers (the conv and the add)', () => {
+    const layers: Layer[] = [conv('x', 'c', 5, 3, 1, [1, 1, 1, 1]), { op: 'add', inputs: ['x', 'c'], output: 'y', activation: { kind: 'none' } }];
+    const shape: [number, number, number] = [6, 5, 5];
+    const c: Case = { graph: graphOf(shape, layers), tensors: randomTensors(layers, shape), input: uniform(2 * count(shape)), batch: 2 };
+    for (const [name, error] of Object.entries(layerCheck(c, 0.25))) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+});
+
 describe('dense backward (dW, db, dX) vs f32 finite differences', () => {
   it.each([
     [1280, 500], [500, 500], [500, 422], // student fc1..fc3
@@ -324,6 +333,19 @@ describe('whole networks vs f64 finite differences', () => {
     for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
   });
 
+  it('residual blocks: a conv pair added to its input (ReLU after the add), a dense pair likewise', () => {
+    const add = (inputs: [string, string], output: string, relu: boolean): Layer => ({ op: 'add', inputs, output, activation: { kind: relu ? 'relu' : 'none' } });
+    const layers = [
+      conv('x', 'c1', 6, 3, 1, [1, 1, 1, 1], true), // read by c2 and by the add: its gradient is summed
+      conv('c1', 'c2', 6, 3, 1, [1, 1, 1, 1], true), conv('c2', 'c3', 6, 3, 1, [1, 1, 1, 1]), add(['c3', 'c1'], 'r1', true),
+      maxpool('r1', 'p1', 2, 2), dense('p1', 'f1', 10, true), dense('f1', 'f2', 10), add(['f2', 'f1'], 'r2', false), dense('r2', 'f3', 5),
+    ];
+    const shape: [number, number, number] = [8, 7, 3];
+    const errors = networkCheck(graphOf(shape, layers), randomTensors(layers, shape), 3, 12);
+    expect(Object.keys(errors)).toHaveLength(12);
+    for (const [name, error] of Object.entries(errors)) expect(error, name).toBeLessThanOrEqual(1e-3);
+  });
+
   it('PReLUs (slopes of either sign) after a conv and a dense layer', () => {
     const layers = [
       withPrelu(conv('x', 'c1', 9, 3, 1, [1, 1, 1, 1])), maxpool('c1', 'p1', 2, 2),
@@ -366,6 +388,27 @@ describe('training forward pass', () => {
     const actual = net.forward(input, 5);
     net.dispose();
     expect(Array.from(actual)).toEqual(Array.from(expected));
+  });
+});
+
+describe('training forward pass with residual adds', () => {
+  it('equals engine.loadModel(...).run, batch norm folded', () => {
+    const layers: Layer[] = [
+      withPrelu(conv('x', 'c1', 8, 3, 1, [1, 1, 1, 1])), conv('c1', 'c2', 8, 3, 1, [1, 1, 1, 1], true),
+      { op: 'add', inputs: ['c2', 'c1'], output: 'r', activation: { kind: 'relu' } }, maxpool('r', 'p', 2, 2),
+      withPrelu(dense('p', 'f1', 12)), dense('f1', 'f2', 12), { op: 'add', inputs: ['f2', 'f1'], output: 'y', activation: { kind: 'none' } },
+    ];
+    const shape: [number, number, number] = [9, 8, 3];
+    const graph = graphOf(shape, layers);
+    const tensors = randomBatchNorm(graph, randomSlopes(graph, initWeights(graph, 9)));
+    const input = uniform(4 * count(shape), 1.6);
+    const net = new TrainingNetwork(engine, graph, tensors, 4, { batchNorm: true });
+    const actual = net.forward(input, 4);
+    net.dispose();
+    const model = engine.loadModel(encodeModel(graph, foldBatchNorm(graph, tensors)), { batch: 4 });
+    const expected = model.run(input, 4);
+    model.dispose();
+    expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(1e-5);
   });
 });
 
@@ -469,11 +512,21 @@ describe('batch norm in training', () => {
     const shapes = inferShapes(graph, tensors);
     const normalized = new Set<Layer>(normalizedLayers(graph));
     const per = count(shape);
-    let values: Float64Array[] = Array.from({ length: batch }, (_, b) => Float64Array.from(input.subarray(b * per, (b + 1) * per)));
+    // every tensor's values, image by image
+    const tensorsByName = new Map<string, Float64Array[]>([[graph.input.name, Array.from({ length: batch }, (_, b) => Float64Array.from(input.subarray(b * per, (b + 1) * per)))]]);
+    let values: Float64Array[] = [];
     for (const layer of graph.layers) {
-      const inputShape = shapes.get((layer as { input: string }).input)! as [number, number, number];
+      if (layer.op === 'add') {
+        const [a, b] = layer.inputs.map((name) => tensorsByName.get(name)!);
+        values = a.map((v, image) => v.map((x, k) => (layer.activation.kind === 'relu' ? Math.max(0, x + b[image][k]) : x + b[image][k])));
+        tensorsByName.set(layer.output, values);
+        continue;
+      }
+      const source = (layer as { input: string }).input;
+      const inputShape = shapes.get(source)! as [number, number, number];
       const alone = graphOf(inputShape, [{ ...layer, input: 'x', ...(normalized.has(layer) ? { activation: { kind: 'none' } } : {}) } as Layer]);
-      values = values.map((v) => referenceRun(alone, tensors, v)[0]);
+      values = tensorsByName.get(source)!.map((v) => referenceRun(alone, tensors, v)[0]);
+      tensorsByName.set(layer.output, values);
       if (!normalized.has(layer)) continue;
       const names = batchNormNames(layer as never);
       const [gamma, beta] = [names.gamma, names.beta].map((n) => tensors.get(n)!.data);
@@ -491,19 +544,26 @@ describe('batch norm in training', () => {
         if (y >= 0 || activation.kind === 'none') return y;
         return slope ? slope[c] * y : 0;
       }));
+      tensorsByName.set(layer.output, values);
     }
     let loss = 0;
     values.forEach((y, b) => y.forEach((v, j) => (loss += (v - targets[b * y.length + j]) ** 2 / 2)));
     return loss;
   }
 
-  it.each(['relu', 'prelu'])('gradients of weights, gamma, beta, slopes and input vs f64 finite differences through the batch statistics (%s)', (kind) => {
+  it.each(['relu', 'prelu', 'residual'])('gradients of weights, gamma, beta, slopes and input vs f64 finite differences through the batch statistics (%s)', (kind) => {
     // (without the activations the next normalisation would cancel c1's beta too)
     const activated = (layer: Layer) => (kind === 'prelu' ? withPrelu(layer) : layer);
-    const graph = graphOf(shape, [
-      activated(conv('x', 'c1', 6, 3, 1, [1, 1, 1, 1], true)), maxpool('c1', 'p1', 2, 2),
-      activated(dense('p1', 'f1', 9, true)), dense('f1', 'f2', 5),
-    ]);
+    const graph = graphOf(shape, kind === 'residual'
+      ? [
+        conv('x', 'c1', 6, 3, 1, [1, 1, 1, 1], true), conv('c1', 'c2', 6, 3, 1, [1, 1, 1, 1], true),
+        { op: 'add', inputs: ['c2', 'c1'], output: 'r', activation: { kind: 'relu' } }, maxpool('r', 'p1', 2, 2),
+        dense('p1', 'f1', 9, true), dense('f1', 'f2', 5),
+      ]
+      : [
+        activated(conv('x', 'c1', 6, 3, 1, [1, 1, 1, 1], true)), maxpool('c1', 'p1', 2, 2),
+        activated(dense('p1', 'f1', 9, true)), dense('f1', 'f2', 5),
+      ]);
     const tensors = randomBatchNorm(graph, randomSlopes(graph, initWeights(graph, 5)));
     const input = uniform(batch * count(shape), 1.6);
     const net = new TrainingNetwork(engine, graph, tensors, batch, { batchNorm: true, inputGradient: true });
@@ -600,7 +660,8 @@ describe('unsupported graphs', () => {
     ['a leaky ReLU', [{ ...conv('x', 'y', 4, 3), activation: { kind: 'leaky', alpha: 0.1 } }] as Layer[]],
     ['a grouped convolution other than depthwise (4 channels in 2 groups)', [{ ...conv('x', 'y', 4, 3), groups: 2 }] as Layer[]],
     ['an average pool', [{ op: 'avgpool', input: 'x', output: 'y', kernel: [2, 2], stride: [2, 2], pad: [0, 0, 0, 0] }] as Layer[]],
-    ['a branch', [conv('x', 'a', 2, 1), conv('x', 'y', 2, 1)]],
+    ['a branch whose output nothing reads', [conv('x', 'a', 2, 1), conv('x', 'y', 2, 1)]],
+    ['an add of different shapes', [conv('x', 'a', 2, 1, 2), { op: 'add', inputs: ['x', 'a'], output: 'y', activation: { kind: 'none' } }] as Layer[]],
   ])('rejects %s', (_what, layers) => {
     const grouped = layers[0].op === 'conv' && layers[0].groups === 2;
     const tensors = new Map<string, Tensor>([

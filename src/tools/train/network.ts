@@ -1,6 +1,8 @@
 /**
- * A sequential conv / maxpool / dense / ReLU / PReLU graph, differentiable: forward pass keeping every
- * activation of the batch, L2 loss, backward pass accumulating the gradient of the weights.
+ * A conv / maxpool / dense / ReLU / PReLU graph with residual adds, differentiable: forward pass
+ * keeping every activation of the batch, L2 loss, backward pass accumulating the gradient of the
+ * weights. Layers run in graph order; a tensor read by two layers (a residual block's input, read
+ * by its body and by the add) gets the sum of their gradients.
  * Runs on the engine's wasm kernels (forward: the inference kernels themselves; backward:
  * assembly/*_backward.ts), in the engine's arena, in one block laid out at construction.
  *
@@ -30,7 +32,7 @@
  * Its input x is kept for the backward pass (the output cannot give it back where a slope is 0).
  */
 import type { Engine, Kernels } from '../../engine/engine.js';
-import type { AddLayer, ConvLayer, DenseLayer, GraphSpec, Layer } from '../../engine/graph.js';
+import type { ActivationLayer, AddLayer, ConvLayer, DenseLayer, GraphSpec, PoolLayer } from '../../engine/graph.js';
 import type { Tensor } from '../../engine/model-format.js';
 import { elements, inferShapes, isDepthwise, type Shape } from '../../engine/plan.js';
 import { TrainingError, UnsupportedLayerError } from './errors.js';
@@ -71,8 +73,10 @@ export type TrainingKernels = Kernels & {
   batchNormInputGradient(g: number, z: number, rows: number, channels: number, a: number, b: number, d: number): void;
 };
 
-/** Every layer but add: one input, the previous layer's output. */
-type SequentialLayer = Exclude<Layer, AddLayer>;
+/** The layers training has a backward pass for. */
+type TrainableLayer = ConvLayer | PoolLayer | DenseLayer | ActivationLayer | AddLayer;
+/** The tensors a layer reads. */
+const inputsOf = (layer: TrainableLayer): string[] => (layer.op === 'add' ? [...layer.inputs] : [layer.input]);
 
 const ACT_NONE = 0;
 const ACT_RELU = 1;
@@ -123,25 +127,33 @@ class BlockPlanner {
   }
 }
 
+/**
+ * Layers read earlier outputs (a residual block reads one twice: its body and the add); every
+ * output but the last is read again, and the last is the graph's one output.
+ */
 function checkTrainable(graph: GraphSpec, shapes: Map<string, Shape>): void {
-  let previous = graph.input.name;
+  const read = new Set(graph.layers.flatMap((layer) => (layer.op === 'add' ? layer.inputs : 'input' in layer ? [layer.input] : [])));
   for (const layer of graph.layers) {
     const where = `layer "${layer.output}" (${layer.op})`;
-    if (layer.op === 'add') throw new UnsupportedLayerError(`${where}: only sequential graphs can be trained`);
-    if (layer.input !== previous) throw new UnsupportedLayerError(`${where}: reads "${layer.input}", not the previous layer's output; only sequential graphs can be trained`);
-    if (!['conv', 'maxpool', 'dense', 'activation'].includes(layer.op)) throw new UnsupportedLayerError(`${where}: no backward pass for this op`);
+    if (!['conv', 'maxpool', 'dense', 'activation', 'add'].includes(layer.op)) throw new UnsupportedLayerError(`${where}: no backward pass for this op`);
     if ((layer.op === 'conv' || layer.op === 'dense') && !['none', 'relu', 'prelu'].includes(layer.activation.kind)) {
       throw new UnsupportedLayerError(`${where}: activation ${layer.activation.kind} is not supported in training (none, relu or prelu)`);
     }
-    if (layer.op === 'activation' && !['none', 'relu'].includes(layer.activation.kind)) {
-      throw new UnsupportedLayerError(`${where}: a separate ${layer.activation.kind} layer is not supported in training (none or relu)`);
+    if ((layer.op === 'activation' || layer.op === 'add') && !['none', 'relu'].includes(layer.activation.kind)) {
+      throw new UnsupportedLayerError(`${where}: ${layer.activation.kind} after ${layer.op === 'add' ? 'an add' : 'a separate activation layer'} is not supported in training (none or relu)`);
+    }
+    if (layer.op === 'add' && shapes.get(layer.inputs[0])!.join() !== shapes.get(layer.inputs[1])!.join()) {
+      throw new UnsupportedLayerError(`${where}: adds tensors of different shapes; training adds equal shapes only`);
     }
     if (layer.op === 'conv' && layer.groups !== 1 && !isDepthwise(layer, shapes.get(layer.input)![2])) {
       throw new UnsupportedLayerError(`${where}: grouped convolutions other than depthwise are not supported in training`);
     }
-    previous = layer.output;
+    if (layer !== graph.layers[graph.layers.length - 1] && !read.has(layer.output)) {
+      throw new UnsupportedLayerError(`${where}: its output is read by no later layer; a trained graph has one output, its last layer's`);
+    }
   }
-  if (graph.outputs.length !== 1 || graph.outputs[0] !== previous) {
+  const last = graph.layers[graph.layers.length - 1];
+  if (graph.outputs.length !== 1 || graph.outputs[0] !== last?.output) {
     throw new UnsupportedLayerError('the graph must have one output: the last layer');
   }
 }
@@ -163,7 +175,7 @@ export class TrainingNetwork {
   readonly outputSize: number;
   private readonly kernels: TrainingKernels;
   private readonly shapes: Map<string, Shape>;
-  private readonly layers: SequentialLayer[];
+  private readonly layers: TrainableLayer[];
   private readonly firstBatched: number;
   private readonly block: { ptr: number; bytes: number };
   private readonly activations = new Map<string, Buffer>();
@@ -172,6 +184,10 @@ export class TrainingNetwork {
   private readonly preluInputs = new Map<number, Buffer>();
   private readonly weights: LayerWeights[] = [];
   private readonly gradientBlock: number;
+  /** Tensors read by more than one layer: their gradient is summed over the readers (zeroed first). */
+  private readonly shared = new Set<string>();
+  /** Where a reader of a shared tensor writes its part of the gradient before adding it in. */
+  private readonly sharedScratch: number;
   private readonly padScratch: number;
   private readonly gridScratch: number;
   private readonly zeroBias: number;
@@ -210,7 +226,7 @@ export class TrainingNetwork {
     this.layout = ParameterLayout.of(graph, tensors, batchNorm);
     this.shapes = inferShapes(graph, tensors);
     checkTrainable(graph, this.shapes);
-    this.layers = graph.layers as SequentialLayer[];
+    this.layers = graph.layers as TrainableLayer[];
     const firstDense = this.layers.findIndex((l) => l.op === 'dense');
     // batch statistics couple the images: every layer runs over the whole batch
     this.firstBatched = batchNorm ? 0 : firstDense < 0 ? this.layers.length : firstDense;
@@ -240,8 +256,14 @@ export class TrainingNetwork {
       };
     });
     const gradientOffset = plan.take(this.layout.size);
-    // the input of the first dense layer (written by its batched backward) and everything after it
-    const batchedGradient = (name: string, i: number) => i >= this.firstBatched - 1 || name === outputName;
+    // a tensor read or written by a batched layer (the input of the first dense layer, written by its
+    // batched backward, and everything after it) has a gradient for every image; the others, for one
+    const readers = new Map<string, number[]>();
+    this.layers.forEach((layer, i) => inputsOf(layer).forEach((name) => readers.set(name, [...(readers.get(name) ?? []), i])));
+    for (const [name, by] of readers) if (by.length > 1) this.shared.add(name);
+    const batchedGradient = (name: string, i: number) =>
+      i >= this.firstBatched || name === outputName || (readers.get(name) ?? []).some((j) => j >= this.firstBatched);
+    let sharedFloats = 0;
     const activationOffsets = new Map<string, number>([[graph.input.name, plan.take(maxBatch * this.inputSize)]]);
     const gradientOffsets = new Map<string, [number, boolean]>();
     if (this.withInputGradient) gradientOffsets.set(graph.input.name, [plan.take(maxBatch * this.inputSize), true]);
@@ -256,6 +278,7 @@ export class TrainingNetwork {
       if ((weightPlan[i]?.slope ?? -1) >= 0) preluOffsets.set(i, plan.take(maxBatch * size(layer.output)));
       const batched = batchedGradient(layer.output, i);
       gradientOffsets.set(layer.output, [plan.take((batched ? maxBatch : 1) * size(layer.output)), batched]);
+      if (this.shared.has(layer.output)) sharedFloats = Math.max(sharedFloats, (batched ? maxBatch : 1) * size(layer.output));
       if (layer.op === 'conv') {
         const [h, w, c] = this.shapes.get(layer.input)!;
         const [pt, pl, pb, pr] = layer.pad;
@@ -267,6 +290,8 @@ export class TrainingNetwork {
         zeroFloats = Math.max(zeroFloats, ceil8(size(layer.input)));
       }
     });
+    if (this.shared.has(graph.input.name)) sharedFloats = Math.max(sharedFloats, maxBatch * this.inputSize);
+    const sharedOffset = plan.take(sharedFloats);
     const padOffset = plan.take(padFloats);
     const gridOffset = plan.take(gridFloats);
     const zeroOffset = plan.take(zeroFloats);
@@ -307,6 +332,7 @@ export class TrainingNetwork {
         mean: new Float64Array(channels), inverseStd: new Float64Array(channels),
       });
     }
+    this.sharedScratch = ptr + sharedOffset;
     this.padScratch = ptr + padOffset;
     this.gridScratch = ptr + gridOffset;
     this.zeroBias = ptr + zeroOffset;
@@ -405,14 +431,41 @@ export class TrainingNetwork {
     this.runForward(input, count, true);
     this.addBatchStatistics(count);
     const loss = this.outputLoss(targets, count, true);
+    this.zeroSharedGradients(true, count);
     for (let i = this.layers.length - 1; i >= this.firstBatched; i--) {
       this.normalizationBackward(i, count);
       this.backwardLayer(i, count);
     }
     for (let image = 0; image < count; image++) {
+      this.zeroSharedGradients(false, 1);
       for (let i = this.firstBatched - 1; i >= 0; i--) this.backwardLayer(i, count, image);
     }
     return loss;
+  }
+
+  /** Zeroes the gradient of every shared tensor held for the whole batch (`batched`) or for one image. */
+  private zeroSharedGradients(batched: boolean, count: number): void {
+    for (const name of this.shared) {
+      const buffer = this.gradients.get(name);
+      if (!buffer || (buffer.stride > 0) !== batched) continue;
+      const start = buffer.base >> 2;
+      this.engine.arena.f32.fill(0, start, start + count * elements(this.shapes.get(name)!));
+    }
+  }
+
+  /**
+   * Where layer backward passes write the gradient of `name` for `floats` values of image `image`
+   * (the whole batch from image 0 for dense layers), and a function to call once written: a shared
+   * tensor's part goes to scratch first and is then added to what its other readers gave; 0 when
+   * nothing needs it (the graph input, unless asked for).
+   */
+  private inputGradientTarget(name: string, image: number, floats: number): { at: number; done: () => void } {
+    const buffer = this.gradients.get(name);
+    if (!buffer) return { at: 0, done: () => {} };
+    const address = at(buffer, image);
+    if (!this.shared.has(name)) return { at: address, done: () => {} };
+    const scratch = this.sharedScratch;
+    return { at: scratch, done: () => this.kernels.add(address, 1, 1, floats, scratch, 1, 1, floats, address, ACT_NONE, 0, 0) };
   }
 
   dispose(): void {
@@ -697,6 +750,11 @@ export class TrainingNetwork {
     const layer = this.layers[i];
     const out = at(this.activations.get(layer.output)!, image);
     const [oh, ow, oc] = this.shapes.get(layer.output)!;
+    if (layer.op === 'add') {
+      const [a, b] = layer.inputs.map((name) => at(this.activations.get(name)!, image));
+      k.add(a, oh, ow, oc, b, oh, ow, oc, out, layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE, 0, 0);
+      return;
+    }
     const [h, w, c] = this.shapes.get(layer.input)!;
     switch (layer.op) {
       case 'conv': {
@@ -729,8 +787,6 @@ export class TrainingNetwork {
         k.activation(out, oh * ow, oc, layer.activation.kind === 'relu' ? ACT_RELU : ACT_NONE, 0, 0);
         return;
       }
-      default:
-        throw new UnsupportedLayerError(`no forward pass for ${layer.op}`);
     }
   }
 
@@ -742,11 +798,21 @@ export class TrainingNetwork {
       return;
     }
     const k = this.kernels;
-    const needsInputGradient = i > 0 || this.withInputGradient;
     const gradOut = at(this.gradients.get(layer.output)!, Math.max(image, 0));
     const [oh, ow, oc] = this.shapes.get(layer.output)!;
+    if (layer.op === 'add') {
+      if (layer.activation.kind === 'relu') k.reluBackward(gradOut, at(this.activations.get(layer.output)!, image), oh * ow * oc);
+      for (const name of layer.inputs) {
+        const target = this.inputGradientTarget(name, image, oh * ow * oc);
+        if (!target.at) continue;
+        this.engine.arena.u8.copyWithin(target.at, gradOut, gradOut + oh * ow * oc * 4);
+        target.done();
+      }
+      return;
+    }
     const [h, w, c] = this.shapes.get(layer.input)!;
-    const gradIn = needsInputGradient ? at(this.gradients.get(layer.input)!, Math.max(image, 0)) : 0;
+    const target = this.inputGradientTarget(layer.input, Math.max(image, 0), (layer.op === 'dense' ? count : 1) * h * w * c);
+    const gradIn = target.at;
     switch (layer.op) {
       case 'conv': {
         const slots = this.weights[i];
@@ -758,24 +824,20 @@ export class TrainingNetwork {
         const src = this.convSource(layer, image);
         if (this.isDepthwise(layer)) {
           k.depthwiseBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, slots.gradWeights, kh, kw, sh, sw);
-          if (needsInputGradient) {
-            k.depthwiseBackwardInput(gradOut, oh, ow, c, slots.packed, this.gridScratch, h + pt + pb, w + pl + pr, gradIn, h, w, kh, kw, sh, sw, pt, pl);
-          }
-          return;
-        }
-        k.conv2dBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, oc, slots.gradWeights, kh, kw, sh, sw);
-        if (needsInputGradient) {
+          if (gradIn) k.depthwiseBackwardInput(gradOut, oh, ow, c, slots.packed, this.gridScratch, h + pt + pb, w + pl + pr, gradIn, h, w, kh, kw, sh, sw, pt, pl);
+        } else {
+          k.conv2dBackwardWeights(src.ptr, src.width, c, gradOut, oh, ow, oc, slots.gradWeights, kh, kw, sh, sw);
           const gridHeight = h + pt + pb + kh - 1;
           const gridWidth = w + pl + pr + kw - 1;
-          k.conv2dBackwardInput(gradOut, oh, ow, oc, this.gridScratch, gridHeight, gridWidth, gradIn, h, w, c, slots.packedT, this.zeroBias, kh, kw, sh, sw, pt, pl);
+          if (gradIn) k.conv2dBackwardInput(gradOut, oh, ow, oc, this.gridScratch, gridHeight, gridWidth, gradIn, h, w, c, slots.packedT, this.zeroBias, kh, kw, sh, sw, pt, pl);
         }
-        return;
+        break;
       }
       case 'maxpool': {
-        if (!needsInputGradient) return;
+        if (!gradIn) return;
         const src = at(this.activations.get(layer.input)!, image);
         k.maxPoolBackward(src, h, w, c, gradOut, oh, ow, gradIn, layer.kernel[0], layer.kernel[1], layer.stride[0], layer.stride[1], layer.pad[0], layer.pad[1]);
-        return;
+        break;
       }
       case 'dense': {
         const slots = this.weights[i];
@@ -783,18 +845,16 @@ export class TrainingNetwork {
         if (!this.normalizations.has(i)) this.activationBackward(i, gradOut, 0, count);
         if (slots.gradBias) k.biasBackward(gradOut, count, layer.units, slots.gradBias);
         k.denseBackwardWeights(this.activations.get(layer.input)!.base, count, n, gradOut, layer.units, slots.gradWeights);
-        if (needsInputGradient) k.denseBackwardInput(gradOut, count, layer.units, gradIn, n, slots.packedT, this.zeroBias);
-        return;
+        if (gradIn) k.denseBackwardInput(gradOut, count, layer.units, gradIn, n, slots.packedT, this.zeroBias);
+        break;
       }
       case 'activation': {
-        if (!needsInputGradient) return;
-        const bytes = oh * ow * oc * 4;
-        this.engine.arena.u8.copyWithin(gradIn, gradOut, gradOut + bytes);
+        if (!gradIn) return;
+        this.engine.arena.u8.copyWithin(gradIn, gradOut, gradOut + oh * ow * oc * 4);
         if (layer.activation.kind === 'relu') k.reluBackward(gradIn, at(this.activations.get(layer.output)!, image), oh * ow * oc);
-        return;
+        break;
       }
-      default:
-        throw new UnsupportedLayerError(`no backward pass for ${layer.op}`);
     }
+    if (gradIn) target.done();
   }
 }
