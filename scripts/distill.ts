@@ -9,10 +9,11 @@
  *   --data DIRS             prepared caches, comma-separated (default: .cache/prepared/fairface
  *                           and .cache/prepared/celeba, the shipped student's data)
  *   --targets KIND          desc | hidden | selected (default desc: the 128-d descriptor)
- *   --arch paper|deep|conv5|mobile student layer widths (default paper: the MobileID prototxt; deep: a
+ *   --arch paper|deep|conv5|mobile|deep-res student layer widths (default paper: the MobileID prototxt; deep: a
  *                           128-channel conv3 + conv4 trunk within the same budget; conv5: deep with
  *                           two 160-channel convs on the 5x4 map and fc1/fc2 of 256; mobile: a
- *                           depthwise-separable trunk; see src/face/student-graph.ts)
+ *                           depthwise-separable trunk; deep-res: deep plus a residual block, which
+ *                           --init-from a deep checkpoint grows into; see src/face/student-graph.ts)
  *   --activation relu|prelu hidden-layer activation (default relu; prelu: one learnt slope per
  *                           channel, no extra multiply-adds)
  *   --batch-norm            batch normalisation after every conv and hidden dense layer, in
@@ -38,7 +39,8 @@
  *   --init-from FILE        warm start: weights and target standardisation of an earlier run's
  *                           checkpoint.bin, or of a model file distill wrote (its <name>.train.json
  *                           beside it, e.g. models/mobileid-student.mobileid: batch norm is
- *                           re-calibrated on training crops), same arch, activation, targets, batch
+ *                           re-calibrated on training crops), same arch (or, from a checkpoint, a
+ *                           layout that grows it: deep -> deep-res), activation, targets, batch
  *                           norm; fresh optimiser and schedule
  *   --dtype f16|q8|f32      weight storage (default f16)
  *   --val FRACTION          held-out share of images, by key (default 0.05)

@@ -377,7 +377,7 @@ describe('whole networks vs f64 finite differences', () => {
 });
 
 describe('training forward pass', () => {
-  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu'], ['mobile', 'prelu']] as const)('equals engine.loadModel(...).run on the %s student with %s', (arch, activation) => {
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu'], ['mobile', 'prelu'], ['deep-res', 'prelu']] as const)('equals engine.loadModel(...).run on the %s student with %s', (arch, activation) => {
     const graph = studentGraph({ outputs: 100, arch, activation });
     const tensors = randomSlopes(graph, initWeights(graph, 3));
     const input = uniform(5 * 55 * 47 * 3, 1.6);
@@ -635,7 +635,7 @@ describe('batch norm in training', () => {
     net.dispose();
   });
 
-  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu'], ['mobile', 'prelu']] as const)('folded into the %s student with %s, the model file computes the eval-mode training network', (arch, activation) => {
+  it.each([['paper', 'relu'], ['deep', 'relu'], ['deep', 'prelu'], ['conv5', 'prelu'], ['mobile', 'prelu'], ['deep-res', 'prelu']] as const)('folded into the %s student with %s, the model file computes the eval-mode training network', (arch, activation) => {
     const graph = studentGraph({ outputs: 64, arch, activation });
     const tensors = randomBatchNorm(graph, randomSlopes(graph, initWeights(graph, 4)));
     const input = uniform(3 * 55 * 47 * 3, 1.6);

@@ -25,7 +25,8 @@ import { BatchComputer } from '../src/tools/train/parallel.js';
 import { learningRate } from '../src/tools/train/schedule.js';
 import { computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph } from '../src/tools/train/targets.js';
 import { Trainer } from '../src/tools/train/trainer.js';
-import { calibrateBatchNorm, unfoldStandardization } from '../src/tools/train/warm-start.js';
+import { ParameterLayout } from '../src/tools/train/parameters.js';
+import { calibrateBatchNorm, growWeights, unfoldStandardization } from '../src/tools/train/warm-start.js';
 
 const random = seededRandom(21);
 const uniform = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
@@ -555,6 +556,17 @@ describe('distillation run', () => {
     const other = { ...base, epochs: 1, out: path.join(workDir, 'models', 'x.mobileid'), checkpointDir: path.join(workDir, 'ckpt-x') };
     await expect(runDistillation({ ...other, initFrom: from, arch: 'deep' })).rejects.toThrow(/--init-from: .* arch = paper, now deep/);
     await expect(runDistillation({ ...other, initFrom: path.join(workDir, 'none.bin') })).rejects.toThrow(TrainingError);
+
+    // a checkpoint of the deep layout grows into deep-res (STUDENT_GROWS_FROM)
+    const deep = { ...base, epochs: 1, arch: 'deep' as const, batchNorm: true, activation: 'prelu' as const };
+    await runDistillation({ ...deep, out: path.join(workDir, 'models', 'deep.mobileid'), checkpointDir: path.join(workDir, 'ckpt-deep') });
+    const grownLines: string[] = [];
+    const grown = await runDistillation({
+      ...deep, arch: 'deep-res', initFrom: path.join(workDir, 'ckpt-deep', 'checkpoint.bin'),
+      out: path.join(workDir, 'models', 'grown.mobileid'), checkpointDir: path.join(workDir, 'ckpt-grown'), log: (l) => grownLines.push(l),
+    });
+    expect(grownLines.some((l) => l.startsWith('grown from the deep layout: ') && l.includes('new layers res2, block2'))).toBe(true);
+    expect(grown.history).toHaveLength(1);
   });
 
   it('warm-starts from a model file and its run log: batch norm re-calibrated, training goes on from where the file left off', async () => {
@@ -629,6 +641,36 @@ describe('distillation run', () => {
   });
 });
 
+describe('growing a run into a larger layout', () => {
+  it('deep into deep-res: every tensor copied, the residual branch starts at zero, the same outputs', () => {
+    const layers = (arch: StudentArchitecture) => trainingGraph(16, { kind: 'desc' }, true, { arch, activation: 'prelu' });
+    const [from, to] = [layers('deep'), layers('deep-res')];
+    for (const batchNorm of [false, true]) {
+      const fromTensors = batchNorm ? withBatchNorm(from, initWeights(from, 3)) : initWeights(from, 3);
+      // running statistics away from the identity, so that the copy matters
+      for (const [name, t] of fromTensors) if (name.endsWith('.mean') || name.endsWith('.variance')) t.data.forEach((_, i, a) => (a[i] = name.endsWith('.mean') ? 0.1 * (random() - 0.5) : 0.5 + random()));
+      const vector = ParameterLayout.of(from, fromTensors, batchNorm).flatten(fromTensors);
+      const initial = batchNorm ? withBatchNorm(to, initWeights(to, 4)) : initWeights(to, 4);
+      const grown = growWeights(from, vector, to, initial, batchNorm);
+      expect(grown.added).toEqual(['res2', 'block2']);
+      const input = uniform(3 * IMAGE, 1.6);
+      const [before, after] = [[from, fromTensors], [to, grown.tensors]].map(([graph, tensors]) => {
+        const net = new TrainingNetwork(engine, graph as typeof from, tensors as Map<string, Tensor>, 3, { batchNorm });
+        const y = net.forward(input, 3);
+        net.dispose();
+        return y;
+      });
+      let worst = 0;
+      before.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - after[i]))));
+      expect(worst).toBeLessThanOrEqual(1e-5);
+    }
+    // a layout that changes a tensor's shape is not grown into
+    const paper = trainingGraph(16, { kind: 'desc' }, true, { arch: 'paper', activation: 'prelu' });
+    const paperTensors = initWeights(paper, 3);
+    expect(() => growWeights(paper, ParameterLayout.of(paper, paperTensors).flatten(paperTensors), to, initWeights(to, 4), false)).toThrow(/cannot grow into this layout: tensor "conv3.w"/);
+  });
+});
+
 describe('student architectures', () => {
   it("stay within MobileID's budget (1.5 M parameters, 90 MFLOP per face) at 128 outputs", () => {
     const cost = (arch: StudentArchitecture, activation: StudentActivation = 'relu') => {
@@ -656,6 +698,11 @@ describe('student architectures', () => {
     // mobile by hand: conv1 896; depthwise 320 + 640 + 960 + 960 + 1,920 + 1,920 + 3,840 and the
     // global 16,512; pointwise 2,112 + 6,240 + 9,312 + 18,624 + 37,056 + 74,112 + 147,840; fc 197,120
     // + 262,656 + 65,664; PReLU slopes 3,904 (every layer's channels but fc3's)
+    // deep-res: the deep layout plus res2, 64@3x3 on 64 channels (36,928 parameters, 64 slopes)
+    const deepRes = cost('deep-res');
+    expect(deepRes.parameters - deep.parameters).toBe(36_928);
+    expect(cost('deep-res', 'prelu').parameters).toBeLessThanOrEqual(1_500_000);
+    expect(deepRes.flops).toBeLessThanOrEqual(90e6);
     const mobile = cost('mobile');
     expect(mobile.parameters).toBe(848_704);
     expect(cost('mobile', 'prelu').parameters - mobile.parameters).toBe(3_904);

@@ -21,6 +21,11 @@
  * 55x47 -> 28x24 -> 14x12 -> 7x6, every convolution padded by 1), a global depthwise 7x6
  * convolution (MobileFaceNet's GDC) to 384 values, fc1 and fc2 of 512: 0.85 M parameters, 78.7 MFLOP.
  *
+ * `arch: 'deep-res'` is the deep layout with one residual block on the 12x10 map: pool2 plus a
+ * 64@3x3 (padding 1) convolution of it, read by conv3 (1.48 M parameters, 78.3 MFLOP). Every
+ * tensor of the deep layout is in it with the same shape, so a deep run can be grown into it
+ * (distill --init-from a deep checkpoint: the block starts as the identity).
+ *
  * `activation: 'prelu'` puts a PReLU with one learnt slope per channel (He et al., ICCV 2015;
  * initial slope 0.25) where the ReLUs are: 1,152 more parameters in the deep layout, no more
  * multiply-adds.
@@ -35,8 +40,10 @@ export const STUDENT_CROP_WIDTH = 47;
 export const STUDENT_CROP_HEIGHT = 55;
 export const STUDENT_INPUT: [number, number, number] = [STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH, 3];
 
-export const STUDENT_ARCHITECTURES = ['paper', 'deep', 'conv5', 'mobile'] as const;
+export const STUDENT_ARCHITECTURES = ['paper', 'deep', 'conv5', 'mobile', 'deep-res'] as const;
 export type StudentArchitecture = (typeof STUDENT_ARCHITECTURES)[number];
+/** Layouts a run of another layout can be grown into (distill --init-from its checkpoint; warm-start.ts growWeights). */
+export const STUDENT_GROWS_FROM: Partial<Record<StudentArchitecture, StudentArchitecture>> = { 'deep-res': 'deep' };
 export const STUDENT_ACTIVATIONS = ['relu', 'prelu'] as const;
 export type StudentActivation = (typeof STUDENT_ACTIVATIONS)[number];
 const OUTPUT_LAYER = 'fc3';
@@ -81,6 +88,12 @@ export function studentGraph(options: StudentOptions = {}): GraphSpec {
     ],
     deep: [
       ...stem, conv('pool2', 'conv3', 3, 128), pool('conv3', 'pool3'),
+      conv('pool3', 'conv4', 3, 128, 1),
+      fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384),
+    ],
+    'deep-res': [
+      ...stem, conv('pool2', 'res2', 3, 64, 1), { op: 'add', inputs: ['pool2', 'res2'], output: 'block2', activation: { kind: 'none' } },
+      conv('block2', 'conv3', 3, 128), pool('conv3', 'pool3'),
       conv('pool3', 'conv4', 3, 128, 1),
       fc('conv4', 'fc1', 384), fc('fc1', 'fc2', 384),
     ],

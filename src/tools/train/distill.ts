@@ -9,7 +9,7 @@ import { Engine } from '../../engine/engine.js';
 import type { GraphSpec } from '../../engine/graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../../engine/model-format.js';
 import {
-  initWeights, STUDENT_ACTIVATIONS, STUDENT_ARCHITECTURES, STUDENT_INPUT, studentGraph, type StudentActivation, type StudentArchitecture,
+  initWeights, STUDENT_ACTIVATIONS, STUDENT_ARCHITECTURES, STUDENT_GROWS_FROM, STUDENT_INPUT, studentGraph, type StudentActivation, type StudentArchitecture,
 } from '../../face/student-graph.js';
 import { HIDDEN_SIZE } from '../data/cache.js';
 import { seededRandom } from '../../math/random.js';
@@ -30,7 +30,7 @@ import {
   type Standardization, type StandardizeMode, type TargetKind, type TargetSpec,
 } from './targets.js';
 import { Trainer } from './trainer.js';
-import { calibrateBatchNorm, readModelTensors, readRunLog, runLogOf, unfoldStandardization } from './warm-start.js';
+import { calibrateBatchNorm, growWeights, readModelTensors, readRunLog, runLogOf, unfoldStandardization } from './warm-start.js';
 
 export interface DistillOptions {
   /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
@@ -184,7 +184,13 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(),
     });
     if (checkpoint || start) {
-      const weights = checkpoint?.weights ?? start!.weights ?? await unfoldModelFile(start!.model!, graph, exportGraph(outputs, spec, layers), options.batchNorm, standardization, computer, dataset, split.train);
+      let weights = checkpoint?.weights ?? start!.weights ?? await unfoldModelFile(start!.model!, graph, exportGraph(outputs, spec, layers), options.batchNorm, standardization, computer, dataset, split.train);
+      if (!checkpoint && start?.grownFrom) {
+        const from = trainingGraph(outputs, spec, options.standardize !== 'none', { ...layers, arch: start.grownFrom });
+        const grown = growWeights(from, weights, graph, initialWeights(graph, options.seed, options.batchNorm), options.batchNorm);
+        log(`grown from the ${start.grownFrom} layout: ${grown.copied} tensors copied, new layers ${grown.added.join(', ')} (residual branches start at zero)`);
+        weights = computer.layout.flatten(grown.tensors);
+      }
       if (weights.length !== computer.weights.length) {
         throw new TrainingError(`the checkpoint holds ${weights.length} weights, the network ${computer.weights.length}`);
       }
@@ -380,6 +386,8 @@ interface WarmStart {
   meta: RunRecord;
   weights?: Float32Array;
   model?: ModelFileBytes;
+  /** The checkpoint's layout, when this run's extends it (STUDENT_GROWS_FROM). */
+  grownFrom?: StudentArchitecture;
 }
 
 /**
@@ -399,9 +407,13 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
     start = { meta: checkpoint.meta, weights: checkpoint.weights };
   }
   if (start.meta.format !== 1) throw new TrainingError(`--init-from: run format ${start.meta.format} is not supported`);
-  const changed = changedOption(start.meta, options, ['targets', 'arch', 'activation', 'batchNorm', 'k', 'standardize']);
+  // a checkpoint of a smaller layout may be grown into one that extends it
+  const fromArch = start.meta.options.arch ?? DISTILL_DEFAULTS.arch;
+  const grows = !fromModel && fromArch !== options.arch && STUDENT_GROWS_FROM[options.arch] === fromArch;
+  const changed = changedOption(start.meta, options, [...(grows ? [] : ['arch'] as const), 'targets', 'activation', 'batchNorm', 'k', 'standardize']);
   if (changed) throw new TrainingError(`--init-from: ${file} was trained with ${changed}`);
-  const how = fromModel ? `the model file unfolded${options.batchNorm ? `, batch norm calibrated on ${CALIBRATION_IMAGES} training crops` : ''}` : 'weights';
+  if (grows) start.grownFrom = fromArch;
+  const how = fromModel ? `the model file unfolded${options.batchNorm ? `, batch norm calibrated on ${CALIBRATION_IMAGES} training crops` : ''}` : grows ? `weights grown from the ${fromArch} layout` : 'weights';
   log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): ${how} and target standardisation; fresh optimiser and schedule`);
   return start;
 }

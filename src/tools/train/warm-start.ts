@@ -20,6 +20,8 @@ import { BATCH_NORM_EPSILON, batchNormNames, normalizedLayers, withBatchNorm } f
 import type { RunRecord } from './distill.js';
 import { TrainingError } from './errors.js';
 import { TrainingNetwork } from './network.js';
+import { ParameterLayout } from './parameters.js';
+import { initWeights } from '../../face/student-graph.js';
 import type { Standardization } from './targets.js';
 
 /** The run log written next to a model file: models/<name>.mobileid -> models/<name>.train.json. */
@@ -91,3 +93,47 @@ export function calibrateBatchNorm(engine: Engine, graph: GraphSpec, tensors: Ma
     network.dispose();
   }
 }
+
+/**
+ * The weights of `graph` grown from a run of a smaller layout (`from`, the run's training graph,
+ * and its weight vector, the same batch-norm setting): every tensor of `from` is copied by name
+ * (it must exist in `graph` with the same shape), the others keep their values in `initial`, and
+ * each layer that `from` lacks and that a residual add reads starts with a zero output (batch
+ * norm's gamma and beta, or without batch norm its weights and bias): the grown network computes
+ * what the smaller one did (zero-initialised residual branches, Goyal et al. 2017).
+ */
+export function growWeights(
+  from: GraphSpec, fromWeights: Float32Array, graph: GraphSpec, initial: Map<string, Tensor>, batchNorm: boolean,
+): { tensors: Map<string, Tensor>; copied: number; added: string[] } {
+  // the layout only reads the shapes of the initial tensors
+  const fromLayout = ParameterLayout.of(from, batchNorm ? withBatchNorm(from, initWeights(from)) : initWeights(from), batchNorm);
+  if (fromWeights.length !== fromLayout.size) throw new TrainingError(`--init-from: the run holds ${fromWeights.length} weights, its layout ${fromLayout.size}`);
+  const out = new Map(initial);
+  for (const [name, tensor] of fromLayout.tensors(fromWeights)) {
+    const mine = initial.get(name);
+    if (!mine || mine.shape.join() !== tensor.shape.join()) {
+      throw new TrainingError(`--init-from: cannot grow into this layout: tensor "${name}" [${tensor.shape}] ${mine ? `is [${mine.shape}] here` : 'is not in it'}`);
+    }
+    out.set(name, tensor);
+  }
+  const fromLayers = new Set(from.layers.map((layer) => layer.output));
+  const added = graph.layers.filter((layer) => !fromLayers.has(layer.output)).map((layer) => layer.output);
+  const zero = (name: string) => out.set(name, { shape: [...out.get(name)!.shape], data: new Float32Array(out.get(name)!.data.length) });
+  for (const add of graph.layers) {
+    if (add.op !== 'add') continue;
+    for (const input of add.inputs) {
+      const layer = graph.layers.find((l) => l.output === input);
+      if (!layer || fromLayers.has(input) || (layer.op !== 'conv' && layer.op !== 'dense')) continue;
+      if (batchNorm) {
+        const names = batchNormNames(layer);
+        zero(names.gamma);
+        zero(names.beta);
+      } else {
+        zero(layer.weights);
+        if (layer.bias) zero(layer.bias);
+      }
+    }
+  }
+  return { tensors: out, copied: fromLayout.entries.length, added };
+}
+
