@@ -5,7 +5,7 @@ export { conv2d } from './conv';
 export { depthwiseConv2d } from './depthwise';
 export { maxPool, avgPool, globalAvgPool } from './pool';
 export { dense } from './dense';
-export { conv2dInt8, conv2dInt8Wide, depthwiseConv2dInt8, denseInt8, denseInt4, maxPoolInt16, padInt16, quantizeInput } from './quantized';
+export { addInt16, conv2dInt8, conv2dInt8Wide, depthwiseConv2dInt8, denseInt8, denseInt4, maxPoolInt16, padInt16, quantizeInput } from './quantized';
 
 /** First byte of linear memory that the engine may use (after static data and the stack). */
 export function heapBase(): usize {

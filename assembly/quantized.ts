@@ -13,7 +13,7 @@
 // Epilogue (requantisation): acc (i32) -> f32 * multiplier[c] -> activation -> round to nearest
 // -> clamp to the output's code range [lo, hi]. With lo = 0 the clamp is the ReLU. With
 // floatOut the scaled value is stored as f32 instead (the dequantised graph output).
-import { activate4, padElements, slopes4 } from './activations';
+import { activate1, activate4, padElements, slopes4 } from './activations';
 
 const TAIL: usize = memory.data(32, 16);
 
@@ -212,6 +212,36 @@ export function depthwiseConv2dInt8(
         epilogue8(output + <usize>(oy * outWidth + ox) * outPixel + (<usize>cb << outShift), a0, a1, n, m0, m1, act, alpha, s0, s1, low, high, floatOut);
       }
     }
+  }
+}
+
+/**
+ * Residual add on codes: out[i] = clamp(round(act(a[i] * ma + b[i] * mb))), ma and mb each input's
+ * scale over the output's (f32), for `count` codes (tensors of equal shape). act: none, ReLU or
+ * leaky (no per-channel slopes here).
+ */
+export function addInt16(a: usize, b: usize, out: usize, count: i32, ma: f32, mb: f32, act: i32, alpha: f32, lo: i32, hi: i32): void {
+  const va = f32x4.splat(ma);
+  const vb = f32x4.splat(mb);
+  const zero = f32x4.splat(0);
+  const low = i16x8.splat(<i16>lo);
+  const high = i16x8.splat(<i16>hi);
+  let i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const at = <usize>i << 1;
+    const x = v128.load(a + at);
+    const y = v128.load(b + at);
+    const f0 = activate4(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(x)), va), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(y)), vb)), act, alpha, zero);
+    const f1 = activate4(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(x)), va), f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(y)), vb)), act, alpha, zero);
+    const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f0));
+    const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f1));
+    v128.store(out + at, i16x8.min_s(i16x8.max_s(i16x8.narrow_i32x4_s(q0, q1), low), high));
+  }
+  for (; i < count; i++) {
+    const at = <usize>i << 1;
+    const v = activate1(<f32>load<i16>(a + at) * ma + <f32>load<i16>(b + at) * mb, act, alpha, 0);
+    const q = <i32>min<f32>(max<f32>(nearest<f32>(v), -32768), 32767);
+    store<i16>(out + at, <i16>min(max(q, lo), hi));
   }
 }
 

@@ -53,6 +53,8 @@ export interface Kernels {
   conv2dInt8: IntegerConv;
   /** conv2dInt8 on weight panels held as i16. */
   conv2dInt8Wide: IntegerConv;
+  /** Residual add on codes of equal-shaped tensors: clamp(round(act(a * ma + b * mb))). */
+  addInt16(a: number, b: number, out: number, count: number, ma: number, mb: number, act: number, alpha: number, lo: number, hi: number): void;
   /** Depthwise on i16 weight codes [kh][kw][c], c padded to 8. */
   depthwiseConv2dInt8(
     input: number, inWidth: number, channels: number,

@@ -470,7 +470,7 @@ export class Model {
     }
   }
 
-  /** The integer kernels' calls (conv, maxpool, dense: the ops integerUnsupported lets through). */
+  /** The integer kernels' calls (conv, maxpool, dense, add: the ops integerUnsupported lets through). */
   private compileInteger(layer: Layer, key: string, scratch: number): Step {
     const k = this.engine.kernels;
     const src = this.pointer(layerInputs(layer)[0]);
@@ -501,6 +501,14 @@ export class Model {
       const conv = this.wideWeights.has(layer.weights) ? k.conv2dInt8Wide : k.conv2dInt8;
       return (image) =>
         conv(source(image), inW, c, out(image), oh, ow, layer.cout, wp, bp, mp, kh, kw, sh, sw, a.code, a.alpha, a.slope, lo, hi, +floatOut);
+    }
+    if (layer.op === 'add') {
+      // each input's codes scaled to the output's (f32, as the kernel multiplies)
+      const [ma, mb] = layer.inputs.map((name) => Math.fround(this.codes.get(name)!.scale / this.codes.get(layer.output)!.scale));
+      const second = this.pointer(layer.inputs[1]);
+      const a = this.activationArgs(key, layer.activation);
+      const count = oh * ow * this.shapes.get(layer.output)![2];
+      return (image) => k.addInt16(src(image), second(image), out(image), count, ma, mb, a.code, a.alpha, lo, hi);
     }
     if (layer.op === 'maxpool') {
       const [kh, kw] = layer.kernel;

@@ -20,7 +20,7 @@ export const UNSIGNED_CODES = { lo: 0, hi: 255 } as const;
 export type CodeRange = { lo: number; hi: number };
 
 /** The ops the integer kernels run. */
-const INTEGER_OPS = new Set<Layer['op']>(['conv', 'maxpool', 'dense']);
+const INTEGER_OPS = new Set<Layer['op']>(['conv', 'maxpool', 'dense', 'add']);
 
 /** Symmetric per-output-channel int8 copy of a weight tensor (last axis = output channels). */
 export function quantizeWeights(tensor: Tensor): Tensor {
@@ -45,7 +45,11 @@ export function quantizeWeights(tensor: Tensor): Tensor {
 /** Why the integer kernels cannot run this graph (first offending layer), or null. `shapes`: inferShapes'. */
 export function integerUnsupported(graph: GraphSpec, shapes: Map<string, Shape>): string | null {
   for (const layer of graph.layers) {
-    if (!INTEGER_OPS.has(layer.op)) return `layer "${layer.output}" (${layer.op}) has no integer kernel (conv, maxpool and dense have)`;
+    if (!INTEGER_OPS.has(layer.op)) return `layer "${layer.output}" (${layer.op}) has no integer kernel (conv, maxpool, dense and add have)`;
+    if (layer.op === 'add' && shapes.get(layer.inputs[0])!.join() !== shapes.get(layer.inputs[1])!.join()) {
+      return `layer "${layer.output}": the integer add takes tensors of equal shapes`;
+    }
+    if (layer.op === 'add' && layer.activation.kind === 'prelu') return `layer "${layer.output}": the integer add has no PReLU`;
     if (layer.op === 'conv' && layer.groups !== 1 && !isDepthwise(layer, shapes.get(layer.input)![2])) {
       return `layer "${layer.output}": grouped convolutions other than depthwise have no integer kernel`;
     }
@@ -59,14 +63,14 @@ export function codeRangeAfter(activation: Activation | null): CodeRange {
 }
 
 /**
- * Code range of every tensor of an integer graph: the input signed, a conv/dense output by its
- * activation, a max pool's output as its input.
+ * Code range of every tensor of an integer graph: the input signed, a conv/dense/add output by
+ * its activation, a max pool's output as its input.
  */
 export function codeRanges(graph: GraphSpec): Map<string, CodeRange> {
   const ranges = new Map<string, CodeRange>([[graph.input.name, codeRangeAfter(null)]]);
   for (const layer of graph.layers) {
     if (layer.op === 'maxpool') ranges.set(layer.output, ranges.get(layer.input) ?? SIGNED_CODES);
-    else if (layer.op === 'conv' || layer.op === 'dense') ranges.set(layer.output, codeRangeAfter(layer.activation));
+    else if (layer.op === 'conv' || layer.op === 'dense' || layer.op === 'add') ranges.set(layer.output, codeRangeAfter(layer.activation));
   }
   return ranges;
 }
