@@ -454,18 +454,20 @@ export class TrainingNetwork {
   }
 
   /**
-   * Where layer backward passes write the gradient of `name` for `floats` values of image `image`
-   * (the whole batch from image 0 for dense layers), and a function to call once written: a shared
-   * tensor's part goes to scratch first and is then added to what its other readers gave; 0 when
-   * nothing needs it (the graph input, unless asked for).
+   * Where a layer's backward pass writes the gradient of its input `name` for image `image` (the
+   * whole batch from image 0 for dense layers): the tensor's own buffer, or for a shared tensor
+   * the scratch that addShared() then adds in; 0 when nothing needs it (the graph input, unless asked for).
    */
-  private inputGradientTarget(name: string, image: number, floats: number): { at: number; done: () => void } {
+  private gradientTarget(name: string, image: number): number {
     const buffer = this.gradients.get(name);
-    if (!buffer) return { at: 0, done: () => {} };
-    const address = at(buffer, image);
-    if (!this.shared.has(name)) return { at: address, done: () => {} };
-    const scratch = this.sharedScratch;
-    return { at: scratch, done: () => this.kernels.add(address, 1, 1, floats, scratch, 1, 1, floats, address, ACT_NONE, 0, 0) };
+    if (!buffer) return 0;
+    return this.shared.has(name) ? this.sharedScratch : at(buffer, image);
+  }
+
+  /** Adds `floats` values at `from` into the gradient of shared tensor `name` (image `image` on). */
+  private addShared(name: string, image: number, from: number, floats: number): void {
+    const to = at(this.gradients.get(name)!, image);
+    this.kernels.add(to, 1, 1, floats, from, 1, 1, floats, to, ACT_NONE, 0, 0);
   }
 
   dispose(): void {
@@ -803,16 +805,14 @@ export class TrainingNetwork {
     if (layer.op === 'add') {
       if (layer.activation.kind === 'relu') k.reluBackward(gradOut, at(this.activations.get(layer.output)!, image), oh * ow * oc);
       for (const name of layer.inputs) {
-        const target = this.inputGradientTarget(name, image, oh * ow * oc);
-        if (!target.at) continue;
-        this.engine.arena.u8.copyWithin(target.at, gradOut, gradOut + oh * ow * oc * 4);
-        target.done();
+        if (!this.gradients.has(name)) continue;
+        if (this.shared.has(name)) this.addShared(name, image, gradOut, oh * ow * oc);
+        else this.engine.arena.u8.copyWithin(this.gradientTarget(name, image), gradOut, gradOut + oh * ow * oc * 4);
       }
       return;
     }
     const [h, w, c] = this.shapes.get(layer.input)!;
-    const target = this.inputGradientTarget(layer.input, Math.max(image, 0), (layer.op === 'dense' ? count : 1) * h * w * c);
-    const gradIn = target.at;
+    const gradIn = this.gradientTarget(layer.input, Math.max(image, 0));
     switch (layer.op) {
       case 'conv': {
         const slots = this.weights[i];
@@ -855,6 +855,6 @@ export class TrainingNetwork {
         break;
       }
     }
-    if (gradIn) target.done();
+    if (gradIn && this.shared.has(layer.input)) this.addShared(layer.input, Math.max(image, 0), gradIn, (layer.op === 'dense' ? count : 1) * h * w * c);
   }
 }
