@@ -42,6 +42,9 @@
  *                           re-calibrated on training crops), same arch (or, from a checkpoint, a
  *                           layout that grows it: deep -> deep-res), activation, targets, batch
  *                           norm; fresh optimiser and schedule
+ *   --grown-rate X          with --init-from a smaller layout's checkpoint: the learning rate of the
+ *                           layers growing adds, times X (default 1), so a branch that starts shut
+ *                           can open at a warm start's small rate
  *   --dtype f16|q8|f32      weight storage (default f16)
  *   --val FRACTION          held-out share of images, by key (default 0.05)
  *   --seed N                split, initialisation, shuffling (default 1)
@@ -74,6 +77,7 @@ const { values } = parseToolArgs('scripts/distill.ts', {
     momentum: { type: 'string' },
     schedule: { type: 'string' },
     warmup: { type: 'string' },
+    'grown-rate': { type: 'string' },
     workers: { type: 'string' },
     out: { type: 'string' },
     'checkpoint-dir': { type: 'string' },
@@ -128,6 +132,7 @@ const options: DistillOptions = {
   checkpointDir: values['checkpoint-dir'] ?? path.join('.cache', 'distill', name),
   resume: values.resume!,
   initFrom: values['init-from'],
+  grownRate: number('grown-rate', values['grown-rate'], d.grownRate),
   dtype: (values.dtype ?? d.dtype) as DistillOptions['dtype'],
   validationFraction: number('val', values.val, d.validationFraction),
   seed: number('seed', values.seed, d.seed),

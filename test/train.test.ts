@@ -26,7 +26,7 @@ import { learningRate } from '../src/tools/train/schedule.js';
 import { computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph } from '../src/tools/train/targets.js';
 import { Trainer } from '../src/tools/train/trainer.js';
 import { ParameterLayout } from '../src/tools/train/parameters.js';
-import { calibrateBatchNorm, growWeights, unfoldStandardization } from '../src/tools/train/warm-start.js';
+import { calibrateBatchNorm, growWeights, grownRateScale, unfoldStandardization } from '../src/tools/train/warm-start.js';
 
 const random = seededRandom(21);
 const uniform = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
@@ -276,6 +276,24 @@ describe('optimisers and schedules', () => {
     expect(w[0]).toBeCloseTo(1.8, 6);
     optimizer.update(w, Float32Array.from([1]), 0.1); // b = 0.9*2 + 1 + 0.9 = 3.7; w = 1.8 - 0.37
     expect(w[0]).toBeCloseTo(1.43, 6);
+  });
+
+  it('a per-weight rate scale multiplies the step and the decay (AdamW and SGD)', () => {
+    for (const kind of ['adam', 'sgd'] as const) {
+      const decayMask = Uint8Array.from([1, 1, 0]);
+      const plain = new Optimizer(3, { kind, weightDecay: 0.1, decayMask });
+      const scaled = new Optimizer(3, { kind, weightDecay: 0.1, decayMask, rateScale: Float32Array.from([1, 30, 0]) });
+      const [wp, ws] = [Float32Array.from([1, 1, 1]), Float32Array.from([1, 1, 1])];
+      const g = Float32Array.from([0.5, -2, 3]);
+      plain.update(wp, g, 0.01);
+      scaled.update(ws, g, 0.01);
+      expect(ws[0]).toBe(wp[0]);
+      expect(ws[1] - 1).toBeCloseTo(30 * (wp[1] - 1), 5); // f32 weights
+      expect(ws[2]).toBe(1);
+    }
+    const mask = new Uint8Array(2).fill(1);
+    expect(() => new Optimizer(2, { kind: 'adam', weightDecay: 0, decayMask: mask, rateScale: new Float32Array(3) })).toThrow(/rate scale/);
+    expect(() => new Optimizer(2, { kind: 'adam', weightDecay: 0, decayMask: mask, rateScale: Float32Array.from([1, Number.NaN]) })).toThrow(/rate scale/);
   });
 
   it('restores its state and refuses mismatched state', () => {
@@ -562,10 +580,12 @@ describe('distillation run', () => {
     await runDistillation({ ...deep, out: path.join(workDir, 'models', 'deep.mobileid'), checkpointDir: path.join(workDir, 'ckpt-deep') });
     const grownLines: string[] = [];
     const grown = await runDistillation({
-      ...deep, arch: 'deep-res', initFrom: path.join(workDir, 'ckpt-deep', 'checkpoint.bin'),
+      ...deep, arch: 'deep-res', initFrom: path.join(workDir, 'ckpt-deep', 'checkpoint.bin'), grownRate: 10,
       out: path.join(workDir, 'models', 'grown.mobileid'), checkpointDir: path.join(workDir, 'ckpt-grown'), log: (l) => grownLines.push(l),
     });
     expect(grownLines.some((l) => l.startsWith('grown from the deep layout: ') && l.includes('new layers res2, block2'))).toBe(true);
+    expect(grownLines).toContain('learning rate x10 for the grown tensors res2.w, res2.b, res2.slope, res2.bn.gamma, res2.bn.beta');
+    expect(readFileSync(grown.reportPath, 'utf8')).toContain(`lr ${deep.lr} (x10 for the layers added by growing)`);
     expect(grown.history).toHaveLength(1);
   });
 
@@ -636,6 +656,10 @@ describe('distillation run', () => {
     await expect(runDistillation({ ...base, targets: 'selected', k: 300 })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, relationWeight: -1 })).rejects.toThrow(/relation weight must be >= 0/);
     await expect(runDistillation({ ...base, relationWeight: Number.NaN })).rejects.toThrow(/relation weight must be >= 0/);
+    // a grown rate only where growing adds layers, with a run to grow from
+    await expect(runDistillation({ ...base, arch: 'deep', grownRate: 10, initFrom: 'x.bin' })).rejects.toThrow(/grown rate applies/);
+    await expect(runDistillation({ ...base, arch: 'deep-res', grownRate: 10 })).rejects.toThrow(/grown rate applies/);
+    await expect(runDistillation({ ...base, arch: 'deep-res', grownRate: -1, initFrom: 'x.bin' })).rejects.toThrow(/grown rate must be/);
     await expect(runDistillation({ ...base, data: [path.join(workDir, 'nothing')] })).rejects.toThrow(TrainingError);
     expect(existsSync(path.join(workDir, 'x.mobileid'))).toBe(false);
   });
@@ -668,6 +692,18 @@ describe('growing a run into a larger layout', () => {
     const paper = trainingGraph(16, { kind: 'desc' }, true, { arch: 'paper', activation: 'prelu' });
     const paperTensors = initWeights(paper, 3);
     expect(() => growWeights(paper, ParameterLayout.of(paper, paperTensors).flatten(paperTensors), to, initWeights(to, 4), false)).toThrow(/cannot grow into this layout: tensor "conv3.w"/);
+  });
+
+  it('the grown tensors get their own learning-rate multiplier; running statistics and the copied tensors keep 1', () => {
+    const layers = (arch: StudentArchitecture) => trainingGraph(16, { kind: 'desc' }, true, { arch, activation: 'prelu' });
+    const to = layers('deep-res');
+    const layout = ParameterLayout.of(to, withBatchNorm(to, initWeights(to)), true);
+    const { scale, tensors } = grownRateScale(layers('deep'), layout, true, 30);
+    expect(tensors).toEqual(['res2.w', 'res2.b', 'res2.slope', 'res2.bn.gamma', 'res2.bn.beta']);
+    for (const e of layout.entries) {
+      const expected = tensors.includes(e.name) ? 30 : 1;
+      expect(layout.view(scale, e.name).every((r) => r === expected)).toBe(true);
+    }
   });
 });
 

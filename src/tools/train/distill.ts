@@ -30,7 +30,7 @@ import {
   type Standardization, type StandardizeMode, type TargetKind, type TargetSpec,
 } from './targets.js';
 import { Trainer } from './trainer.js';
-import { calibrateBatchNorm, growWeights, readModelTensors, readRunLog, runLogOf, unfoldStandardization } from './warm-start.js';
+import { calibrateBatchNorm, growWeights, grownRateScale, readModelTensors, readRunLog, runLogOf, unfoldStandardization } from './warm-start.js';
 
 export interface DistillOptions {
   /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
@@ -75,6 +75,8 @@ export interface DistillOptions {
    * optimiser and schedule (e.g. the shipped student trained on for more epochs).
    */
   initFrom?: string;
+  /** Learning-rate multiplier of the layers a grown run adds (--init-from a smaller layout; warm-start.ts grownRateScale). */
+  grownRate: number;
   dtype: StorageDtype;
   validationFraction: number;
   seed: number;
@@ -88,7 +90,7 @@ export interface DistillOptions {
 export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
   targets: 'desc', arch: 'paper', activation: 'relu', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, relationWeight: 0, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
   optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
-  resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
+  grownRate: 1, resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
 };
 
 export interface EpochRecord {
@@ -180,8 +182,13 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     cosineWeight: options.cosineWeight, relationWeight: options.relationWeight, batchNorm: options.batchNorm,
   });
   try {
+    const grownFrom = STUDENT_GROWS_FROM[options.arch];
+    const grown = options.grownRate !== 1 && grownFrom
+      ? grownRateScale(trainingGraph(outputs, spec, options.standardize !== 'none', { ...layers, arch: grownFrom }), computer.layout, options.batchNorm, options.grownRate)
+      : null;
+    if (grown) log(`learning rate x${options.grownRate} for the grown tensors ${grown.tensors.join(', ')}`);
     const optimizer = new Optimizer(computer.layout.size, {
-      kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(),
+      kind: options.optimizer, weightDecay: options.weightDecay, momentum: options.momentum, decayMask: computer.layout.decayMask(), rateScale: grown?.scale,
     });
     if (checkpoint || start) {
       let weights = checkpoint?.weights ?? start!.weights ?? await unfoldModelFile(start!.model!, graph, exportGraph(outputs, spec, layers), options.batchNorm, standardization, computer, dataset, split.train);
@@ -350,7 +357,11 @@ function checkOptions(o: DistillOptions): void {
   if (!['adam', 'sgd'].includes(o.optimizer)) throw new TrainingError(`optimizer must be adam or sgd, got ${o.optimizer}`);
   if (!['cosine', 'step'].includes(o.schedule)) throw new TrainingError(`schedule must be cosine or step, got ${o.schedule}`);
   if (!['f16', 'q8', 'f32'].includes(o.dtype)) throw new TrainingError(`dtype must be f16, q8 or f32, got ${o.dtype}`);
-  if (!(o.warmupEpochs >= 0)) throw new TrainingError(`warm-up must be >= 0 epochs, got ${o.warmupEpochs}`);
+  if (!(o.grownRate >= 0) || !Number.isFinite(o.grownRate)) throw new TrainingError(`grown rate must be a finite number >= 0, got ${o.grownRate}`);
+  if (o.grownRate !== 1 && (!STUDENT_GROWS_FROM[o.arch] || !o.initFrom)) {
+    throw new TrainingError(`grown rate applies to a run grown from a smaller layout (--init-from its checkpoint, --arch ${Object.keys(STUDENT_GROWS_FROM).join(' or ')})`);
+  }
+    if (!(o.warmupEpochs >= 0)) throw new TrainingError(`warm-up must be >= 0 epochs, got ${o.warmupEpochs}`);
   if (!o.out.endsWith('.mobileid')) throw new TrainingError(`--out must name a .mobileid file, got ${o.out}`);
   if (!['neuron', 'global', 'none'].includes(o.standardize)) throw new TrainingError(`standardize must be neuron, global or none, got ${o.standardize}`);
   if (!(o.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${o.cosineWeight}`);

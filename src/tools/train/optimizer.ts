@@ -4,7 +4,8 @@
  *    decoupled from the gradient: w -= lr * (m^ / (sqrt(v^) + eps) + decay * w).
  *  - sgd:  heavy-ball momentum with L2 decay in the gradient (Caffe's SGD, the paper's
  *    solver): b = momentum * b + g + decay * w; w -= lr * b.
- * Decay applies where `decayMask` is 1 (weights), not to biases.
+ * Decay applies where `decayMask` is 1 (weights), not to biases. `rateScale` multiplies the learning
+ * rate (and so the decoupled decay) weight by weight: layers added by growing a run learn faster.
  */
 import { TrainingError } from './errors.js';
 
@@ -15,6 +16,8 @@ export interface OptimizerOptions {
   weightDecay: number;
   /** 1 where weight decay applies (ParameterLayout.decayMask()). */
   decayMask: Uint8Array;
+  /** Per-weight multiplier of the learning rate (absent: 1 everywhere). */
+  rateScale?: Float32Array;
   beta1?: number;
   beta2?: number;
   epsilon?: number;
@@ -42,6 +45,9 @@ export class Optimizer {
 
   constructor(readonly size: number, private readonly options: OptimizerOptions) {
     if (options.decayMask.length !== size) throw new TrainingError(`decay mask has ${options.decayMask.length} entries, expected ${size}`);
+    if (options.rateScale && (options.rateScale.length !== size || options.rateScale.some((r) => !(r >= 0) || !Number.isFinite(r)))) {
+      throw new TrainingError(`rate scale must hold ${size} finite values >= 0`);
+    }
     if (!(options.weightDecay >= 0)) throw new TrainingError(`weight decay must be >= 0, got ${options.weightDecay}`);
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
@@ -63,13 +69,13 @@ export class Optimizer {
     }
     if (!Number.isFinite(lr) || lr < 0) throw new TrainingError(`learning rate must be finite and >= 0, got ${lr}`);
     this.step++;
-    const { weightDecay: decay, decayMask: mask } = this.options;
+    const { weightDecay: decay, decayMask: mask, rateScale: scale } = this.options;
     const m = this.first;
     if (this.options.kind === 'sgd') {
       const mu = this.momentum;
       for (let i = 0; i < this.size; i++) {
         m[i] = mu * m[i] + gradient[i] + (mask[i] ? decay * weights[i] : 0);
-        weights[i] -= lr * m[i];
+        weights[i] -= (scale ? lr * scale[i] : lr) * m[i];
       }
       return;
     }
@@ -85,7 +91,8 @@ export class Optimizer {
       const g = gradient[i];
       m[i] = b1 * m[i] + (1 - b1) * g;
       v[i] = b2 * v[i] + (1 - b2) * g * g;
-      weights[i] -= stepSize * m[i] / (Math.sqrt(v[i]) + epsHat) + (mask[i] ? lr * decay * weights[i] : 0);
+      const r = scale ? scale[i] : 1;
+      weights[i] -= r * (stepSize * m[i] / (Math.sqrt(v[i]) + epsHat) + (mask[i] ? lr * decay * weights[i] : 0));
     }
   }
 

@@ -72,7 +72,7 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
     `| targets | ${o.targets}, ${STANDARDIZATION[String(o.standardize)] ?? String(o.standardize)} |`,
     `| loss | 1/2 sum_j (y_j - t_j)^2 per image${o.cosineWeight ? ` + ${o.cosineWeight} (1 - cos(y, t))` : ''}${o.relationWeight ? ` + ${o.relationWeight} x RKD's distance term (Huber loss of mean-normalised pairwise distances, per image of a worker's shard)` : ''}, averaged over the batch; the losses below are the squared-error part |`,
     `| gradient clipping | ${o.clipNorm ? `global norm ${o.clipNorm}` : 'none'} |`,
-    `| optimiser | ${o.optimizer}, lr ${o.lr}, weight decay ${o.weightDecay}${o.optimizer === 'sgd' ? `, momentum ${o.momentum}` : ''} |`,
+    `| optimiser | ${o.optimizer}, lr ${o.lr}${(o.grownRate ?? 1) !== 1 ? ` (x${o.grownRate} for the layers added by growing)` : ''}, weight decay ${o.weightDecay}${o.optimizer === 'sgd' ? `, momentum ${o.momentum}` : ''} |`,
     `| schedule | ${o.schedule}, warm-up ${o.warmupEpochs} epoch(s), ${o.epochs} epochs of batch ${o.batch} |`,
     `| augmentation | random view per image and epoch${o.jitter ? `; brightness +-${o.jitter.brightness}, contrast +-${o.jitter.contrast}, colour gain +-${o.jitter.color}` : ''} |`,
     `| workers | ${o.workers} |`,

@@ -94,6 +94,25 @@ export function calibrateBatchNorm(engine: Engine, graph: GraphSpec, tensors: Ma
   }
 }
 
+/** The parameter layout of a training graph (it only reads the shapes of the initial tensors). */
+function layoutOf(graph: GraphSpec, batchNorm: boolean): ParameterLayout {
+  return ParameterLayout.of(graph, batchNorm ? withBatchNorm(graph, initWeights(graph)) : initWeights(graph), batchNorm);
+}
+
+/**
+ * Learning-rate multipliers for a run grown from `from` (Optimizer's rateScale): `rate` for the
+ * trained tensors that `from` lacks, 1 for the rest. A residual branch that starts at zero output
+ * has a zero batch-norm scale, and at a warm start's small rate that scale barely grows, so the
+ * branch stays almost shut; a larger rate for its tensors lets it open.
+ */
+export function grownRateScale(from: GraphSpec, layout: ParameterLayout, batchNorm: boolean, rate: number): { scale: Float32Array; tensors: string[] } {
+  const old = new Set(layoutOf(from, batchNorm).entries.map((e) => e.name));
+  const scale = new Float32Array(layout.size).fill(1);
+  const grown = layout.entries.filter((e) => !old.has(e.name) && !e.statistic);
+  for (const e of grown) scale.fill(rate, e.offset, e.offset + e.length);
+  return { scale, tensors: grown.map((e) => e.name) };
+}
+
 /**
  * The weights of `graph` grown from a run of a smaller layout (`from`, the run's training graph,
  * and its weight vector, the same batch-norm setting): every tensor of `from` is copied by name
@@ -105,8 +124,7 @@ export function calibrateBatchNorm(engine: Engine, graph: GraphSpec, tensors: Ma
 export function growWeights(
   from: GraphSpec, fromWeights: Float32Array, graph: GraphSpec, initial: Map<string, Tensor>, batchNorm: boolean,
 ): { tensors: Map<string, Tensor>; copied: number; added: string[] } {
-  // the layout only reads the shapes of the initial tensors
-  const fromLayout = ParameterLayout.of(from, batchNorm ? withBatchNorm(from, initWeights(from)) : initWeights(from), batchNorm);
+  const fromLayout = layoutOf(from, batchNorm);
   if (fromWeights.length !== fromLayout.size) throw new TrainingError(`--init-from: the run holds ${fromWeights.length} weights, its layout ${fromLayout.size}`);
   const out = new Map(initial);
   for (const [name, tensor] of fromLayout.tensors(fromWeights)) {
