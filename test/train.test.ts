@@ -26,6 +26,7 @@ import { learningRate } from '../src/tools/train/schedule.js';
 import { computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph } from '../src/tools/train/targets.js';
 import { Trainer } from '../src/tools/train/trainer.js';
 import { ParameterLayout } from '../src/tools/train/parameters.js';
+import { summarizeCheckpoint } from '../src/tools/train/inspect.js';
 import { calibrateBatchNorm, growWeights, grownRateScale, unfoldStandardization } from '../src/tools/train/warm-start.js';
 
 const random = seededRandom(21);
@@ -587,6 +588,19 @@ describe('distillation run', () => {
     expect(grownLines).toContain('learning rate x10 for the grown tensors res2.w, res2.b, res2.slope, res2.bn.gamma, res2.bn.beta');
     expect(readFileSync(grown.reportPath, 'utf8')).toContain(`lr ${deep.lr} (x10 for the layers added by growing)`);
     expect(grown.history).toHaveLength(1);
+    // inspect-checkpoint reads it back tensor by tensor: the branch grown at zero has opened
+    const ckpt = new Uint8Array(readFileSync(path.join(workDir, 'ckpt-grown', 'checkpoint.bin')));
+    const summary = summarizeCheckpoint(ckpt);
+    expect(summary.step).toBe(grown.history[0].steps);
+    const gate = summary.tensors.find((t) => t.name === 'res2.bn.gamma')!;
+    expect(gate.shape).toEqual([64]);
+    expect(gate.rms).toBeGreaterThan(0);
+    expect(summary.tensors.find((t) => t.name === 'conv1.bn.mean')!.statistic).toBe(true);
+    // a checkpoint whose run record names another layout is refused
+    const decoded = decodeCheckpoint<RunRecord>(ckpt);
+    const relabelled = encodeCheckpoint({ ...decoded, meta: { ...decoded.meta, options: { ...decoded.meta.options, arch: 'paper' } } });
+    expect(() => summarizeCheckpoint(relabelled, 'relabelled')).toThrow(/relabelled: \d+ weights, but its run's network \(paper\) has \d+/);
+    expect(() => summarizeCheckpoint(encodeCheckpoint({ ...decoded, meta: { nothing: 1 } }), 'other')).toThrow(CheckpointError);
   });
 
   it('warm-starts from a model file and its run log: batch norm re-calibrated, training goes on from where the file left off', async () => {
