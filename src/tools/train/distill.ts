@@ -176,7 +176,8 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   const outputs = reader.size;
 
   const layers = { arch: options.arch, activation: options.activation };
-  const graph = trainingGraph(outputs, spec, options.standardize !== 'none', layers);
+  const graphOf = (arch: StudentArchitecture) => trainingGraph(outputs, spec, options.standardize !== 'none', { ...layers, arch });
+  const graph = graphOf(options.arch);
   const computer = await BatchComputer.create({
     graph, tensors: initialWeights(graph, options.seed, options.batchNorm), maxBatch: options.batch, workers: options.workers,
     cosineWeight: options.cosineWeight, relationWeight: options.relationWeight, batchNorm: options.batchNorm,
@@ -184,7 +185,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   try {
     const grownFrom = STUDENT_GROWS_FROM[options.arch];
     const grown = options.grownRate !== 1 && grownFrom
-      ? grownRateScale(trainingGraph(outputs, spec, options.standardize !== 'none', { ...layers, arch: grownFrom }), computer.layout, options.batchNorm, options.grownRate)
+      ? grownRateScale(graphOf(grownFrom), computer.layout, options.batchNorm, options.grownRate)
       : null;
     if (grown) log(`learning rate x${options.grownRate} for the grown tensors ${grown.tensors.join(', ')}`);
     const optimizer = new Optimizer(computer.layout.size, {
@@ -193,8 +194,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     if (checkpoint || start) {
       let weights = checkpoint?.weights ?? start!.weights ?? await unfoldModelFile(start!.model!, graph, exportGraph(outputs, spec, layers), options.batchNorm, standardization, computer, dataset, split.train);
       if (!checkpoint && start?.grownFrom) {
-        const from = trainingGraph(outputs, spec, options.standardize !== 'none', { ...layers, arch: start.grownFrom });
-        const grown = growWeights(from, weights, graph, initialWeights(graph, options.seed, options.batchNorm), options.batchNorm);
+        const grown = growWeights(graphOf(start.grownFrom), weights, graph, initialWeights(graph, options.seed, options.batchNorm), options.batchNorm);
         log(`grown from the ${start.grownFrom} layout: ${grown.copied} tensors copied, new layers ${grown.added.join(', ')} (residual branches start at zero)`);
         weights = computer.layout.flatten(grown.tensors);
       }
