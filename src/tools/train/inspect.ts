@@ -4,13 +4,11 @@
  * residual branch grown at zero output has opened (the RMS of its batch-norm scale).
  */
 import type { GraphSpec } from '../../engine/graph.js';
-import { initWeights } from '../../face/student-graph.js';
-import { withBatchNorm } from './batch-norm.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import type { RunRecord } from './distill.js';
 import { CheckpointError } from './errors.js';
-import { ParameterLayout } from './parameters.js';
 import { trainingGraph } from './targets.js';
+import { trainingLayout } from './warm-start.js';
 
 export interface TensorSummary {
   name: string;
@@ -29,11 +27,15 @@ export interface CheckpointSummary {
   tensors: TensorSummary[];
 }
 
+/** The width of a run's output: its selected neurons, all 256 hidden ones, or the 128-d descriptor. */
+export function runOutputs(run: RunRecord): number {
+  return run.neurons?.length ?? (run.options.targets === 'desc' ? 128 : 256);
+}
+
 /** The training graph a run record describes (distill builds the same one). */
 export function runGraph(run: RunRecord): GraphSpec {
   const o = run.options;
-  const outputs = run.neurons?.length ?? (o.targets === 'hidden' ? 256 : 128);
-  return trainingGraph(outputs, { kind: o.targets, neurons: run.neurons ?? undefined }, o.standardize !== 'none', { arch: o.arch, activation: o.activation });
+  return trainingGraph(runOutputs(run), { kind: o.targets, neurons: run.neurons ?? undefined }, o.standardize !== 'none', { arch: o.arch, activation: o.activation });
 }
 
 export function summarizeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): CheckpointSummary {
@@ -41,8 +43,7 @@ export function summarizeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): C
   const run = checkpoint.meta;
   if (run?.format !== 1 || typeof run.options !== 'object') throw new CheckpointError(`${source}: not a distill run (run record format ${run?.format})`);
   const graph = runGraph(run);
-  const tensors = run.options.batchNorm ? withBatchNorm(graph, initWeights(graph)) : initWeights(graph);
-  const layout = ParameterLayout.of(graph, tensors, run.options.batchNorm);
+  const layout = trainingLayout(graph, run.options.batchNorm);
   if (layout.size !== checkpoint.weights.length) {
     throw new CheckpointError(`${source}: ${checkpoint.weights.length} weights, but its run's network (${run.options.arch}) has ${layout.size}`);
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { renderLinePlot } from '../plot.js';
 import { writeFileAtomic } from './checkpoint.js';
 import type { RunRecord } from './distill.js';
+import { runOutputs } from './inspect.js';
 
 export interface ExportSummary {
   modelPath: string;
@@ -58,7 +59,7 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
   const o = run.options;
   const last = run.history.at(-1);
   const best = run.history.reduce<RunRecord['history'][number] | undefined>((b, e) => (!b || e.validationLoss < b.validationLoss ? e : b), undefined);
-  const outputs = run.neurons?.length ?? (o.targets === 'desc' ? 128 : 256);
+  const outputs = runOutputs(run);
   const lines = [
     `# Distillation report: ${path.basename(exported.modelPath)}`,
     '',

@@ -95,7 +95,7 @@ export function calibrateBatchNorm(engine: Engine, graph: GraphSpec, tensors: Ma
 }
 
 /** The parameter layout of a training graph (it only reads the shapes of the initial tensors). */
-function layoutOf(graph: GraphSpec, batchNorm: boolean): ParameterLayout {
+export function trainingLayout(graph: GraphSpec, batchNorm: boolean): ParameterLayout {
   return ParameterLayout.of(graph, batchNorm ? withBatchNorm(graph, initWeights(graph)) : initWeights(graph), batchNorm);
 }
 
@@ -106,7 +106,7 @@ function layoutOf(graph: GraphSpec, batchNorm: boolean): ParameterLayout {
  * branch stays almost shut; a larger rate for its tensors lets it open.
  */
 export function grownRateScale(from: GraphSpec, layout: ParameterLayout, batchNorm: boolean, rate: number): { scale: Float32Array; tensors: string[] } {
-  const old = new Set(layoutOf(from, batchNorm).entries.map((e) => e.name));
+  const old = new Set(trainingLayout(from, batchNorm).entries.map((e) => e.name));
   const scale = new Float32Array(layout.size).fill(1);
   const grown = layout.entries.filter((e) => !old.has(e.name) && !e.statistic);
   for (const e of grown) scale.fill(rate, e.offset, e.offset + e.length);
@@ -124,7 +124,7 @@ export function grownRateScale(from: GraphSpec, layout: ParameterLayout, batchNo
 export function growWeights(
   from: GraphSpec, fromWeights: Float32Array, graph: GraphSpec, initial: Map<string, Tensor>, batchNorm: boolean,
 ): { tensors: Map<string, Tensor>; copied: number; added: string[] } {
-  const fromLayout = layoutOf(from, batchNorm);
+  const fromLayout = trainingLayout(from, batchNorm);
   if (fromWeights.length !== fromLayout.size) throw new TrainingError(`--init-from: the run holds ${fromWeights.length} weights, its layout ${fromLayout.size}`);
   const out = new Map(initial);
   for (const [name, tensor] of fromLayout.tensors(fromWeights)) {
