@@ -5,7 +5,7 @@
  * after warm-up. Runtimes alternate within every round so machine noise hits them alike; medians
  * over rounds are reported. Also the share of wasm SIMD peak (~43.5 GFLOP/s per core on the
  * development machine) each f32 conv layer reaches, and the wasm memory (arena) and file size of
- * the shipped students. Usage: npm run bench [-- --json] [--rounds N] [--student paper|deep|conv5|mobile]
+ * the shipped students. Usage: npm run bench [-- --json] [--rounds N] [--student paper|deep|conv5|mobile|deep-res]
  * (--student L: layout L of student-graph.ts with random weights instead, int8 calibrated on
  * the benchmark's random inputs).
  */
@@ -20,7 +20,7 @@ import { Engine } from '../src/engine/engine.js';
 import type { GraphSpec } from '../src/engine/graph.js';
 import { decodeModel, type DecodedModel, type Tensor } from '../src/engine/model-format.js';
 import { inferShapes } from '../src/engine/plan.js';
-import { initWeights, STUDENT_ARCHITECTURES, studentGraph, type StudentArchitecture } from '../src/face/student-graph.js';
+import { initWeights, isStudentArchitecture, STUDENT_ARCHITECTURES, studentGraph } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { calibrateScales, quantizeModel } from '../src/tools/quantize.js';
 import { graphOnnx } from './onnx-graph.js';
@@ -30,8 +30,9 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 9;
 /** --student <layout>: a student layout with random weights instead of the shipped files. */
-const randomLayout = args.includes('--student') ? args[args.indexOf('--student') + 1] as StudentArchitecture : null;
-if (randomLayout !== null && !STUDENT_ARCHITECTURES.includes(randomLayout)) throw new Error(`--student must be one of ${STUDENT_ARCHITECTURES.join(', ')}`);
+const studentFlag = args.includes('--student') ? args[args.indexOf('--student') + 1] : null;
+if (studentFlag !== null && !isStudentArchitecture(studentFlag)) throw new Error(`--student must be one of ${STUDENT_ARCHITECTURES.join(', ')}`);
+const randomLayout = studentFlag;
 const packageDir = (pkg: string) => path.join(process.cwd(), 'node_modules', pkg);
 const version = (pkg: string) => JSON.parse(readFileSync(path.join(packageDir(pkg), 'package.json'), 'utf8')).version as string;
 const log = (...m: unknown[]) => { if (!json) console.log(...m); else console.error(...m); };

@@ -5,14 +5,14 @@
  * round so that load from other processes hits them alike; medians over rounds are reported.
  * Besides wall-clock images/s, images per CPU-second of this process (all its threads) show the
  * efficiency of each configuration independently of how much CPU other processes leave us.
- * --arch deep|conv5|mobile trains one of the other layouts instead of the paper's; --batch-norm adds a configuration to
+ * --arch deep|conv5|mobile|deep-res trains one of the other layouts instead of the paper's; --batch-norm adds a configuration to
  * the alternation, 2 workers with batch norm (its cost over plain 2 workers), and --prelu one with
  * PReLU instead of ReLU (with --batch-norm: batch norm and PReLU).
- * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128] [--arch paper|deep|conv5|mobile] [--batch-norm] [--prelu]
+ * Usage: npx tsx bench/train.bench.ts [--rounds 5] [--steps 3] [--batch 128] [--arch paper|deep|conv5|mobile|deep-res] [--batch-norm] [--prelu]
  * The last line of output is JSON.
  */
 import os from 'node:os';
-import { initWeights, STUDENT_ARCHITECTURES, STUDENT_INPUT, type StudentArchitecture } from '../src/face/student-graph.js';
+import { initWeights, isStudentArchitecture, STUDENT_ARCHITECTURES, STUDENT_INPUT } from '../src/face/student-graph.js';
 import { seededRandom } from '../src/math/random.js';
 import { Optimizer } from '../src/tools/train/optimizer.js';
 import { BatchComputer, type BatchSlot } from '../src/tools/train/parallel.js';
@@ -29,8 +29,9 @@ const rounds = option('rounds', 5);
 const steps = option('steps', 3);
 const batch = option('batch', 128);
 const outputs = 256;
-const arch = (args.includes('--arch') ? args[args.indexOf('--arch') + 1] : 'paper') as StudentArchitecture;
-if (!STUDENT_ARCHITECTURES.includes(arch)) throw new Error(`--arch must be one of ${STUDENT_ARCHITECTURES.join(', ')}`);
+const archFlag = args.includes('--arch') ? args[args.indexOf('--arch') + 1] : 'paper';
+if (!isStudentArchitecture(archFlag)) throw new Error(`--arch must be one of ${STUDENT_ARCHITECTURES.join(', ')}`);
+const arch = archFlag;
 const withBatchNormConfig = args.includes('--batch-norm');
 const withPreluConfig = args.includes('--prelu');
 const IMAGE = STUDENT_INPUT[0] * STUDENT_INPUT[1] * STUDENT_INPUT[2];

@@ -667,6 +667,7 @@ describe('distillation run', () => {
     await expect(runDistillation({ ...base, out: 'x.bin' })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, batch: 0 })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, activation: 'tanh' as never })).rejects.toThrow(/activation must be relu or prelu/);
+    await expect(runDistillation({ ...base, arch: 'wide' as never })).rejects.toThrow(/arch must be paper or deep or .*, got wide/);
     await expect(runDistillation({ ...base, targets: 'selected', k: 300 })).rejects.toThrow(TrainingError);
     await expect(runDistillation({ ...base, relationWeight: -1 })).rejects.toThrow(/relation weight must be >= 0/);
     await expect(runDistillation({ ...base, relationWeight: Number.NaN })).rejects.toThrow(/relation weight must be >= 0/);

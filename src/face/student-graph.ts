@@ -42,6 +42,9 @@ export const STUDENT_INPUT: [number, number, number] = [STUDENT_CROP_HEIGHT, STU
 
 export const STUDENT_ARCHITECTURES = ['paper', 'deep', 'conv5', 'mobile', 'deep-res'] as const;
 export type StudentArchitecture = (typeof STUDENT_ARCHITECTURES)[number];
+/** Whether a command-line value names a student layout (each caller throws its own error otherwise). */
+export const isStudentArchitecture = (value: unknown): value is StudentArchitecture =>
+  (STUDENT_ARCHITECTURES as readonly unknown[]).includes(value);
 /** Layouts a run of another layout can be grown into (distill --init-from its checkpoint; warm-start.ts growWeights). */
 export const STUDENT_GROWS_FROM: Partial<Record<StudentArchitecture, StudentArchitecture>> = { 'deep-res': 'deep' };
 export const STUDENT_ACTIVATIONS = ['relu', 'prelu'] as const;

@@ -9,7 +9,7 @@ import { Engine } from '../../engine/engine.js';
 import type { GraphSpec } from '../../engine/graph.js';
 import { encodeModel, type StorageDtype, type Tensor } from '../../engine/model-format.js';
 import {
-  initWeights, STUDENT_ACTIVATIONS, STUDENT_ARCHITECTURES, STUDENT_GROWS_FROM, STUDENT_INPUT, studentGraph, type StudentActivation, type StudentArchitecture,
+  initWeights, isStudentArchitecture, STUDENT_ACTIVATIONS, STUDENT_ARCHITECTURES, STUDENT_GROWS_FROM, STUDENT_INPUT, studentGraph, type StudentActivation, type StudentArchitecture,
 } from '../../face/student-graph.js';
 import { HIDDEN_SIZE } from '../data/cache.js';
 import { seededRandom } from '../../math/random.js';
@@ -349,7 +349,7 @@ function checkOptions(o: DistillOptions): void {
   };
   positiveInt('epochs', o.epochs);
   positiveInt('batch', o.batch);
-  if (!STUDENT_ARCHITECTURES.includes(o.arch)) throw new TrainingError(`arch must be ${STUDENT_ARCHITECTURES.join(' or ')}, got ${o.arch}`);
+  if (!isStudentArchitecture(o.arch)) throw new TrainingError(`arch must be ${STUDENT_ARCHITECTURES.join(' or ')}, got ${o.arch}`);
   if (!STUDENT_ACTIVATIONS.includes(o.activation)) throw new TrainingError(`activation must be ${STUDENT_ACTIVATIONS.join(' or ')}, got ${o.activation}`);
   if (!['hidden', 'desc', 'selected'].includes(o.targets)) throw new TrainingError(`targets must be hidden, desc or selected, got ${o.targets}`);
   if (o.targets === 'selected') positiveInt('k', o.k);
