@@ -21,8 +21,13 @@
  *   --k N                   neurons kept with --targets selected (default 192)
  *   --nuisance-weight W     weight of age in the selection score (default 1)
  *   --standardize MODE      global (default: centred, one scale, the teacher's Euclidean metric) |
- *                           neuron (per-neuron z-scores) | none (raw values; final ReLU for
- *                           hidden/selected, as in the paper)
+ *                           neuron (per-neuron z-scores) | identity (the descriptor's error in units
+ *                           of how much one person's faces vary along each axis; needs --identities)
+ *                           | none (raw values; final ReLU for hidden/selected, as in the paper)
+ *   --identities DIR        with --standardize identity: the --data directory whose sub-folders are
+ *                           identities (the CelebA identity set's bank)
+ *   --shrink X              with --standardize identity: shrinkage of the within-identity spreads
+ *                           towards their mean, 0..1 (default 0.1; 1 is the global metric rotated)
  *   --cosine-weight W       weight of the 1 - cos(output, target) term (default 16; 0 = L2 only)
  *   --relation-weight W     weight of RKD's distance term (Park et al., CVPR 2019): the student's
  *                           pairwise distances within each worker's shard of the batch, divided by
@@ -66,6 +71,8 @@ const { values } = parseToolArgs('scripts/distill.ts', {
     k: { type: 'string' },
     'nuisance-weight': { type: 'string' },
     standardize: { type: 'string' },
+    identities: { type: 'string' },
+    shrink: { type: 'string' },
     'cosine-weight': { type: 'string' },
     'relation-weight': { type: 'string' },
     'clip-norm': { type: 'string' },
@@ -116,6 +123,8 @@ const options: DistillOptions = {
   k: number('k', values.k, d.k),
   nuisanceWeight: number('nuisance-weight', values['nuisance-weight'], d.nuisanceWeight),
   standardize: (values.standardize ?? d.standardize) as DistillOptions['standardize'],
+  identities: values.identities,
+  shrink: number('shrink', values.shrink, d.shrink),
   cosineWeight: number('cosine-weight', values['cosine-weight'], d.cosineWeight),
   relationWeight: number('relation-weight', values['relation-weight'], d.relationWeight),
   clipNorm: number('clip-norm', values['clip-norm'], d.clipNorm),

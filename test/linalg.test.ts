@@ -11,6 +11,7 @@ import {
   symmetrise,
   symmetricEigen,
   transpose,
+  withinGroupCovariance,
 } from '../src/math/linalg.js';
 import { Pca, PcaError, fitPca } from '../src/math/pca.js';
 import { seededRandom } from '../src/math/random.js';
@@ -154,6 +155,22 @@ describe('covarianceOfRows', () => {
       (cov[0] * (count - 1)) / count,
       12,
     );
+  });
+});
+
+describe('withinGroupCovariance', () => {
+  it('pools each group around its own mean, against a plain double loop; single rows add nothing', () => {
+    const groups = [[[1, 2], [3, 5], [2, 2]], [[0, 0], [4, -2]], [[9, 9]]];
+    const { covariance, centres, degrees } = withinGroupCovariance(groups, 2);
+    expect(degrees).toBe(3);
+    expect(centres.map((c) => Array.from(c))).toEqual([[2, 3], [2, -1]]);
+    const expected = [0, 0, 0, 0];
+    for (const rows of groups.slice(0, 2)) {
+      const m = [0, 1].map((j) => rows.reduce((a, r) => a + r[j], 0) / rows.length);
+      for (const r of rows) for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) expected[j * 2 + k] += (r[j] - m[j]) * (r[k] - m[k]) / 3;
+    }
+    Array.from(covariance).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 12));
+    expect(() => withinGroupCovariance([[[1, 2, 3], [1, 2, 3]]], 2)).toThrow(DimensionError);
   });
 });
 

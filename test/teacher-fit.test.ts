@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../src/math/random.js';
-import { identityPairs, measureTeacherFit, TeacherFitError, type ViewPair } from '../src/tools/teacher-fit.js';
+import { discriminantDirections, identityPairs, measureTeacherFit, r2AlongDirections, TeacherFitError, type ViewPair } from '../src/tools/teacher-fit.js';
 
 const DIM = 16;
 /** Six identities of five images: an identity centre plus per-image noise of `spread`, mirrored view slightly off. */
@@ -68,6 +68,33 @@ describe('teacher-fit', () => {
     expect(() => identityPairs(['p/a.jpg', 'q/b.jpg'])).toThrow(/no identity has two images/);
     expect(() => measureTeacherFit(teacher, new Map())).toThrow(/0 image/);
     expect(() => measureTeacherFit(teacher, mapValues(teacher, (x) => x.slice(0, 8)))).toThrow(/8 values, the teacher's 16/);
+  });
+
+  it('discriminant directions: strongest first; a student that drops the quiet identity axis fits the teacher well but not along it', () => {
+    // identities differ along axis 0 (large, but so do one person's faces) and axis 1 (small, faces of one person barely vary)
+    const random = seededRandom(5);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const features = new Map<string, ViewPair>();
+    for (let id = 0; id < 40; id++) {
+      const [a, b] = [3 * gauss(), 0.3 * gauss()];
+      for (let i = 0; i < 4; i++) {
+        const v = Float32Array.of(a + 3 * gauss(), b + 0.03 * gauss(), gauss(), gauss());
+        features.set(`p${id}/${i}`, [v, v.slice()]);
+      }
+    }
+    const { directions, ratios } = discriminantDirections(new Map([...features].map(([k, [v]]) => [k, v])));
+    expect(ratios[0]).toBeGreaterThan(ratios[1]);
+    expect(Math.abs(directions[0][1]) / Math.hypot(...directions[0])).toBeGreaterThan(0.99);
+    const dropped = mapValues(features, (x) => Float32Array.of(x[0], 0, x[2], x[3]));
+    expect(measureTeacherFit(features, dropped).r2).toBeGreaterThan(0.9);
+    const r2 = r2AlongDirections(features, dropped, directions);
+    expect(r2[0]).toBeLessThan(0.05);
+    expect(r2AlongDirections(features, features, directions).every((v) => Math.abs(v - 1) < 1e-9)).toBe(true);
+    // an offset common to every face changes no distance, and no R^2 along a direction
+    const shifted = mapValues(features, (x) => x.map((v) => v + 5));
+    expect(r2AlongDirections(features, shifted, directions).every((v) => Math.abs(v - 1) < 1e-6)).toBe(true);
+    expect(() => discriminantDirections(new Map([['a.jpg', Float32Array.of(1, 2)]]))).toThrow(TeacherFitError);
+    expect(() => discriminantDirections(new Map([['p/a', Float32Array.of(1, 2)], ['p/b', Float32Array.of(1, 3)]]))).toThrow(/cannot fit 2-d/);
   });
 
   it('the script stops with one line on a missing option or cache', () => {

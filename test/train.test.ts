@@ -23,11 +23,14 @@ import { TrainingNetwork } from '../src/tools/train/network.js';
 import { Optimizer } from '../src/tools/train/optimizer.js';
 import { BatchComputer } from '../src/tools/train/parallel.js';
 import { learningRate } from '../src/tools/train/schedule.js';
-import { computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph } from '../src/tools/train/targets.js';
+import {
+  computeIdentityStandardization, computeStandardization, destandardize, exportGraph, foldStandardization, standardize, TargetReader, trainingGraph, unfoldStandardization,
+  type Standardization, type TargetSource,
+} from '../src/tools/train/targets.js';
 import { Trainer } from '../src/tools/train/trainer.js';
 import { ParameterLayout } from '../src/tools/train/parameters.js';
 import { summarizeCheckpoint } from '../src/tools/train/inspect.js';
-import { calibrateBatchNorm, growWeights, grownRateScale, unfoldStandardization } from '../src/tools/train/warm-start.js';
+import { calibrateBatchNorm, growWeights, grownRateScale } from '../src/tools/train/warm-start.js';
 
 const random = seededRandom(21);
 const uniform = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
@@ -221,6 +224,72 @@ describe('batch norm calibration (warm start from a model file)', () => {
     const s = { mean: Float32Array.of(0.1, -0.2, 0.3), std: Float32Array.of(0.05, 0.05, 0.05) };
     const back = unfoldStandardization(graph, foldStandardization(graph, tensors, s), s);
     for (const [name, t] of tensors) back.get(name)!.data.forEach((v, i) => expect(v).toBeCloseTo(t.data[i], 5));
+  });
+
+  it('folds a rotated standardisation: the folded last layer outputs the de-standardised values', () => {
+    const graph = trainingGraph(3, { kind: 'desc' }, true);
+    const tensors = initWeights(graph, 11);
+    // a rotation about the z axis, then per-axis spreads
+    const [c, sn] = [Math.cos(0.7), Math.sin(0.7)];
+    const s: Standardization = { mean: Float32Array.of(0.1, -0.2, 0.3), std: Float32Array.of(0.05, 0.2, 0.1), basis: Float32Array.of(c, -sn, 0, sn, c, 0, 0, 0, 1) };
+    const values = Float32Array.of(0.4, -0.1, 0.25);
+    const roundTrip = values.slice();
+    standardize(s, roundTrip);
+    destandardize(s, roundTrip);
+    roundTrip.forEach((v, j) => expect(v).toBeCloseTo(values[j], 6));
+    const last = graph.layers.at(-1)!;
+    if (last.op !== 'dense') throw new Error('the last layer is dense');
+    const input = Float32Array.from({ length: tensors.get(last.weights)!.data.length / 3 }, () => random() - 0.5);
+    const dense = (t: Map<string, { data: Float32Array }>) => {
+      const w = t.get(last.weights)!.data, b = t.get(last.bias!)!.data;
+      return Float32Array.from(b, (bj, j) => input.reduce((sum, x, i) => sum + x * w[i * 3 + j], bj));
+    };
+    const expected = dense(tensors);
+    destandardize(s, expected);
+    const folded = foldStandardization(graph, tensors, s);
+    dense(folded).forEach((v, j) => expect(v).toBeCloseTo(expected[j], 5));
+    const back = unfoldStandardization(graph, folded, s);
+    for (const [name, t] of tensors) back.get(name)!.data.forEach((v, i) => expect(v).toBeCloseTo(t.data[i], 5));
+  });
+
+  it("identity standardisation: one person's faces vary equally along every axis; mean target variance 1", () => {
+    // 4-d targets: 60 identities of 4 images; faces of one person vary 10x less along (1, 1, 0, 0) / sqrt 2
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const rows: Float32Array[] = [];
+    for (let id = 0; id < 60; id++) {
+      const centre = Float32Array.from({ length: 4 }, () => 3 * gauss());
+      for (let i = 0; i < 4; i++) {
+        const [a, b, c, d] = [0.1 * gauss(), gauss(), gauss(), gauss()];
+        rows.push(Float32Array.of(centre[0] + (a + b) / Math.SQRT2, centre[1] + (a - b) / Math.SQRT2, centre[2] + c, centre[3] + d));
+      }
+    }
+    const source: TargetSource = { size: 4, raw: (image, _view, out, at = 0) => out.set(rows[image], at) };
+    const images = Int32Array.from(rows.keys());
+    const identityOf = (image: number) => `person${Math.floor(image / 4)}`;
+    const s = computeIdentityStandardization(source, images, 1, identityOf, 0);
+    const standardised = rows.map((r) => { const out = r.slice(); standardize(s, out); return out; });
+    expect(standardised.reduce((sum, r) => sum + r.reduce((a, v) => a + v * v, 0), 0) / (rows.length * 4)).toBeCloseTo(1, 4);
+    // within-identity variance along each standardised axis: all equal
+    const within = [0, 1, 2, 3].map((j) => {
+      let sum = 0;
+      for (let id = 0; id < 60; id++) {
+        const group = standardised.slice(4 * id, 4 * id + 4).map((r) => r[j]);
+        const m = group.reduce((a, v) => a + v, 0) / 4;
+        sum += group.reduce((a, v) => a + (v - m) ** 2, 0);
+      }
+      return sum;
+    });
+    for (const w of within) expect(w / within[0]).toBeCloseTo(1, 3);
+    // the quiet axis gets the smallest spread
+    const quiet = Float32Array.of(1, 1, 0, 0).map((v) => v / Math.SQRT2);
+    const smallest = s.std.indexOf(Math.min(...s.std));
+    expect(Math.abs(quiet.reduce((a, v, k) => a + v * s.basis![smallest * 4 + k], 0))).toBeGreaterThan(0.99);
+    // shrink 1: one spread for every axis, the global metric rotated
+    const flat = computeIdentityStandardization(source, images, 1, identityOf, 1);
+    expect(Math.max(...flat.std) - Math.min(...flat.std)).toBeLessThan(1e-6);
+    // refusals: shrink outside 0..1; too few identities with two images
+    expect(() => computeIdentityStandardization(source, images, 1, identityOf, 2)).toThrow(/shrink must be in 0..1/);
+    expect(() => computeIdentityStandardization(source, images, 1, (i) => (i < 4 ? 'one' : null), 0)).toThrow(/degrees of freedom/);
   });
 });
 
@@ -676,6 +745,11 @@ describe('distillation run', () => {
     await expect(runDistillation({ ...base, arch: 'deep-res', grownRate: 10 })).rejects.toThrow(/grown rate applies/);
     await expect(runDistillation({ ...base, arch: 'deep-res', grownRate: -1, initFrom: 'x.bin' })).rejects.toThrow(/grown rate must be/);
     await expect(runDistillation({ ...base, data: [path.join(workDir, 'nothing')] })).rejects.toThrow(TrainingError);
+    // the identity metric: descriptor targets, a --data directory of identities, shrink in 0..1
+    await expect(runDistillation({ ...base, standardize: 'identity' })).rejects.toThrow(/needs --identities naming one of the --data directories/);
+    await expect(runDistillation({ ...base, standardize: 'identity', identities: workDir, targets: 'hidden' })).rejects.toThrow(/applies to descriptor targets/);
+    await expect(runDistillation({ ...base, standardize: 'identity', identities: workDir, shrink: 1.5 })).rejects.toThrow(/shrink must be in 0..1/);
+    await expect(runDistillation({ ...base, identities: workDir })).rejects.toThrow(/--identities applies to standardize identity/);
     expect(existsSync(path.join(workDir, 'x.mobileid'))).toBe(false);
   });
 });

@@ -481,3 +481,32 @@ export function covarianceOfRows(
   }
   return cov;
 }
+
+/**
+ * Pooled within-group covariance of rows of `dim` values (each row minus its group's mean, divided
+ * by rows - groups) and the group means; groups of one row add nothing and are left out.
+ */
+export function withinGroupCovariance(groups: readonly (readonly ArrayLike<number>[])[], dim: number): { covariance: Float64Array; centres: Float64Array[]; degrees: number } {
+  const covariance = new Float64Array(dim * dim);
+  const centres: Float64Array[] = [];
+  let degrees = 0;
+  const deviation = new Float64Array(dim);
+  for (const rows of groups) {
+    if (rows.length < 2) continue;
+    const centre = new Float64Array(dim);
+    for (const row of rows) {
+      expectLength('row', row, dim);
+      for (let j = 0; j < dim; j++) centre[j] += row[j] / rows.length;
+    }
+    for (const row of rows) {
+      for (let j = 0; j < dim; j++) deviation[j] = row[j] - centre[j];
+      for (let j = 0; j < dim; j++) for (let k = 0; k <= j; k++) covariance[j * dim + k] += deviation[j] * deviation[k];
+    }
+    centres.push(centre);
+    degrees += rows.length - 1;
+  }
+  if (degrees > 0) {
+    for (let j = 0; j < dim; j++) for (let k = 0; k <= j; k++) covariance[j * dim + k] = covariance[k * dim + j] = covariance[j * dim + k] / degrees;
+  }
+  return { covariance, centres, degrees };
+}

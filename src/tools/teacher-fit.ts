@@ -5,8 +5,14 @@
  * teacher does (distances of same-identity pairs against pairs of different identities: their
  * correlation with the teacher's distances and the separation d' = (mean_diff - mean_same) /
  * sqrt((sd_same^2 + sd_diff^2) / 2)). On LFW, where one verification test has a standard error of
- * about 0.25 points, these read every image of the set, not 6,000 pairs.
+ * about 0.25 points, these read every image of the set, not 6,000 pairs. Where identity-labelled
+ * features of the teacher are given (outside the measured set, e.g. the CelebA identity set), the
+ * fit is also read along the teacher's discriminant directions (Fisher's LDA: the between-identity
+ * covariance in the metric that makes one person's faces vary equally in every direction),
+ * strongest first: a student can fit the descriptor's large directions well and the quiet ones
+ * that tell people apart badly.
  */
+import { covarianceOfRows, matMul, symmetricEigen, transpose, withinGroupCovariance } from '../math/linalg.js';
 import { mean } from '../math/stats.js';
 import { seededRandom } from '../math/random.js';
 import { MobileIdError } from '../errors.js';
@@ -113,6 +119,11 @@ export function measureTeacherFit(teacher: ReadonlyMap<string, ViewPair>, studen
   };
 }
 
+function variance(values: readonly number[]): number {
+  const m = mean(values);
+  return mean(values.map((v) => (v - m) ** 2));
+}
+
 function cosineDistance(a: Float32Array, b: Float32Array): number {
   let dot = 0, aa = 0, bb = 0;
   for (let j = 0; j < a.length; j++) {
@@ -132,4 +143,61 @@ function pearson(x: readonly number[], y: readonly number[]): number {
     yy += (y[i] - my) ** 2;
   }
   return xy / Math.sqrt(xx * yy);
+}
+
+export interface DiscriminantDirections {
+  /** Each a descriptor-space vector, strongest first. */
+  directions: Float64Array[];
+  /** Between- over within-identity variance along each direction. */
+  ratios: number[];
+}
+
+/** Fisher's discriminant directions of identity-keyed (<identity>/<file>) features; identities with one image are left out. */
+export function discriminantDirections(features: ReadonlyMap<string, Float32Array>): DiscriminantDirections {
+  const groups = new Map<string, Float32Array[]>();
+  for (const [key, v] of features) {
+    const slash = key.indexOf('/');
+    if (slash <= 0) throw new TeacherFitError(`key ${key} is not <identity>/<file>: the identity set has no identity folders`);
+    const identity = key.slice(0, slash);
+    groups.set(identity, [...(groups.get(identity) ?? []), v]);
+  }
+  const dim = features.values().next().value?.length ?? 0;
+  const { covariance: within, centres, degrees } = withinGroupCovariance([...groups.values()], dim);
+  if (centres.length < 2 || degrees < dim) throw new TeacherFitError(`${centres.length} identities with two or more images (${degrees} degrees of freedom) cannot fit ${dim}-d discriminant directions`);
+  const between = covarianceOfRows(Float64Array.from(centres.flatMap((c) => Array.from(c))), centres.length, dim);
+  // whiten by the within-identity covariance (W = Lambda^-1/2 U^T), then the between-identity axes
+  const w = symmetricEigen(within, dim);
+  const floor = 1e-9 * w.values.reduce((a, v) => a + Math.abs(v), 0) / dim;
+  const whiten = new Float64Array(dim * dim);
+  for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) whiten[i * dim + j] = w.vectors[j * dim + i] / Math.sqrt(Math.max(w.values[i], floor));
+  const whitened = matMul(matMul(whiten, between, dim, dim, dim), transpose(whiten, dim, dim), dim, dim, dim);
+  const b = symmetricEigen(whitened, dim);
+  const order = [...Array(dim).keys()].sort((x, y) => b.values[y] - b.values[x]);
+  const directions = order.map((k) => {
+    const d = new Float64Array(dim);
+    for (let j = 0; j < dim; j++) for (let a = 0; a < dim; a++) d[j] += whiten[a * dim + j] * b.vectors[a * dim + k];
+    return d;
+  });
+  return { directions, ratios: order.map((k) => b.values[k]) };
+}
+
+/**
+ * The student's R^2 to the teacher along each direction, over the images both hold
+ * (mirror-averaged features): 1 - variance of the residual / variance of the teacher's projection.
+ * The residual is centred: an offset common to all faces cancels in every distance between two.
+ */
+export function r2AlongDirections(teacher: ReadonlyMap<string, ViewPair>, student: ReadonlyMap<string, ViewPair>, directions: readonly Float64Array[]): number[] {
+  const keys = [...teacher.keys()].filter((k) => student.has(k));
+  if (keys.length < 2) throw new TeacherFitError(`${keys.length} image(s) with both teacher and student features: nothing to measure`);
+  const project = (features: ReadonlyMap<string, ViewPair>, d: Float64Array) => keys.map((key) => {
+    const [a, b] = features.get(key)!;
+    let sum = 0;
+    for (let j = 0; j < d.length; j++) sum += d[j] * (a[j] + b[j]) / 2;
+    return sum;
+  });
+  return directions.map((d) => {
+    const t = project(teacher, d);
+    const residual = project(student, d).map((v, i) => v - t[i]);
+    return 1 - variance(residual) / variance(t);
+  });
 }

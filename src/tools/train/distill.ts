@@ -26,11 +26,11 @@ import { checkSchedule } from './schedule.js';
 import { foldBatchNorm, withBatchNorm } from './batch-norm.js';
 import { scoreNeurons, selectTop, utkFaceAttributes, type NeuronScores } from './selection.js';
 import {
-  computeStandardization, exportGraph, foldStandardization, TargetReader, trainingGraph,
-  type Standardization, type StandardizeMode, type TargetKind, type TargetSpec,
+  computeIdentityStandardization, computeStandardization, destandardize, exportGraph, foldStandardization, standardizationFromRecord, standardizationRecord, TargetReader, trainingGraph, unfoldStandardization,
+  type Standardization, type StandardizationRecord, type StandardizeMode, type TargetKind, type TargetSpec,
 } from './targets.js';
 import { Trainer } from './trainer.js';
-import { calibrateBatchNorm, growWeights, grownRateScale, readModelTensors, readRunLog, runLogOf, unfoldStandardization } from './warm-start.js';
+import { calibrateBatchNorm, growWeights, grownRateScale, readModelTensors, readRunLog, runLogOf } from './warm-start.js';
 
 export interface DistillOptions {
   /** Prepared cache directories, one per data set (.cache/prepared/fairface, ...). */
@@ -46,8 +46,12 @@ export interface DistillOptions {
   k: number;
   /** Weight of the nuisance attribute (age) in the selection score. */
   nuisanceWeight: number;
-  /** Target standardisation (see targets.ts): per neuron, one global scale, or none (raw). */
+  /** Target standardisation (see targets.ts): per neuron, one global scale, the within-identity metric, or none (raw). */
   standardize: StandardizeMode;
+  /** With standardize 'identity': the --data directory whose sub-folders are identities (e.g. the CelebA identity set). */
+  identities?: string;
+  /** With standardize 'identity': shrinkage of the within-identity eigenvalues towards their mean (0..1). */
+  shrink: number;
   /** Weight of the 1 - cos(output, target) term of the objective (0: squared error only). */
   cosineWeight: number;
   /** Weight of RKD's distance term over each worker's shard of the batch (0: none; network.ts). */
@@ -88,7 +92,7 @@ export interface DistillOptions {
 }
 
 export const DISTILL_DEFAULTS: Omit<DistillOptions, 'data' | 'out' | 'checkpointDir'> = {
-  targets: 'desc', arch: 'paper', activation: 'relu', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', cosineWeight: 16, relationWeight: 0, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
+  targets: 'desc', arch: 'paper', activation: 'relu', batchNorm: false, k: 192, nuisanceWeight: 1, standardize: 'global', shrink: 0.1, cosineWeight: 16, relationWeight: 0, clipNorm: 100, epochs: 30, batch: 128, lr: 1e-3,
   optimizer: 'adam', weightDecay: 5e-4, momentum: 0.9, schedule: 'cosine', warmupEpochs: 1, workers: 2,
   grownRate: 1, resume: false, dtype: 'f16', validationFraction: 0.05, seed: 1, jitter: DEFAULT_JITTER,
 };
@@ -114,7 +118,7 @@ export interface RunRecord {
   epoch: number;
   options: Omit<DistillOptions, 'log' | 'resume'>;
   neurons: number[] | null;
-  standardization: { mean: number[]; std: number[] } | null;
+  standardization: StandardizationRecord | null;
   selection: { identity: number[]; nuisance: number[]; perAttribute: Record<string, number[]> } | null;
   history: EpochRecord[];
   /** The run this one started from (--init-from): its file, epochs and last validation R^2. */
@@ -136,7 +140,7 @@ export interface DistillResult {
 }
 
 /** The options that fix the model's outputs: a resumed run must keep them. */
-const MODEL_DEFINING = ['targets', 'arch', 'activation', 'batchNorm', 'k', 'nuisanceWeight', 'standardize', 'cosineWeight', 'relationWeight', 'validationFraction', 'seed', 'maxImages'] as const;
+const MODEL_DEFINING = ['targets', 'arch', 'activation', 'batchNorm', 'k', 'nuisanceWeight', 'standardize', 'identities', 'shrink', 'cosineWeight', 'relationWeight', 'validationFraction', 'seed', 'maxImages'] as const;
 
 export async function runDistillation(options: DistillOptions): Promise<DistillResult> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -166,11 +170,16 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     log(`selected ${neurons.length} of ${HIDDEN_SIZE} hidden neurons (identity eta2 ${mean(neurons.map((j) => selection!.identity[j])).toFixed(4)} vs ${mean(Array.from(selection.identity)).toFixed(4)} over all)`);
   }
   const spec: TargetSpec = { kind: options.targets, neurons: neurons ?? undefined };
-  // a warm start keeps the standardisation its last layer was trained for
+  // a warm start keeps the standardisation its last layer was trained for, unless this run changes it
   const saved = (checkpoint ?? start)?.meta.standardization;
-  let standardization: Standardization | null = saved ? { mean: Float32Array.from(saved.mean), std: Float32Array.from(saved.std) } : null;
+  const savedStandardization = saved ? standardizationFromRecord(saved) : null;
+  const restandardized = !checkpoint && start !== null && changedOption(start.meta, options, ['standardize', 'identities', 'shrink']) !== null;
+  let standardization: Standardization | null = restandardized ? null : savedStandardization;
   if (options.standardize !== 'none' && !standardization) {
-    standardization = computeStandardization(new TargetReader(dataset, spec, null), split.train, dataset.views, options.standardize);
+    const raw = new TargetReader(dataset, spec, null);
+    standardization = options.standardize === 'identity'
+      ? computeIdentityStandardization(raw, split.train, dataset.views, identityOfKey(keys, options), options.shrink)
+      : computeStandardization(raw, split.train, dataset.views, options.standardize);
   }
   const reader = new TargetReader(dataset, spec, standardization);
   const outputs = reader.size;
@@ -197,6 +206,13 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         const grown = growWeights(graphOf(start.grownFrom), weights, graph, initialWeights(graph, options.seed, options.batchNorm), options.batchNorm);
         log(`grown from the ${start.grownFrom} layout: ${grown.copied} tensors copied, new layers ${grown.added.join(', ')} (residual branches start at zero)`);
         weights = computer.layout.flatten(grown.tensors);
+      }
+      if (!checkpoint && start?.weights && restandardized) {
+        // the last layer from the start's units into this run's, through teacher-scale ones
+        let tensors = computer.layout.tensors(weights);
+        if (savedStandardization) tensors = foldStandardization(graph, tensors, savedStandardization);
+        weights = computer.layout.flatten(standardization ? unfoldStandardization(graph, tensors, standardization) : tensors);
+        log(`target standardisation changed from the start's (${start.meta.options.standardize}) to ${options.standardize}: last layer converted`);
       }
       if (weights.length !== computer.weights.length) {
         throw new TrainingError(`the checkpoint holds ${weights.length} weights, the network ${computer.weights.length}`);
@@ -225,7 +241,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
     } : undefined);
     const record = (epoch: number): RunRecord => ({
       format: 1, epoch, options: withoutCallbacks(options), neurons,
-      standardization: standardization && { mean: Array.from(standardization.mean), std: Array.from(standardization.std) },
+      standardization: standardization && standardizationRecord(standardization),
       selection: checkpoint?.meta.selection ?? (selection && {
         identity: Array.from(selection.identity), nuisance: Array.from(selection.nuisance),
         perAttribute: Object.fromEntries(Object.entries(selection.perAttribute).map(([a, v]) => [a, Array.from(v)])),
@@ -363,7 +379,14 @@ function checkOptions(o: DistillOptions): void {
   }
     if (!(o.warmupEpochs >= 0)) throw new TrainingError(`warm-up must be >= 0 epochs, got ${o.warmupEpochs}`);
   if (!o.out.endsWith('.mobileid')) throw new TrainingError(`--out must name a .mobileid file, got ${o.out}`);
-  if (!['neuron', 'global', 'none'].includes(o.standardize)) throw new TrainingError(`standardize must be neuron, global or none, got ${o.standardize}`);
+  if (!['neuron', 'global', 'identity', 'none'].includes(o.standardize)) throw new TrainingError(`standardize must be neuron, global, identity or none, got ${o.standardize}`);
+  if (o.standardize === 'identity') {
+    if (o.targets !== 'desc') throw new TrainingError(`standardize identity applies to descriptor targets, not ${o.targets}`);
+    if (!o.identities || !o.data.includes(o.identities)) throw new TrainingError(`standardize identity needs --identities naming one of the --data directories (its sub-folders are identities), got ${o.identities ?? 'none'}`);
+    if (!(o.shrink >= 0 && o.shrink <= 1)) throw new TrainingError(`shrink must be in 0..1, got ${o.shrink}`);
+  } else if (o.identities !== undefined) {
+    throw new TrainingError(`--identities applies to standardize identity, not ${o.standardize}`);
+  }
   if (!(o.cosineWeight >= 0)) throw new TrainingError(`cosine weight must be >= 0, got ${o.cosineWeight}`);
   if (!(o.relationWeight >= 0)) throw new TrainingError(`relation weight must be >= 0, got ${o.relationWeight}`);
   if (!(o.clipNorm >= 0)) throw new TrainingError(`gradient clipping norm must be >= 0, got ${o.clipNorm}`);
@@ -421,11 +444,15 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
   // a checkpoint of a smaller layout may be grown into one that extends it
   const fromArch = start.meta.options.arch ?? DISTILL_DEFAULTS.arch;
   const grows = !fromModel && fromArch !== options.arch && STUDENT_GROWS_FROM[options.arch] === fromArch;
-  const changed = changedOption(start.meta, options, [...(grows ? [] : ['arch'] as const), 'targets', 'activation', 'batchNorm', 'k', 'standardize']);
+  // the standardisation may change between scaled modes of the descriptor (the last layer is converted)
+  const fromStandardize = start.meta.options.standardize ?? DISTILL_DEFAULTS.standardize;
+  const rescales = options.targets === 'desc' && fromStandardize !== 'none' && options.standardize !== 'none';
+  const changed = changedOption(start.meta, options, [...(grows ? [] : ['arch'] as const), 'targets', 'activation', 'batchNorm', 'k', ...(rescales ? [] : ['standardize'] as const)]);
   if (changed) throw new TrainingError(`--init-from: ${file} was trained with ${changed}`);
   if (grows) start.grownFrom = fromArch;
+  const keeps = changedOption(start.meta, options, ['standardize', 'identities', 'shrink']) === null;
   const how = fromModel ? `the model file unfolded${options.batchNorm ? `, batch norm calibrated on ${CALIBRATION_IMAGES} training crops` : ''}` : grows ? `weights grown from the ${fromArch} layout` : 'weights';
-  log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): ${how} and target standardisation; fresh optimiser and schedule`);
+  log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): ${how}${keeps ? ' and target standardisation' : ''}; fresh optimiser and schedule`);
   return start;
 }
 
@@ -494,12 +521,11 @@ async function checkExport(
     // batch norm in eval mode: the running statistics the export folded in
     const trained = new TrainingNetwork(engine, graph, computer.layout.tensors(computer.weights), count, { batchNorm }).forward(input, count);
     const outputs = trained.length / count;
+    if (standardization) for (let at = 0; at < trained.length; at += outputs) destandardize(standardization, trained, at);
     let diff = 0;
     let scale = 1e-12;
     for (let i = 0; i < trained.length; i++) {
-      const j = i % outputs;
-      let expected = standardization ? trained[i] * standardization.std[j] + standardization.mean[j] : trained[i];
-      if (finalRelu) expected = Math.max(0, expected);
+      const expected = finalRelu ? Math.max(0, trained[i]) : trained[i];
       diff = Math.max(diff, Math.abs(fromFile[i] - expected));
       scale = Math.max(scale, Math.abs(expected));
     }
@@ -521,6 +547,17 @@ function initialWeights(graph: GraphSpec, seed: number, batchNorm: boolean): Map
     for (const name of [head.weights, head.bias]) if (name) tensors.get(name)!.data.forEach((v, i, a) => (a[i] = v * 0.1));
   }
   return tensors;
+}
+
+/** The identity of each image of the --identities directory (its first sub-folder), null for the other sets' images. */
+function identityOfKey(keys: string[], options: DistillOptions): (image: number) => string | null {
+  const prefix = options.data.length > 1 ? `${path.basename(path.resolve(options.identities!))}/` : '';
+  return (image) => {
+    const key = keys[image];
+    if (!key.startsWith(prefix)) return null;
+    const slash = key.indexOf('/', prefix.length);
+    return slash > prefix.length ? key.slice(0, slash) : null;
+  };
 }
 
 /** Images per source directory (keys carry the folder name when there are several). */

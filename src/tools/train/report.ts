@@ -43,6 +43,7 @@ const STANDARDIZATION: Record<string, string> = {
   neuron: 'standardised per neuron (folded into the last layer at export)',
   true: 'standardised per neuron (folded into the last layer at export)',
   global: 'centred per neuron, one shared scale: the teacher\'s Euclidean metric (folded into the last layer at export)',
+  identity: 'centred, turned into the eigenbasis of the within-identity covariance and scaled by each axis\'s within-identity spread (folded into the last layer at export)',
   none: 'raw',
   false: 'raw',
 };

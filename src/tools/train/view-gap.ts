@@ -30,6 +30,7 @@ import { imagesDirOf, listImages } from '../data/sources.js';
 import { PreparedDataset, splitByKey } from './dataset.js';
 import { TrainingError } from './errors.js';
 import { readRunLog } from './warm-start.js';
+import { standardizationFromRecord, standardize, type Standardization } from './targets.js';
 
 export interface ViewGapOptions {
   /** A model file distill wrote, with its run log (<name>.train.json) beside it. */
@@ -84,7 +85,8 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
   if (run.options.targets !== 'desc') throw new TrainingError(`view-gap: ${options.model} regresses ${run.options.targets} targets; it measures descriptor students`);
   if (!run.standardization) throw new TrainingError(`view-gap: ${options.model} was trained without target standardisation`);
   if (!Number.isInteger(options.images) || options.images < 2) throw new TrainingError(`view-gap: images must be an integer >= 2, got ${options.images}`);
-  const std = Float32Array.from(run.standardization.std);
+  // the loss in the run's standardised units: the difference as a direction (no mean)
+  const units: Standardization = { ...standardizationFromRecord(run.standardization), mean: new Float32Array(DESCRIPTOR_SIZE) };
   const trainedOn = [run.options.data].flat();
   const data = options.banks ?? trainedOn;
   const names = data.map((d) => path.basename(path.resolve(d)));
@@ -115,9 +117,9 @@ export async function measureViewGap(options: ViewGapOptions): Promise<ViewGapRe
         const y = embed(batch);
         batch.forEach((_, i) => {
           const t = targets[first + i];
-          let s = 0;
-          for (let j = 0; j < DESCRIPTOR_SIZE; j++) s += ((y[i * DESCRIPTOR_SIZE + j] - t[j]) / std[j]) ** 2;
-          out.push(s / 2);
+          const difference = y.slice(i * DESCRIPTOR_SIZE, (i + 1) * DESCRIPTOR_SIZE).map((v, j) => v - t[j]);
+          standardize(units, difference);
+          out.push(difference.reduce((s, d) => s + d * d, 0) / 2);
         });
       }
       return out;

@@ -22,7 +22,6 @@ import { TrainingError } from './errors.js';
 import { TrainingNetwork } from './network.js';
 import { ParameterLayout } from './parameters.js';
 import { initWeights } from '../../face/student-graph.js';
-import type { Standardization } from './targets.js';
 
 /** The run log written next to a model file: models/<name>.mobileid -> models/<name>.train.json. */
 export function runLogOf(modelFile: string): string {
@@ -52,20 +51,6 @@ export function readModelTensors(bytes: Uint8Array, file: string, graph: GraphSp
     throw new TrainingError(`--init-from: ${file} holds another network than this run trains (its layers differ)`);
   }
   return decoded.tensors;
-}
-
-/** Inverse of foldStandardization: the last dense layer's weights and bias in standardised units. */
-export function unfoldStandardization(graph: GraphSpec, tensors: Map<string, Tensor>, s: Standardization): Map<string, Tensor> {
-  const last = graph.layers[graph.layers.length - 1];
-  if (last.op !== 'dense' || last.bias === undefined) throw new TrainingError('the last layer must be a dense layer with a bias');
-  const out = new Map(tensors);
-  const w = tensors.get(last.weights)!.data.slice();
-  const b = tensors.get(last.bias)!.data.slice();
-  for (let i = 0; i < w.length; i++) w[i] /= s.std[i % last.units];
-  for (let j = 0; j < last.units; j++) b[j] = (b[j] - s.mean[j]) / s.std[j];
-  out.set(last.weights, { shape: [...tensors.get(last.weights)!.shape], data: w });
-  out.set(last.bias, { shape: [...tensors.get(last.bias)!.shape], data: b });
-  return out;
 }
 
 /**
