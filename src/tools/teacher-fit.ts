@@ -16,6 +16,8 @@ import { covarianceOfRows, matMul, symmetricEigen, transpose, withinGroupCovaria
 import { mean } from '../math/stats.js';
 import { seededRandom } from '../math/random.js';
 import { MobileIdError } from '../errors.js';
+import { combine } from './eval-lfw.js';
+import { personOfKey } from './lfw.js';
 
 /** Plain and mirrored features of one image. */
 export type ViewPair = readonly [Float32Array, Float32Array];
@@ -50,9 +52,8 @@ export interface TeacherFit {
 export function identityPairs(keys: readonly string[], perImage = 3, seed = 1): { same: [string, string][]; different: [string, string][] } {
   const byIdentity = new Map<string, string[]>();
   for (const key of keys) {
-    const slash = key.indexOf('/');
-    if (slash <= 0) throw new TeacherFitError(`key ${key} is not <identity>/<file>: the cache has no identity folders`);
-    const identity = key.slice(0, slash);
+    if (!(key.indexOf('/') > 0)) throw new TeacherFitError(`key ${key} is not <identity>/<file>: the cache has no identity folders`);
+    const identity = personOfKey(key);
     byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), key]);
   }
   if (byIdentity.size < 2) throw new TeacherFitError(`${byIdentity.size} identity folder(s): pairs of different identities need two`);
@@ -66,7 +67,7 @@ export function identityPairs(keys: readonly string[], perImage = 3, seed = 1): 
   const different: [string, string][] = [];
   while (different.length < same.length) {
     const a = pick(), b = pick();
-    if (a.slice(0, a.indexOf('/')) !== b.slice(0, b.indexOf('/'))) different.push([a, b]);
+    if (personOfKey(a) !== personOfKey(b)) different.push([a, b]);
   }
   return { same, different };
 }
@@ -92,15 +93,7 @@ export function measureTeacherFit(teacher: ReadonlyMap<string, ViewPair>, studen
       distance += Math.sqrt(d);
     }
   }
-  const averaged = (features: ReadonlyMap<string, ViewPair>) => {
-    const out = new Map<string, Float32Array>();
-    for (const key of keys) {
-      const [a, b] = features.get(key)!;
-      out.set(key, a.map((x, j) => (x + b[j]) / 2));
-    }
-    return out;
-  };
-  const t = averaged(teacher), s = averaged(student);
+  const t = mirrorAveraged(teacher, keys), s = mirrorAveraged(student, keys);
   const { same, different } = identityPairs(keys);
   const separation = (pairs: [string, string][]): Separation => {
     const ds = pairs.map(([a, b]) => cosineDistance(s.get(a)!, s.get(b)!));
@@ -117,6 +110,11 @@ export function measureTeacherFit(teacher: ReadonlyMap<string, ViewPair>, studen
     different: differentRow,
     dPrime: (differentRow.mean - sameRow.mean) / Math.sqrt((sameRow.sd ** 2 + differentRow.sd ** 2) / 2),
   };
+}
+
+/** Each key's plain and mirrored features averaged (eval-lfw's --mirror). */
+function mirrorAveraged(features: ReadonlyMap<string, ViewPair>, keys: readonly string[]): Map<string, Float32Array> {
+  return new Map(keys.map((key) => [key, combine(features.get(key)! as [Float32Array, Float32Array], true, 'average')]));
 }
 
 function variance(values: readonly number[]): number {
@@ -156,9 +154,8 @@ export interface DiscriminantDirections {
 export function discriminantDirections(features: ReadonlyMap<string, Float32Array>): DiscriminantDirections {
   const groups = new Map<string, Float32Array[]>();
   for (const [key, v] of features) {
-    const slash = key.indexOf('/');
-    if (slash <= 0) throw new TeacherFitError(`key ${key} is not <identity>/<file>: the identity set has no identity folders`);
-    const identity = key.slice(0, slash);
+    if (!(key.indexOf('/') > 0)) throw new TeacherFitError(`key ${key} is not <identity>/<file>: the identity set has no identity folders`);
+    const identity = personOfKey(key);
     groups.set(identity, [...(groups.get(identity) ?? []), v]);
   }
   const dim = features.values().next().value?.length ?? 0;
@@ -189,15 +186,16 @@ export function discriminantDirections(features: ReadonlyMap<string, Float32Arra
 export function r2AlongDirections(teacher: ReadonlyMap<string, ViewPair>, student: ReadonlyMap<string, ViewPair>, directions: readonly Float64Array[]): number[] {
   const keys = [...teacher.keys()].filter((k) => student.has(k));
   if (keys.length < 2) throw new TeacherFitError(`${keys.length} image(s) with both teacher and student features: nothing to measure`);
-  const project = (features: ReadonlyMap<string, ViewPair>, d: Float64Array) => keys.map((key) => {
-    const [a, b] = features.get(key)!;
+  const [t, s] = [teacher, student].map((features) => mirrorAveraged(features, keys));
+  const project = (features: Map<string, Float32Array>, d: Float64Array) => keys.map((key) => {
+    const v = features.get(key)!;
     let sum = 0;
-    for (let j = 0; j < d.length; j++) sum += d[j] * (a[j] + b[j]) / 2;
+    for (let j = 0; j < d.length; j++) sum += d[j] * v[j];
     return sum;
   });
   return directions.map((d) => {
-    const t = project(teacher, d);
-    const residual = project(student, d).map((v, i) => v - t[i]);
-    return 1 - variance(residual) / variance(t);
+    const fromTeacher = project(t, d);
+    const residual = project(s, d).map((v, i) => v - fromTeacher[i]);
+    return 1 - variance(residual) / variance(fromTeacher);
   });
 }

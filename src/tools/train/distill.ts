@@ -173,7 +173,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
   // a warm start keeps the standardisation its last layer was trained for, unless this run changes it
   const saved = (checkpoint ?? start)?.meta.standardization;
   const savedStandardization = saved ? standardizationFromRecord(saved) : null;
-  const restandardized = !checkpoint && start !== null && changedOption(start.meta, options, ['standardize', 'identities', 'shrink']) !== null;
+  const restandardized = !checkpoint && start !== null && start.restandardized;
   let standardization: Standardization | null = restandardized ? null : savedStandardization;
   if (options.standardize !== 'none' && !standardization) {
     const raw = new TargetReader(dataset, spec, null);
@@ -422,6 +422,8 @@ interface WarmStart {
   model?: ModelFileBytes;
   /** The checkpoint's layout, when this run's extends it (STUDENT_GROWS_FROM). */
   grownFrom?: StudentArchitecture;
+  /** This run standardises its targets otherwise than the start did (its last layer is converted). */
+  restandardized: boolean;
 }
 
 /**
@@ -433,12 +435,12 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
   let start: WarmStart;
   if (fromModel) {
     const meta = readRunLog(file, '--init-from');
-    start = { meta, model: { file, bytes: new Uint8Array(readFileSync(file)) } };
+    start = { meta, model: { file, bytes: new Uint8Array(readFileSync(file)) }, restandardized: false };
   } else {
     if (!existsSync(file)) throw new TrainingError(`--init-from: no checkpoint at ${file}`);
     const checkpoint = loadCheckpoint<RunRecord>(file, log);
     if (!checkpoint) throw new TrainingError(`--init-from: ${file} is damaged (see above)`);
-    start = { meta: checkpoint.meta, weights: checkpoint.weights };
+    start = { meta: checkpoint.meta, weights: checkpoint.weights, restandardized: false };
   }
   if (start.meta.format !== 1) throw new TrainingError(`--init-from: run format ${start.meta.format} is not supported`);
   // a checkpoint of a smaller layout may be grown into one that extends it
@@ -450,9 +452,9 @@ function loadWarmStart(file: string, options: DistillOptions, log: (line: string
   const changed = changedOption(start.meta, options, [...(grows ? [] : ['arch'] as const), 'targets', 'activation', 'batchNorm', 'k', ...(rescales ? [] : ['standardize'] as const)]);
   if (changed) throw new TrainingError(`--init-from: ${file} was trained with ${changed}`);
   if (grows) start.grownFrom = fromArch;
-  const keeps = changedOption(start.meta, options, ['standardize', 'identities', 'shrink']) === null;
+  start.restandardized = changedOption(start.meta, options, ['standardize', 'identities', 'shrink']) !== null;
   const how = fromModel ? `the model file unfolded${options.batchNorm ? `, batch norm calibrated on ${CALIBRATION_IMAGES} training crops` : ''}` : grows ? `weights grown from the ${fromArch} layout` : 'weights';
-  log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): ${how}${keeps ? ' and target standardisation' : ''}; fresh optimiser and schedule`);
+  log(`warm start from ${file} (${start.meta.epoch} epochs, window ${start.meta.dataset.windowScale ?? 1}): ${how}${start.restandardized ? '' : ' and target standardisation'}; fresh optimiser and schedule`);
   return start;
 }
 

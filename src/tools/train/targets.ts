@@ -64,12 +64,21 @@ export function standardizationRecord(s: Standardization): StandardizationRecord
   return { mean: Array.from(s.mean), std: Array.from(s.std), ...(s.basis ? { basis: Array.from(s.basis) } : {}) };
 }
 
+/** The vector being rotated (standardize and destandardize run once per training target: no allocation there). */
+let rotationScratch = new Float32Array(DESCRIPTOR_SIZE);
+
+function copyForRotation(values: Float32Array, at: number, n: number): Float32Array {
+  if (rotationScratch.length < n) rotationScratch = new Float32Array(n);
+  rotationScratch.set(values.subarray(at, at + n));
+  return rotationScratch;
+}
+
 /** Standardised units of one raw target vector (in place). */
 export function standardize(s: Standardization, values: Float32Array, at = 0): void {
   const n = s.mean.length;
   for (let j = 0; j < n; j++) values[at + j] -= s.mean[j];
   if (s.basis) {
-    const centred = values.slice(at, at + n);
+    const centred = copyForRotation(values, at, n);
     for (let j = 0; j < n; j++) {
       let sum = 0;
       for (let k = 0; k < n; k++) sum += s.basis[j * n + k] * centred[k];
@@ -84,7 +93,7 @@ export function destandardize(s: Standardization, values: Float32Array, at = 0):
   const n = s.mean.length;
   for (let j = 0; j < n; j++) values[at + j] *= s.std[j];
   if (s.basis) {
-    const rotated = values.slice(at, at + n);
+    const rotated = copyForRotation(values, at, n);
     for (let k = 0; k < n; k++) {
       let sum = 0;
       for (let j = 0; j < n; j++) sum += s.basis[j * n + k] * rotated[j];
