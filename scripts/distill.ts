@@ -2,9 +2,10 @@
  * npm run distill -- --out models/<name>.mobileid [options]
  *
  * Distils the MobileID student from the prepared cache (src/tools/train/distill.ts): progress lines
- * with epoch, step, loss, validation loss and images/s; a checkpoint every epoch in
- * --checkpoint-dir (resume with --resume); at the end the model file, <name>.train.json (per-epoch
- * losses), <name>.loss.png and <name>.train.md next to it.
+ * with epoch, step, loss, validation loss and images/s; after every epoch a checkpoint in
+ * --checkpoint-dir (resume with --resume) and the model file with <name>.train.json (per-epoch
+ * losses) as they stand (a stopped run's weights outlive its checkpoint: --init-from the file);
+ * at the end also <name>.loss.png and <name>.train.md next to it.
  *
  *   --data DIRS             prepared caches, comma-separated (default: .cache/prepared/fairface
  *                           and .cache/prepared/celeba, the shipped student's data)

@@ -30,7 +30,7 @@ import {
 import { Trainer } from '../src/tools/train/trainer.js';
 import { ParameterLayout } from '../src/tools/train/parameters.js';
 import { summarizeCheckpoint } from '../src/tools/train/inspect.js';
-import { calibrateBatchNorm, growWeights, grownRateScale } from '../src/tools/train/warm-start.js';
+import { calibrateBatchNorm, growWeights, grownRateScale, runLogOf } from '../src/tools/train/warm-start.js';
 
 const random = seededRandom(21);
 const uniform = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
@@ -217,7 +217,9 @@ describe('batch norm calibration (warm start from a model file)', () => {
       network.dispose();
     }
   });
+});
 
+describe('target standardisation (folded into the last layer at export)', () => {
   it('undoes the folded standardisation exactly', () => {
     const graph = trainingGraph(3, { kind: 'desc' }, true);
     const tensors = initWeights(graph, 9);
@@ -588,8 +590,18 @@ describe('distillation run', () => {
     writeSyntheticCache(data, 36, 2, 16);
     const out = path.join(workDir, 'models', 'tiny.mobileid');
     const base = { ...DISTILL_DEFAULTS, data: [data], out, checkpointDir: path.join(workDir, 'ckpt'), batch: 12, lr: 2e-3, workers: 0, validationFraction: 0.2, targets: 'selected' as const, k: 20, log: () => {} };
-    const first = await runDistillation({ ...base, epochs: 2 });
+    // after every epoch the model file and its run log are on disk (a stopped run's weights survive without its checkpoint)
+    const afterEpoch: { epoch: number; history: number; fileEpochs: unknown }[] = [];
+    const first = await runDistillation({
+      ...base, epochs: 2,
+      log: (l) => {
+        if (!/^epoch \d\/2: wrote /.test(l)) return;
+        const run = JSON.parse(readFileSync(runLogOf(out), 'utf8')) as RunRecord;
+        afterEpoch.push({ epoch: run.epoch, history: run.history.length, fileEpochs: (decodeModel(new Uint8Array(readFileSync(out))).graph.meta as { distilled: { epochs: number } }).distilled.epochs });
+      },
+    });
     expect(first.history.map((e) => e.epoch)).toEqual([1, 2]);
+    expect(afterEpoch).toEqual([{ epoch: 1, history: 1, fileEpochs: 1 }, { epoch: 2, history: 2, fileEpochs: 2 }]);
     const lines: string[] = [];
     const resumed = await runDistillation({ ...base, epochs: 3, resume: true, log: (l) => lines.push(l) });
     expect(resumed.history.map((e) => e.epoch)).toEqual([1, 2, 3]);

@@ -253,6 +253,27 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
         sources: countSources(keys, options.data), windowScale: dataset.windowScale, mixup: dataset.mixup,
       },
     });
+    /** Export after `epochs` epochs: batch norm folded into the layers, the standardisation into the last one; the model file and its run log. */
+    const writeModelFile = (epochs: number): Uint8Array => {
+      let tensors = computer.layout.tensors(computer.weights);
+      if (options.batchNorm) tensors = foldBatchNorm(graph, tensors);
+      if (standardization) tensors = foldStandardization(graph, tensors, standardization);
+      const finalGraph = {
+        ...exportGraph(outputs, spec, layers),
+        name: path.basename(options.out).replace(/\.mobileid$/, ''),
+        meta: {
+          distilled: {
+            teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs, validationLoss: history.at(-1)?.validationLoss ?? null,
+            windowScale: dataset.windowScale,
+          },
+        },
+      };
+      const bytes = encodeModel(finalGraph, tensors, { dtype: options.dtype });
+      mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+      writeFileAtomic(options.out, bytes);
+      writeFileAtomic(runLogOf(options.out), JSON.stringify(record(epochs), null, 1));
+      return bytes;
+    };
     log(`training ${outputs} outputs (${options.targets}, standardised: ${options.standardize}, cosine weight ${options.cosineWeight}${options.relationWeight ? `, relation weight ${options.relationWeight}` : ''}${options.batchNorm ? ', batch norm' : ''}${options.activation === 'prelu' ? ', PReLU' : ''}), ${computer.layout.size} parameters, ${options.epochs} epochs x ${stepsPerEpoch} steps of ${options.batch}, ${options.optimizer} lr ${options.lr} (${options.schedule}), ${computer.workers} worker(s)`);
 
     // validation batches: every (image, view) pair, plain crops
@@ -325,32 +346,18 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       history.push(entry);
       log(`epoch ${epoch + 1}/${options.epochs} train loss ${entry.trainLoss.toFixed(4)} val loss ${entry.validationLoss.toFixed(4)}${entry.validationR2 === null ? '' : ` (R2 ${entry.validationR2.toFixed(3)})`} ${entry.imagesPerSecond.toFixed(1)} img/s, gradient norm ${entry.gradientNorm!.toFixed(2)} (${(100 * entry.clippedSteps!).toFixed(0)}% clipped) ${entry.seconds.toFixed(0)} s`);
       saveCheckpoint(checkpointPath, { meta: record(epoch + 1), weights: computer.weights, optimizer: optimizer.state() });
+      // the model file and run log after every epoch: a stopped run's weights outlive its checkpoint (--init-from the file)
+      writeModelFile(epoch + 1);
+      log(`epoch ${epoch + 1}/${options.epochs}: wrote ${options.out} and its run log`);
     }
 
-    // export: fold batch norm into the layers and the standardisation into the last one, write the model, check it
-    let tensors = computer.layout.tensors(computer.weights);
-    if (options.batchNorm) tensors = foldBatchNorm(graph, tensors);
-    if (standardization) tensors = foldStandardization(graph, tensors, standardization);
-    const finalGraph = {
-      ...exportGraph(outputs, spec, layers),
-      name: path.basename(options.out).replace(/\.mobileid$/, ''),
-      meta: {
-        distilled: {
-          teacher: 'dlib ResNet (face-api)', targets: options.targets, neurons, epochs: options.epochs, validationLoss: history.at(-1)?.validationLoss ?? null,
-          windowScale: dataset.windowScale,
-        },
-      },
-    };
-    const bytes = encodeModel(finalGraph, tensors, { dtype: options.dtype });
-    mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
-    writeFileAtomic(options.out, bytes);
+    const bytes = writeModelFile(options.epochs);
     if (options.dtype === 'f16' && outputs <= 422 && bytes.length > 2.4e6) log(`warning: model file is ${bytes.length} bytes (> 2.4 MB)`);
     const exportError = await checkExport(bytes, graph, computer, dataset, split.validation, standardization, spec.kind !== 'desc', options.batchNorm);
     log(`wrote ${options.out} (${bytes.length} bytes, ${options.dtype}); model file vs training network on validation crops: max relative difference ${exportError.toExponential(2)}`);
 
     const base = options.out.replace(/\.mobileid$/, '');
     const logPath = runLogOf(options.out);
-    writeFileAtomic(logPath, JSON.stringify(record(options.epochs), null, 1));
     const { reportPath, plotPath } = writeTrainingReport(base, record(options.epochs), { modelPath: options.out, modelBytes: bytes.length, exportError });
     log(`wrote ${logPath}, ${plotPath}, ${reportPath}`);
     return { modelPath: options.out, modelBytes: bytes.length, logPath, reportPath, plotPath, history, exportError };
