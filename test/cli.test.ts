@@ -70,6 +70,8 @@ describe('command-line mistakes: one line naming the option, exit code 2', () =>
   it('bad values', () => {
     expectOneLineError(cli(['eval-lfw', '--verifier', 'magic']), 2, /--verifier must be jb, cosine or euclidean, got "magic"/);
     expectOneLineError(cli(['eval-lfw', '--folds', '1']), 2, /--folds must be >= 2, got 1/);
+    expectOneLineError(cli(['eval-lfw', '--model', 'mobileid,teacher']), 2, /an ensemble is a list of student model files; mobileid is not one/);
+    expectOneLineError(cli(['eval-lfw', '--model', 'models/mobileid-student.mobileid,nowhere.mobileid']), 2, /--model: cannot read nowhere\.mobileid: no such file/);
     expectOneLineError(cli(['eval-lfw', '--pairs', path.join(out, 'no-pairs.tsv')]), 2, /--pairs: cannot read .*no-pairs\.tsv: no such file/);
     const oneFold = path.join(folder('pairs'), 'one-fold.tsv');
     writeFileSync(oneFold, 'a/1.jpg\ta/2.jpg\t1\na/1.jpg\tb/1.jpg\t0\n');

@@ -1,5 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { STUDENT_WINDOW_SCALE } from '../src/face/align.js';
+import { seededRandom } from '../src/math/random.js';
+import { CROP_BYTES, writeChunk } from '../src/tools/data/cache.js';
+import { loadFeatures } from '../src/tools/eval-lfw.js';
 import { LfwDataError, evaluateLfw, lfwImagePath, personOfKey, readLfwImageIndex, type LfwProgress } from '../src/tools/lfw.js';
 import { PairListFormatError, PairScoresError, bestThreshold, imageKey, parsePairs, rocCurve } from '../src/verify/pairs.js';
 import { createVerifier, type Verifier, type VerifierKind } from '../src/verify/verifier.js';
@@ -280,5 +286,32 @@ describe.skipIf(!existsSync(`${LFW}/pairs.txt`))('real LFW View 2 files (../shar
         expect(fitted.has(personOfKey(p.b))).toBe(false);
       }
     });
+  });
+});
+
+describe('eval-lfw --model A,B: an ensemble of student files', () => {
+  it("averages each image's plain and mirrored features over the files", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mobileid-ensemble-'));
+    try {
+      const random = seededRandom(7);
+      const keys = ['p1/a', 'p1/b', 'p2/a'];
+      const records = keys.map(() => [0, 1].map(() => ({
+        crop: Uint8Array.from({ length: CROP_BYTES }, () => Math.floor(random() * 256)), hidden: new Float32Array(256), descriptor: new Float32Array(128),
+      })));
+      writeChunk(dir, 0, { keys, views: 2, failures: [], records, windowScale: STUDENT_WINDOW_SCALE });
+      const [a, b] = ['models/mobileid-student.mobileid', 'reports/ablation/stage6/mobileid-student.mobileid'];
+      const one = await loadFeatures(dir, a, 'descriptor');
+      const other = await loadFeatures(dir, b, 'descriptor');
+      const both = await loadFeatures(dir, `${a},${b}`, 'descriptor');
+      expect([...both.keys()]).toEqual(keys);
+      for (const key of keys) {
+        for (const view of [0, 1] as const) {
+          both.get(key)![view].forEach((v, j) => expect(v).toBeCloseTo((one.get(key)![view][j] + other.get(key)![view][j]) / 2, 5));
+        }
+        expect(Math.max(...one.get(key)![0].map((v, j) => Math.abs(v - other.get(key)![0][j])))).toBeGreaterThan(1e-3);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -34,6 +34,7 @@ export async function loadFeatures(
   teacherLayer: 'descriptor' | 'hidden',
   only?: Set<ImageKey>,
 ): Promise<Map<ImageKey, [Float32Array, Float32Array]>> {
+  if (model.includes(',')) return averageFeatures(await sequence(model.split(','), (file) => loadFeatures(prepared, file, teacherLayer, only)));
   const chunks = only ? readChunks(prepared).map((c) => keepKeys(c, only)) : readChunks(prepared);
   const windowScale = windowScaleOf(chunks, prepared);
   const total = chunks.reduce((n, c) => n + c.keys.length, 0);
@@ -68,6 +69,25 @@ export async function loadFeatures(
   }
   bar.done();
   return features;
+}
+
+/** Runs `load` on each item in turn (one model in memory at a time). */
+async function sequence<T, R>(items: T[], load: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await load(item));
+  return out;
+}
+
+/** The features of several students averaged per image and view (an ensemble), over the images all of them have. */
+function averageFeatures(maps: Map<ImageKey, [Float32Array, Float32Array]>[]): Map<ImageKey, [Float32Array, Float32Array]> {
+  const out = new Map<ImageKey, [Float32Array, Float32Array]>();
+  for (const key of maps[0].keys()) {
+    const all = maps.map((m) => m.get(key));
+    if (all.some((f) => !f || f[0].length !== all[0]![0].length)) continue;
+    const mean = (view: 0 | 1) => all[0]![view].map((_, j) => all.reduce((sum, f) => sum + f![view][j], 0) / all.length);
+    out.set(key, [mean(0), mean(1)]);
+  }
+  return out;
 }
 
 /** Embeds a batch of stored crops (mirrored or not): the batch size and the function. */
@@ -126,8 +146,8 @@ export const evalLfwCommand = defineCommand(
     options: {
       data: { type: 'string', default: '../shared/data/lfw', value: 'FOLDER', description: 'the LFW folder (pairs.txt, images/)' },
       model: {
-        type: 'string', default: 'mobileid', value: 'mobileid|teacher|teacher-on-crops|FILE',
-        description: "the shipped student, the teacher's stored outputs, the teacher run on the student's 47x55 crops (what the student's input holds), or a student model file",
+        type: 'string', default: 'mobileid', value: 'mobileid|teacher|teacher-on-crops|FILE[,FILE...]',
+        description: "the shipped student, the teacher's stored outputs, the teacher run on the student's 47x55 crops (what the student's input holds), a student model file, or several (comma-separated: their features averaged, an ensemble that shows how much of each student's error is its own)",
       },
       verifier: { type: 'string', default: 'jb', choices: ['jb', 'cosine', 'euclidean'], description: 'Joint Bayesian, cosine or Euclidean' },
       mirror: { type: 'boolean', default: false, description: 'combine each feature with that of the mirrored face' },
@@ -162,7 +182,14 @@ export const evalLfwCommand = defineCommand(
     const mode = values['mirror-mode'] as MirrorMode;
     const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
     const model = values.model;
-    if (!['teacher', 'teacher-on-crops', 'mobileid'].includes(model) && !existsSync(model)) throw new CliError(`--model: cannot read ${model}: no such file`);
+    const files = model.split(',');
+    if (files.length > 1) {
+      const named = files.find((f) => ['teacher', 'teacher-on-crops', 'mobileid'].includes(f));
+      if (named) throw new CliError(`--model: an ensemble is a list of student model files; ${named} is not one`);
+    }
+    for (const file of files) {
+      if (!['teacher', 'teacher-on-crops', 'mobileid'].includes(file) && !existsSync(file)) throw new CliError(`--model: cannot read ${file}: no such file`);
+    }
     const pairsFile = values.pairs ?? path.join(values.data, 'pairs.txt');
     if (!existsSync(pairsFile)) {
       throw new CliError(values.pairs ? `--pairs: cannot read ${pairsFile}: no such file` : `${pairsFile} not found: point --data at the LFW folder (see ../shared/data/README.md)`);
@@ -223,7 +250,7 @@ export const evalLfwCommand = defineCommand(
     const fitLabel = fitOn === 'lfw' ? '' : `-fit-${path.basename(path.resolve(fitOn))}`;
     const foldLabel = folds < allPairs.folds ? `-${folds}folds` : '';
     const pairsLabel = values.pairs ? `-${path.basename(pairsFile).replace(/\.[^.]*$/, '')}` : '';
-    const label = `${path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}${foldLabel}${pairsLabel}`;
+    const label = `${files.length > 1 ? `ensemble${files.length}` : path.basename(model).replace(/\.mobileid$/, '')}${model === 'teacher' && layer === 'hidden' ? '-hidden' : ''}-${kind}${values.mirror ? `-mirror-${mode}` : ''}${fitLabel}${foldLabel}${pairsLabel}`;
     const tarAt = (far: number) => tarAtFar(result.roc, far);
     mkdirSync(values['report-dir'], { recursive: true });
     const rocFile = path.join(values['report-dir'], `roc-${label}.png`);
