@@ -34,7 +34,11 @@ export async function loadFeatures(
   teacherLayer: 'descriptor' | 'hidden',
   only?: Set<ImageKey>,
 ): Promise<Map<ImageKey, [Float32Array, Float32Array]>> {
-  if (model.includes(',')) return averageFeatures(await sequence(model.split(','), (file) => loadFeatures(prepared, file, teacherLayer, only)));
+  if (model.includes(',')) {
+    const each: Map<ImageKey, [Float32Array, Float32Array]>[] = [];
+    for (const file of model.split(',')) each.push(await loadFeatures(prepared, file, teacherLayer, only)); // one model in memory at a time
+    return averageFeatures(each);
+  }
   const chunks = only ? readChunks(prepared).map((c) => keepKeys(c, only)) : readChunks(prepared);
   const windowScale = windowScaleOf(chunks, prepared);
   const total = chunks.reduce((n, c) => n + c.keys.length, 0);
@@ -71,12 +75,8 @@ export async function loadFeatures(
   return features;
 }
 
-/** Runs `load` on each item in turn (one model in memory at a time). */
-async function sequence<T, R>(items: T[], load: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (const item of items) out.push(await load(item));
-  return out;
-}
+/** The --model values that name a model rather than a file. */
+const NAMED_MODELS = ['teacher', 'teacher-on-crops', 'mobileid'];
 
 /** The features of several students averaged per image and view (an ensemble), over the images all of them have. */
 function averageFeatures(maps: Map<ImageKey, [Float32Array, Float32Array]>[]): Map<ImageKey, [Float32Array, Float32Array]> {
@@ -183,12 +183,10 @@ export const evalLfwCommand = defineCommand(
     const layer = values['teacher-layer'] as 'descriptor' | 'hidden';
     const model = values.model;
     const files = model.split(',');
-    if (files.length > 1) {
-      const named = files.find((f) => ['teacher', 'teacher-on-crops', 'mobileid'].includes(f));
-      if (named) throw new CliError(`--model: an ensemble is a list of student model files; ${named} is not one`);
-    }
+    const named = files.find((f) => NAMED_MODELS.includes(f));
+    if (files.length > 1 && named) throw new CliError(`--model: an ensemble is a list of student model files; ${named} is not one`);
     for (const file of files) {
-      if (!['teacher', 'teacher-on-crops', 'mobileid'].includes(file) && !existsSync(file)) throw new CliError(`--model: cannot read ${file}: no such file`);
+      if (!NAMED_MODELS.includes(file) && !existsSync(file)) throw new CliError(`--model: cannot read ${file}: no such file`);
     }
     const pairsFile = values.pairs ?? path.join(values.data, 'pairs.txt');
     if (!existsSync(pairsFile)) {
