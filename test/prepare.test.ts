@@ -1,5 +1,5 @@
-// Data preparation: one face through landmarks, alignment and the teacher per view, and the
-// chunked cache written and read back. Uses a face cut from face-api's demo photo (MIT).
+// Data preparation: one face through landmarks, alignment and the teacher per view, the
+// chunked cache written and read back, and a bank relabelled on the student's crops. Uses a face cut from face-api's demo photo (MIT).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
-import { alignForStudent, dlibFaceChipTransform, STUDENT_WINDOW_SCALE } from '../src/face/align.js';
+import { alignForStudent, dlibFaceChipTransform, STUDENT_WINDOW_SCALE, teacherChipInStudentCrop } from '../src/face/align.js';
+import { STUDENT_CROP_HEIGHT, STUDENT_CROP_WIDTH } from '../src/face/student-graph.js';
+import { PreparedDataset } from '../src/tools/train/dataset.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { cropImage, decodeImage, type RgbImage } from '../src/image.js';
 import { CROP_BYTES, PreparedDataError, chunkExists, readChunks, readRecord, writeChunk } from '../src/tools/data/cache.js';
@@ -19,6 +21,7 @@ import { sampleFace, writeFaceSlice } from './face-slice.js';
 let engine: Engine;
 let preparer: FacePreparer;
 let widePreparer: FacePreparer;
+let teacher: TeacherNet;
 let face: RgbImage;
 const dir = mkdtempSync(path.join(tmpdir(), 'mobileid-prepared-'));
 
@@ -33,6 +36,7 @@ beforeAll(async () => {
     new TeacherNet(engine.loadModel(await loadBundledModel('teacher'))),
     1.3,
   );
+  teacher = new TeacherNet(engine.loadModel(await loadBundledModel('teacher')));
   face = sampleFace();
 });
 afterAll(() => {
@@ -190,6 +194,63 @@ describe('prepare-data --extend', () => {
   });
 });
 
+describe('relabel-bank', () => {
+  const relabel = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/relabel-bank.ts', ...args], { encoding: 'utf8' });
+  const bank = () => path.join(dir, 'bank3');
+  const out = () => path.join(dir, 'relabelled');
+
+  it("keeps the bank's crops and labels every view by the teacher on the crop; resumes and redoes a damaged chunk", () => {
+    // bank3: the 3-view bank of five faces and one failure that 'prepare-data --extend' made above
+    const first = relabel('--bank', bank(), '--dataset', 'utkface', '--out', out(), '--workers', '1');
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/5 images relabelled \(1 failed in the bank, not relabelled\)/);
+    const [got, source] = [out(), bank()].map((root) => readChunks(path.join(root, 'utkface')));
+    expect(got.map((c) => [c.keys, c.failures, c.views, c.mixup, c.windowScale])).toEqual(source.map((c) => [c.keys, c.failures, c.views, c.mixup, c.windowScale]));
+    expect(got.every((c) => c.labels === 'crop') && source.every((c) => c.labels === 'chip')).toBe(true);
+    const chipToImage = teacherChipInStudentCrop(STUDENT_WINDOW_SCALE);
+    let changed = 0;
+    got.forEach((chunk, c) => chunk.keys.forEach((_, i) => {
+      for (let v = 0; v < chunk.views; v++) {
+        const [a, b] = [readRecord(chunk, i, v), readRecord(source[c], i, v)];
+        expect(a.crop).toEqual(b.crop);
+        const image = { width: STUDENT_CROP_WIDTH, height: STUDENT_CROP_HEIGHT, data: a.crop.slice() };
+        const want = teacher.embedChips([{ image, chipToImage }]).descriptor;
+        a.descriptor.forEach((x, j) => expect(Math.abs(x - want[j])).toBeLessThan(1e-5));
+        if (Math.hypot(...a.descriptor.map((x, j) => x - b.descriptor[j])) > 0.01) changed++;
+      }
+    }));
+    expect(changed).toBe(15);
+    // a training set of both kinds of target is refused
+    expect(() => PreparedDataset.open([path.join(bank(), 'utkface'), path.join(out(), 'utkface')])).toThrow(/labelled by the teacher on the crop/);
+
+    const bin = path.join(out(), 'utkface', 'chunk-00001.bin');
+    writeFileSync(bin, readFileSync(bin).subarray(0, 100));
+    const again = relabel('--bank', bank(), '--dataset', 'utkface', '--out', out(), '--workers', '1');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/relabelling chunk 1 again/);
+    expect(again.stderr).toMatch(/3 chunks of 3 views, 2 already relabelled/);
+    expect(readChunks(path.join(out(), 'utkface')).map((c) => c.keys)).toEqual(source.map((c) => c.keys));
+  }, 120_000);
+
+  it.each([
+    [[], /needs --bank DIR, --dataset NAME/],
+    [['--bank', 'B', '--dataset', 'utkface', '--out', 'B'], /--out must differ from --bank/],
+    [['--bank', 'nowhere', '--dataset', 'utkface', '--out', 'O'], /no such bank folder/],
+    [['--bank', 'B', '--dataset', 'utkface', '--out', 'O', '--workers', '0'], /--workers must be a positive integer/],
+    [['--bogus'], /^relabel-bank: unknown option --bogus/m],
+  ])('refuses %j', (args, message) => {
+    const run = relabel(...args.map((a) => (a === 'B' ? bank() : a === 'O' ? path.join(dir, 'refused') : a)));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+  });
+
+  it('refuses a bank that is already labelled on the crops', () => {
+    const run = relabel('--bank', out(), '--dataset', 'utkface', '--out', path.join(dir, 'twice'));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/already labelled on the crops/);
+  });
+});
+
 describe('degradeImage (the degraded view)', () => {
   const flatFace = (): RgbImage => {
     const data = new Uint8Array(64 * 64 * 3);
@@ -267,6 +328,20 @@ describe('prepared cache', () => {
     expect(readChunks(mixed).map((c) => c.windowScale)).toEqual([1]);
     writeFileSync(json, JSON.stringify({ ...legacy, windowScale: -2 }));
     expect(() => readChunks(mixed)).toThrow(/windowScale/);
+  });
+
+  it("records what the teacher was shown; unrecorded means its chip; anything else is refused", () => {
+    const where = path.join(dir, 'labels');
+    const records = [preparer.prepare(face, PROFILES.lfw, 1).views];
+    writeChunk(where, 0, { keys: ['a/a_0001'], views: 2, failures: [], records, labels: 'crop' });
+    expect(readChunks(where)[0].labels).toBe('crop');
+    const json = path.join(where, 'chunk-00000.json');
+    const { labels, ...legacy } = JSON.parse(readFileSync(json, 'utf8'));
+    expect(labels).toBe('crop');
+    writeFileSync(json, JSON.stringify(legacy));
+    expect(readChunks(where)[0].labels).toBe('chip');
+    writeFileSync(json, JSON.stringify({ ...legacy, labels: 'photo' }));
+    expect(() => readChunks(where)).toThrow(/labels must be chip or crop/);
   });
 
   it('records the mixup probability; unrecorded means 0; out of 0..1 is refused', () => {

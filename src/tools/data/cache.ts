@@ -3,7 +3,7 @@
  * the teacher's outputs on the same views, in chunk files written atomically so that the
  * preparation resumes where it stopped. Format (see also README):
  *
- *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], crc, windowScale, mixup }
+ *   <dir>/chunk-NNNNN.json  { keys, views, failures: [{key, reason}], crc, windowScale, mixup, labels }
  *   <dir>/chunk-NNNNN.bin   per key, per view: crop 55*47*3 u8 RGB | hidden 256 f32 LE | desc 128 f32 LE
  *
  * View 0 is the plain alignment, view 1 its mirror, views >= 2 jittered alignments. `crc` is the
@@ -12,7 +12,9 @@
  * and are checked by size only. `windowScale` is the student window the crops were cut with
  * (STUDENT_WINDOW_SCALE in src/face/align.ts); chunks written before the field existed were cut at
  * scale 1. A cache whose chunks disagree is refused. `mixup` is the probability that a jittered
- * view mixes in another face (src/tools/data/prepare.ts); absent: 0.
+ * view mixes in another face (src/tools/data/prepare.ts); absent: 0. `labels` says what the teacher
+ * was shown: 'chip' (absent), its own 150x150 chip of the photo on the same view; 'crop', the
+ * stored student crop upsampled into its chip (src/tools/data/relabel.ts).
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,6 +29,10 @@ export const DESCRIPTOR_SIZE = 128;
 export const RECORD_BYTES = CROP_BYTES + 4 * (HIDDEN_SIZE + DESCRIPTOR_SIZE);
 /** The window of chunks written before they recorded one. */
 const UNRECORDED_WINDOW_SCALE = 1;
+
+/** What the teacher saw when it labelled a view: its chip of the photo, or the student's crop. */
+export type TeacherLabels = 'chip' | 'crop';
+const TEACHER_LABELS: readonly TeacherLabels[] = ['chip', 'crop'];
 
 export interface PreparedRecord {
   crop: Uint8Array;
@@ -47,6 +53,8 @@ export interface PreparedChunk {
   windowScale: number;
   /** The probability that a jittered view is a mixup with another face. */
   mixup: number;
+  /** What the teacher was shown (see the file's comment). */
+  labels: TeacherLabels;
   /** keys.length * views records of RECORD_BYTES. */
   data: Uint8Array;
 }
@@ -71,7 +79,7 @@ export function removeChunk(dir: string, index: number): void {
 export function writeChunk(
   dir: string,
   index: number,
-  chunk: { keys: string[]; views: number; failures: Failure[]; records: PreparedRecord[][]; windowScale?: number; mixup?: number },
+  chunk: { keys: string[]; views: number; failures: Failure[]; records: PreparedRecord[][]; windowScale?: number; mixup?: number; labels?: TeacherLabels },
 ): void {
   mkdirSync(dir, { recursive: true });
   const data = new Uint8Array(chunk.keys.length * chunk.views * RECORD_BYTES);
@@ -90,6 +98,7 @@ export function writeChunk(
   renameSync(`${base}.bin.tmp`, `${base}.bin`);
   writeFileSync(`${base}.json.tmp`, JSON.stringify({
     keys: chunk.keys, views: chunk.views, failures: chunk.failures, crc: crc32(data), windowScale: chunk.windowScale ?? STUDENT_WINDOW_SCALE, mixup: chunk.mixup ?? 0,
+    labels: chunk.labels ?? 'chip',
   }));
   renameSync(`${base}.json.tmp`, `${base}.json`);
 }
@@ -108,7 +117,7 @@ export function parseChunk(name: string, json: string, data: Uint8Array): Prepar
   } catch {
     throw new PreparedDataError(`${name}: the chunk's JSON is not valid JSON`);
   }
-  const { keys, views, failures, crc, windowScale = UNRECORDED_WINDOW_SCALE, mixup = 0 } = (meta ?? {}) as Record<string, unknown>;
+  const { keys, views, failures, crc, windowScale = UNRECORDED_WINDOW_SCALE, mixup = 0, labels = 'chip' } = (meta ?? {}) as Record<string, unknown>;
   const validFailures = Array.isArray(failures) && failures.every((f) => typeof f?.key === 'string' && typeof f?.reason === 'string');
   if (!isStringArray(keys) || !Number.isInteger(views) || (views as number) < 1 || !validFailures) {
     throw new PreparedDataError(`${name}: the chunk's JSON lacks keys (strings), views (a positive integer) or failures ({key, reason})`);
@@ -117,10 +126,11 @@ export function parseChunk(name: string, json: string, data: Uint8Array): Prepar
     throw new PreparedDataError(`${name}: windowScale must be a finite number > 0, got ${JSON.stringify(windowScale)}`);
   }
   if (typeof mixup !== 'number' || !(mixup >= 0 && mixup <= 1)) throw new PreparedDataError(`${name}: mixup must be a number in 0..1, got ${JSON.stringify(mixup)}`);
+  if (!TEACHER_LABELS.includes(labels as TeacherLabels)) throw new PreparedDataError(`${name}: labels must be ${TEACHER_LABELS.join(' or ')}, got ${JSON.stringify(labels)}`);
   const expected = keys.length * (views as number) * RECORD_BYTES;
   if (data.length !== expected) throw new PreparedDataError(`${name}: binary has ${data.length} bytes, expected ${expected}`);
   if (crc !== undefined && crc !== crc32(data)) throw new PreparedDataError(`${name}: binary checksum mismatch (corrupted)`);
-  return { keys, views: views as number, failures: failures as Failure[], windowScale, mixup, data };
+  return { keys, views: views as number, failures: failures as Failure[], windowScale, mixup, labels: labels as TeacherLabels, data };
 }
 
 /** Chunk `index` of `dir`, checked (parseChunk); PreparedDataError when missing or damaged. */

@@ -4,7 +4,7 @@
  * x 4 views is ~880 MB).
  */
 import path from 'node:path';
-import { CROP_BYTES, DESCRIPTOR_SIZE, HIDDEN_SIZE, PreparedDataError, readChunks, RECORD_BYTES, windowScaleOf } from '../data/cache.js';
+import { CROP_BYTES, DESCRIPTOR_SIZE, HIDDEN_SIZE, PreparedDataError, readChunks, RECORD_BYTES, windowScaleOf, type TeacherLabels } from '../data/cache.js';
 
 /** Which teacher vector of a record. */
 export type TeacherLayer = 'hidden' | 'desc';
@@ -17,18 +17,21 @@ export class PreparedDataset {
   readonly windowScale: number;
   /** The largest probability of a mixup view among the chunks (src/tools/data/prepare.ts). */
   readonly mixup: number;
+  /** What the teacher was shown when it labelled the views (one for all chunks). */
+  readonly labels: TeacherLabels;
   private readonly chunks: Uint8Array[];
   private readonly dataViews: DataView[];
   private readonly chunkOf: Uint32Array;
   private readonly firstByte: Float64Array;
 
   private constructor(
-    keys: string[], views: number, windowScale: number, mixup: number, chunks: Uint8Array[], chunkOf: Uint32Array, firstByte: Float64Array,
+    keys: string[], views: number, windowScale: number, mixup: number, labels: TeacherLabels, chunks: Uint8Array[], chunkOf: Uint32Array, firstByte: Float64Array,
   ) {
     this.keys = keys;
     this.views = views;
     this.windowScale = windowScale;
     this.mixup = mixup;
+    this.labels = labels;
     this.chunks = chunks;
     this.dataViews = chunks.map((c) => new DataView(c.buffer, c.byteOffset, c.byteLength));
     this.chunkOf = chunkOf;
@@ -38,7 +41,7 @@ export class PreparedDataset {
   /**
    * Reads every complete chunk of `dir` (a chunk still being written has no .json yet). Several
    * directories (one per data set) form one dataset; their keys get the folder name as a prefix
-   * (`utkface/<file>`), and all must have the same number of views and student window.
+   * (`utkface/<file>`), and all must have the same number of views, student window and labels.
    */
   static open(dir: string | readonly string[]): PreparedDataset {
     const dirs = typeof dir === 'string' ? [dir] : dir;
@@ -63,7 +66,10 @@ export class PreparedDataset {
       });
     });
     const mixup = Math.max(...chunks.map((c) => c.mixup));
-    return new PreparedDataset(keys, views, windowScale, mixup, chunks.map((c) => c.data), Uint32Array.from(chunkOf), Float64Array.from(firstByte));
+    const labels = chunks[0].labels;
+    const other = chunks.find((c) => c.labels !== labels);
+    if (other) throw new PreparedDataError(`${other.dir}: labelled by the teacher on the ${other.labels}, ${chunks[0].dir} on the ${labels}; train on one kind of target`);
+    return new PreparedDataset(keys, views, windowScale, mixup, labels, chunks.map((c) => c.data), Uint32Array.from(chunkOf), Float64Array.from(firstByte));
   }
 
   get size(): number {

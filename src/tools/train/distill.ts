@@ -11,7 +11,7 @@ import { encodeModel, type StorageDtype, type Tensor } from '../../engine/model-
 import {
   initWeights, isStudentArchitecture, STUDENT_ACTIVATIONS, STUDENT_ARCHITECTURES, STUDENT_GROWS_FROM, STUDENT_INPUT, studentGraph, type StudentActivation, type StudentArchitecture,
 } from '../../face/student-graph.js';
-import { HIDDEN_SIZE } from '../data/cache.js';
+import { HIDDEN_SIZE, type TeacherLabels } from '../data/cache.js';
 import { seededRandom } from '../../math/random.js';
 import { DEFAULT_JITTER, preprocessCrop, sampleJitter, type JitterOptions } from './augment.js';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
@@ -124,8 +124,11 @@ export interface RunRecord {
   /** The run this one started from (--init-from): its file, epochs and last validation R^2. */
   warmStart?: { from: string; epochs: number; validationR2: number | null; windowScale: number };
   /** sources: images per prepared directory (absent in older logs). */
-  /** windowScale: the student window of the crops (absent in older logs: 1); mixup: the largest mixup probability of its chunks (absent: 0). */
-  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number>; windowScale?: number; mixup?: number };
+  /**
+   * windowScale: the student window of the crops (absent in older logs: 1); mixup: the largest mixup
+   * probability of its chunks (absent: 0); labels: what the teacher was shown (absent: its chip).
+   */
+  dataset: { images: number; views: number; train: number; validation: number; sources?: Record<string, number>; windowScale?: number; mixup?: number; labels?: TeacherLabels };
 }
 
 export interface DistillResult {
@@ -250,7 +253,7 @@ export async function runDistillation(options: DistillOptions): Promise<DistillR
       warmStart,
       dataset: {
         images: imageCount, views: dataset.views, train: split.train.length, validation: split.validation.length,
-        sources: countSources(keys, options.data), windowScale: dataset.windowScale, mixup: dataset.mixup,
+        sources: countSources(keys, options.data), windowScale: dataset.windowScale, mixup: dataset.mixup, labels: dataset.labels,
       },
     });
     /** Export after `epochs` epochs: batch norm folded into the layers, the standardisation into the last one; the model file and its run log. */

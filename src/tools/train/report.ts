@@ -70,7 +70,7 @@ function markdown(run: RunRecord, exported: ExportSummary, plotFile: string): st
     '',
     '| setting | value |',
     '|---|---|',
-    `| data | ${[o.data].flat().join(', ')}: ${run.dataset.images} images${sourceShares(run)} x ${run.dataset.views} views${run.dataset.mixup ? ` (jittered views mixed up with another face with probability ${run.dataset.mixup})` : ''}; ${run.dataset.train} train / ${run.dataset.validation} validation images (split by key, ${o.validationFraction * 100}%, seed ${o.seed}) |`,
+    `| data | ${[o.data].flat().join(', ')}: ${run.dataset.images} images${sourceShares(run)} x ${run.dataset.views} views${run.dataset.mixup ? ` (jittered views mixed up with another face with probability ${run.dataset.mixup})` : ''}${run.dataset.labels === 'crop' ? ', every view labelled by the teacher on the student\'s own crop (relabel-bank)' : ''}; ${run.dataset.train} train / ${run.dataset.validation} validation images (split by key, ${o.validationFraction * 100}%, seed ${o.seed}) |`,
     `| targets | ${o.targets}, ${STANDARDIZATION[String(o.standardize)] ?? String(o.standardize)} |`,
     `| loss | 1/2 sum_j (y_j - t_j)^2 per image${o.cosineWeight ? ` + ${o.cosineWeight} (1 - cos(y, t))` : ''}${o.relationWeight ? ` + ${o.relationWeight} x RKD's distance term (Huber loss of mean-normalised pairwise distances, per image of a worker's shard)` : ''}, averaged over the batch; the losses below are the squared-error part |`,
     `| gradient clipping | ${o.clipNorm ? `global norm ${o.clipNorm}` : 'none'} |`,
