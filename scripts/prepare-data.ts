@@ -28,7 +28,7 @@
  * labelled by the teacher; the result is the bank --views K would have made from scratch (the
  * same crops; teacher outputs equal to float rounding, as the teacher runs in smaller batches).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ProgressBar } from '../src/cli/progress.js';
@@ -37,8 +37,8 @@ import { Engine } from '../src/engine/engine.js';
 import { STUDENT_WINDOW_SCALE } from '../src/face/align.js';
 import { LandmarkNet, TeacherNet } from '../src/face/networks.js';
 import { decodeImage } from '../src/image.js';
-import { startWorker } from '../src/node-worker.js';
-import { chunkExists, PreparedDataError, readChunk, readChunks, readRecord, removeChunk, writeChunk, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
+import { startWorker, untilDone } from '../src/node-worker.js';
+import { chunkExists, PreparedDataError, readChunk, readRecord, removeChunk, writeChunk, writeFailureList, type Failure, type PreparedRecord } from '../src/tools/data/cache.js';
 import { FacePreparer, PROFILES, type DatasetName, type LandmarkedImage } from '../src/tools/data/prepare.js';
 import { imagesDirOf, listImages, SHARED_FOLDER } from '../src/tools/data/sources.js';
 import { parsePairs } from '../src/verify/pairs.js';
@@ -175,25 +175,15 @@ async function prepareDataset(dataset: Dataset, options: DatasetOptions): Promis
     await Promise.all(
       Array.from({ length: count }, (_, w) => {
         const job: Job = { dataset, passes, imagesDir, outDir, keys, chunkSize, windowScale, views, mixup, extendDir, chunks: todo.filter((_, i) => i % count === w) };
-        const worker = startWorker(new URL(import.meta.url), job);
-        return new Promise<void>((resolve, reject) => {
-          worker.on('message', (m: Message) => {
-            if (m.type === 'image') {
-              if (m.failed) failed++;
-              bar.tick(failed ? `${failed} failed` : '');
-            } else resolve();
-          });
-          worker.on('error', reject);
-          worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`))));
+        return untilDone<Message>(startWorker(new URL(import.meta.url), job), (m) => {
+          if (m.failed) failed++;
+          bar.tick(failed ? `${failed} failed` : '');
         });
       }),
     );
     bar.done();
   }
-  const chunks = readChunks(outDir);
-  const failures = chunks.flatMap((c) => c.failures);
-  const prepared = chunks.reduce((n, c) => n + c.keys.length, 0);
-  writeFileSync(path.join(outDir, 'failures.json'), JSON.stringify(failures, null, 1));
+  const { images: prepared, failures } = writeFailureList(outDir);
   console.error(`${dataset}: ${prepared} prepared, ${failures.length} failed${failures.length ? ' (see failures.json)' : ''}`);
   for (const f of failures.slice(0, 20)) console.error(`  ${f.key}: ${f.reason}`);
 }

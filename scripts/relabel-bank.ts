@@ -8,7 +8,7 @@
  * `labels: "crop"` and distill's report says so. Resumable like prepare-data: complete chunks
  * (checksum verified) are skipped, a damaged one is done again. Needs no photos.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { parseToolArgs } from '../src/cli/args.js';
@@ -16,8 +16,8 @@ import { ProgressBar } from '../src/cli/progress.js';
 import { loadBundledModel } from '../src/engine/assets.js';
 import { Engine } from '../src/engine/engine.js';
 import { TeacherNet } from '../src/face/networks.js';
-import { startWorker } from '../src/node-worker.js';
-import { chunkExists, PreparedDataError, readChunk, readChunks, removeChunk, writeChunk } from '../src/tools/data/cache.js';
+import { startWorker, untilDone } from '../src/node-worker.js';
+import { chunkExists, PreparedDataError, readChunk, removeChunk, writeChunk, writeFailureList } from '../src/tools/data/cache.js';
 import { relabelChunk } from '../src/tools/data/relabel.js';
 
 interface Job {
@@ -79,24 +79,15 @@ async function relabelDataset(bankDir: string, outDir: string, workers: number, 
     const count = Math.max(1, Math.min(workers, todo.length));
     await Promise.all(Array.from({ length: count }, (_, w) => {
       const job: Job = { bankDir, outDir, batch, chunks: todo.filter((_, i) => i % count === w) };
-      const worker = startWorker(new URL(import.meta.url), job);
-      return new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: Message) => {
-          if (m.type === 'chunk') {
-            views += m.views;
-            bar.tick(`${views} views`);
-          } else resolve();
-        });
-        worker.on('error', reject);
-        worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`))));
+      return untilDone<Message>(startWorker(new URL(import.meta.url), job), (m) => {
+        views += m.views;
+        bar.tick(`${views} views`);
       });
     }));
     bar.done();
   }
-  const chunks = readChunks(outDir);
-  const failures = chunks.flatMap((c) => c.failures);
-  writeFileSync(path.join(outDir, 'failures.json'), JSON.stringify(failures, null, 1));
-  console.error(`${outDir}: ${chunks.reduce((n, c) => n + c.keys.length, 0)} images relabelled (${failures.length} failed in the bank, not relabelled)`);
+  const { images, failures } = writeFailureList(outDir);
+  console.error(`${outDir}: ${images} images relabelled (${failures.length} failed in the bank, not relabelled)`);
 }
 
 if (isMainThread) {

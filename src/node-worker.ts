@@ -13,6 +13,18 @@ export function startWorker(moduleUrl: URL, workerData: unknown): Worker {
 }
 
 /**
+ * Resolves when `worker` posts `{ type: 'done' }` or exits with code 0; every other message goes to
+ * `onMessage`. Rejects on the worker's error or a non-zero exit (a tool's job run in a thread).
+ */
+export function untilDone<M extends { type: string }>(worker: Worker, onMessage: (message: Exclude<M, { type: 'done' }>) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: M) => (m.type === 'done' ? resolve() : onMessage(m as Exclude<M, { type: 'done' }>)));
+    worker.on('error', reject);
+    worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with code ${code}`))));
+  });
+}
+
+/**
  * The caller's Node flags for a worker, less --input-type (`node --input-type=module -e ...`),
  * which Node refuses for a worker that runs a file.
  */

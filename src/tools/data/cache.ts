@@ -156,6 +156,14 @@ export function readChunks(dir: string): PreparedChunk[] {
   return chunks;
 }
 
+/** Lists every failure of the complete data set in `dir` in <dir>/failures.json; its images and failures. */
+export function writeFailureList(dir: string): { images: number; failures: Failure[] } {
+  const chunks = readChunks(dir);
+  const failures = chunks.flatMap((c) => c.failures);
+  writeFileSync(path.join(dir, 'failures.json'), JSON.stringify(failures, null, 1));
+  return { images: chunks.reduce((n, c) => n + c.keys.length, 0), failures };
+}
+
 /**
  * The student window scale shared by `chunks` (from one or several caches, `where` for messages);
  * PreparedDataError when they mix windows, since a student sees one field of view.

@@ -14,7 +14,7 @@ import { DESCRIPTOR_SIZE, HIDDEN_SIZE, readRecord, type PreparedChunk, type Prep
 /** Every record of `chunk` with its crop kept and the teacher's outputs on that crop, `batch` crops per teacher run. */
 export function relabelChunk(chunk: PreparedChunk, teacher: TeacherNet, batch: number): PreparedRecord[][] {
   const chipToImage = teacherChipInStudentCrop(chunk.windowScale);
-  const crops = chunk.keys.flatMap((_, i) => Array.from({ length: chunk.views }, (_, v) => readRecord(chunk, i, v).crop.slice()));
+  const crops = chunk.keys.flatMap((_, i) => Array.from({ length: chunk.views }, (_, v) => readRecord(chunk, i, v).crop));
   const records: PreparedRecord[] = [];
   for (let first = 0; first < crops.length; first += batch) {
     const slice = crops.slice(first, first + batch);
